@@ -1,0 +1,147 @@
+"""`flask --app identity ...`: migrations, seed data, users, signing keys, token pruning."""
+
+import json
+from pathlib import Path
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from pydantic import ValidationError
+
+from identity import wiring
+from identity.errors import EmailTakenError
+from identity.models import Base, Role
+from identity.schemas.user_schemas import UserCreate
+from service_kit.db import Database
+from service_kit.db.migrations import init_migrations
+from service_kit.errors import DomainError
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+
+SEED_USERS = (
+    ("admin@example.com", "Admin", Role.ADMIN),
+    ("user@example.com", "Example User", Role.USER),
+)
+SEED_PASSWORD = "change-me-now"  # noqa: S105 - documented development seed password
+
+
+def _user_create(email: str, password: str, full_name: str | None) -> UserCreate:
+    try:
+        return UserCreate(email=email, password=password, full_name=full_name)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise click.ClickException(problems) from None
+
+
+@click.command("create-user")
+@click.option("--email", prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--full-name", default=None)
+@click.option("--role", type=click.Choice([role.value for role in Role]), default=Role.USER.value)
+def create_user_command(email: str, password: str, full_name: str | None, role: str) -> None:
+    """Create a user (prompts for what is not given)."""
+    try:
+        user = wiring.user_service().register_user(
+            _user_create(email, password, full_name), role=Role(role)
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"created {role} {user.public_id}")
+
+
+@click.command("seed")
+def seed_command() -> None:
+    """Create the development users if they do not exist (idempotent)."""
+    for email, full_name, role in SEED_USERS:
+        data = _user_create(email, SEED_PASSWORD, full_name)
+        try:
+            user = wiring.user_service().register_user(data, role=role)
+        except EmailTakenError:
+            click.echo(f"exists   {email}")
+        else:
+            click.echo(f"created  {email} ({role.value}) {user.public_id}")
+
+
+@click.command("list-users")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100))
+@click.option("--search", default=None)
+def list_users_command(limit: int, search: str | None) -> None:
+    """List users, oldest first."""
+    page = wiring.user_service().list_users(limit=limit, after=None, search=search)
+    for user in page.items:
+        state = "active" if user.is_active else "inactive"
+        click.echo(f"{user.public_id}  {user.role.value:5}  {state:8}  {user.email}")
+    if page.next_position is not None:
+        click.echo("... more users; narrow with --search")
+
+
+keys_cli = AppGroup("keys", help="Signing keys: list, rotate, retire.")
+
+
+@keys_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def keys_list(as_json: bool) -> None:  # noqa: FBT001 - click flag
+    """Every signing key with its state."""
+    keys = wiring.key_service().list_signing_keys()
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "kid": key.kid,
+                        "state": key.state.value,
+                        "created_at": key.created_at.isoformat(),
+                    }
+                    for key in keys
+                ]
+            )
+        )
+        return
+    for key in keys:
+        click.echo(f"{key.kid}  {key.state.value:8}  {key.algorithm}  {key.created_at.isoformat()}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Create a new active key; the current one keeps verifying as 'retiring'."""
+    key = wiring.key_service().rotate_signing_key()
+    click.echo(f"active {key.kid}")
+
+
+@keys_cli.command("retire")
+@click.argument("kid", required=False)
+@click.option("--all-retiring", is_flag=True, help="Retire every retiring key.")
+def keys_retire(kid: str | None, all_retiring: bool) -> None:  # noqa: FBT001 - click flag
+    """Unpublish a retiring key: tokens it signed stop verifying."""
+    service = wiring.key_service()
+    if all_retiring:
+        kids = [key.kid for key in service.list_signing_keys() if key.state.value == "retiring"]
+    elif kid:
+        kids = [kid]
+    else:
+        raise click.UsageError("give a KID or --all-retiring")
+    for each in kids:
+        try:
+            service.retire_signing_key(each)
+        except DomainError as exc:
+            raise click.ClickException(exc.detail) from None
+        click.echo(f"retired {each}")
+
+
+tokens_cli = AppGroup("tokens", help="Refresh-token housekeeping.")
+
+
+@tokens_cli.command("prune")
+def tokens_prune() -> None:
+    """Delete expired refresh tokens and dead families; forget stale grace-window secrets."""
+    result = wiring.auth_service().prune_tokens()
+    click.echo(
+        f"deleted {result.tokens_deleted} tokens, {result.families_deleted} families; "
+        f"cleared {result.grace_secrets_cleared} grace-window secrets"
+    )
+
+
+def init_cli(app: Flask, database: Database) -> None:
+    init_migrations(app, database, Base.metadata, MIGRATIONS_DIR)
+    for command in (create_user_command, seed_command, list_users_command, keys_cli, tokens_cli):
+        app.cli.add_command(command)

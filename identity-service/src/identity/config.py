@@ -1,0 +1,32 @@
+"""identity-service settings: every variable is `IDENTITY_<NAME>` (see README.md)."""
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from service_kit.config import ServiceSettings
+
+
+class IdentitySettings(ServiceSettings):
+    """Settings of identity-service, read from `IDENTITY_*` variables and `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IDENTITY_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///var/identity.db"
+    issuer: str = "http://localhost:8080"
+    access_token_audience: str = "api"  # noqa: S105 - an audience name
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
+    signing_algorithm: Literal["ES256"] = "ES256"
+    key_encryption_keys: SecretStr = SecretStr("")
+    """Comma-separated Fernet keys; the first encrypts, all decrypt (MultiFernet rotation)."""
+    jwks_max_age_seconds: int = Field(default=300, ge=0, le=86_400)
+    verification_key_cache_seconds: int = Field(default=30, ge=0, le=3600)
+    password_min_length: int = Field(default=8, ge=1, le=128)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)

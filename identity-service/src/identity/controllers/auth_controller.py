@@ -1,0 +1,119 @@
+"""`/api/v1/auth`: register, login, refresh, logout and sessions."""
+
+from flask import request
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
+
+from identity import wiring
+from identity.schemas.auth_schemas import (
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    SessionList,
+    SessionOut,
+    SessionPath,
+    TokenPairOut,
+)
+from identity.schemas.user_schemas import UserCreate, UserOut
+from service_kit.http.auth import current_principal, require_auth
+from service_kit.http.openapi import (
+    BEARER_SECURITY,
+    ViewResult,
+    empty_response,
+    problem_responses,
+)
+
+auth_bp = APIBlueprint(
+    "auth",
+    __name__,
+    url_prefix="/api/v1/auth",
+    abp_tags=[Tag(name="auth", description="Registration, tokens and sessions")],
+    abp_responses=problem_responses(400, 413, 422),
+)
+
+
+def _user_agent() -> str | None:
+    return request.headers.get("User-Agent")
+
+
+@auth_bp.post("/register", responses={201: UserOut, **problem_responses(409)})
+def register(body: UserCreate) -> ViewResult:
+    """Create an account."""
+    user = wiring.user_service().register_user(body)
+    return UserOut.model_validate(user).model_dump(mode="json"), 201
+
+
+@auth_bp.post("/login", responses={200: TokenPairOut, **problem_responses(401)})
+def login(body: LoginRequest) -> ViewResult:
+    """Exchange email and password for an access token and a refresh token."""
+    pair = wiring.auth_service().authenticate(
+        email=body.email, password=body.password, user_agent=_user_agent()
+    )
+    return TokenPairOut.model_validate(pair).model_dump(mode="json"), 200, _no_store()
+
+
+@auth_bp.post("/refresh", responses={200: TokenPairOut, **problem_responses(401)})
+def refresh(body: RefreshRequest) -> ViewResult:
+    """Rotate a refresh token: the old one is used up, a new pair comes back."""
+    pair = wiring.auth_service().rotate_refresh_token(body.refresh_token, user_agent=_user_agent())
+    return TokenPairOut.model_validate(pair).model_dump(mode="json"), 200, _no_store()
+
+
+@auth_bp.post("/logout", responses={204: empty_response("Logged out")})
+def logout(body: LogoutRequest) -> ViewResult:
+    """Revoke the session of a refresh token; unknown tokens are accepted silently."""
+    wiring.auth_service().revoke_refresh_token(body.refresh_token)
+    return "", 204
+
+
+@auth_bp.post(
+    "/logout-all",
+    security=BEARER_SECURITY,
+    responses={204: empty_response("Every session revoked"), **problem_responses(401)},
+)
+@require_auth
+def logout_all() -> ViewResult:
+    """Revoke every session of the caller."""
+    wiring.auth_service().revoke_all_sessions(user_id=current_principal().user_id)
+    return "", 204
+
+
+@auth_bp.get(
+    "/sessions", security=BEARER_SECURITY, responses={200: SessionList, **problem_responses(401)}
+)
+@require_auth
+def list_sessions() -> ViewResult:
+    """The caller's live sessions; `current` marks the one this token belongs to."""
+    principal = current_principal()
+    sessions = wiring.auth_service().list_sessions(
+        user_id=principal.user_id, current_session_id=principal.session_id
+    )
+    data = [
+        SessionOut(
+            id=item.id,
+            created_at=item.created_at,
+            last_used_at=item.last_used_at,
+            user_agent=item.user_agent,
+            current=item.is_current,
+        )
+        for item in sessions
+    ]
+    return SessionList(data=data).model_dump(mode="json")
+
+
+@auth_bp.delete(
+    "/sessions/<session_id>",
+    security=BEARER_SECURITY,
+    responses={204: empty_response("Session revoked"), **problem_responses(401, 404)},
+)
+@require_auth
+def delete_session(path: SessionPath) -> ViewResult:
+    """Revoke one of the caller's sessions."""
+    wiring.auth_service().revoke_session(
+        user_id=current_principal().user_id, session_id=path.session_id
+    )
+    return "", 204
+
+
+def _no_store() -> dict[str, str]:
+    return {"Cache-Control": "no-store", "Pragma": "no-cache"}

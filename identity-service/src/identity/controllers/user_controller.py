@@ -1,0 +1,106 @@
+"""`/api/v1/users`: the caller's own account, and account management for admins."""
+
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
+
+from identity import wiring
+from identity.schemas.user_schemas import (
+    AdminUserUpdate,
+    PasswordChange,
+    UserListQuery,
+    UserOut,
+    UserPage,
+    UserPath,
+    UserUpdate,
+)
+from service_kit.http.auth import current_principal, require_admin, require_auth
+from service_kit.http.openapi import (
+    BEARER_SECURITY,
+    JsonBody,
+    ViewResult,
+    empty_response,
+    problem_responses,
+)
+
+users_bp = APIBlueprint(
+    "users",
+    __name__,
+    url_prefix="/api/v1/users",
+    abp_tags=[Tag(name="users", description="Accounts")],
+    abp_security=BEARER_SECURITY,
+    abp_responses=problem_responses(400, 401, 413, 422),
+)
+
+
+def _user(user: object) -> JsonBody:
+    return UserOut.model_validate(user).model_dump(mode="json")
+
+
+@users_bp.get("/me", responses={200: UserOut})
+@require_auth
+def get_me() -> ViewResult:
+    """The caller's account."""
+    return _user(wiring.user_service().get_current_user(current_principal().user_id))
+
+
+@users_bp.patch("/me", responses={200: UserOut})
+@require_auth
+def update_me(body: UserUpdate) -> ViewResult:
+    """Change the caller's profile."""
+    return _user(wiring.user_service().update_profile(current_principal().user_id, body))
+
+
+@users_bp.post("/me/password", responses={204: empty_response("Password changed")})
+@require_auth
+def change_password(body: PasswordChange) -> ViewResult:
+    """Change the password; every other session of the caller is revoked."""
+    principal = current_principal()
+    wiring.user_service().change_password(
+        principal.user_id, body, current_session_id=principal.session_id
+    )
+    return "", 204
+
+
+@users_bp.delete("/me", responses={204: empty_response("Account deleted")})
+@require_auth
+def delete_me() -> ViewResult:
+    """Delete the caller's account (soft delete) and revoke every session."""
+    wiring.user_service().delete_own_account(current_principal().user_id)
+    return "", 204
+
+
+@users_bp.get("", responses={200: UserPage, **problem_responses(403)})
+@require_admin
+def list_users(query: UserListQuery) -> ViewResult:
+    """Admins: users oldest first, filtered by `q` (substring of email or name)."""
+    cursors = wiring.user_cursors()
+    after = cursors.decode(query.cursor) if query.cursor else None
+    page = wiring.user_service().list_users(limit=query.limit, after=after, search=query.q)
+    return UserPage(
+        data=[UserOut.model_validate(user) for user in page.items],
+        next_cursor=cursors.encode(page.next_position) if page.next_position else None,
+    ).model_dump(mode="json")
+
+
+@users_bp.get("/<user_id>", responses={200: UserOut, **problem_responses(403, 404)})
+@require_admin
+def get_user(path: UserPath) -> ViewResult:
+    """Admins: one user."""
+    return _user(wiring.user_service().get_user(path.user_id))
+
+
+@users_bp.patch("/<user_id>", responses={200: UserOut, **problem_responses(403, 404)})
+@require_admin
+def update_user(path: UserPath, body: AdminUserUpdate) -> ViewResult:
+    """Admins: change role, activity or name; deactivating revokes every session."""
+    return _user(wiring.user_service().admin_update_user(path.user_id, body))
+
+
+@users_bp.delete(
+    "/<user_id>", responses={204: empty_response("User deleted"), **problem_responses(403, 404)}
+)
+@require_admin
+def delete_user(path: UserPath) -> ViewResult:
+    """Admins: delete a user (soft delete) and revoke every session."""
+    wiring.user_service().admin_delete_user(path.user_id)
+    return "", 204

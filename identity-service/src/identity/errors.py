@@ -1,0 +1,51 @@
+"""identity-service domain errors; `service_kit.http.problems` maps their categories to HTTP."""
+
+from service_kit.errors import (
+    AuthenticationError,
+    BusinessRuleError,
+    ConflictError,
+    NotFoundError,
+)
+
+
+class EmailTakenError(ConflictError):
+    code, title = "email_taken", "Email already registered"
+    default_detail = "An account with this email address already exists."
+
+
+class InvalidCredentialsError(AuthenticationError):
+    code, title = "invalid_credentials", "Invalid credentials"
+    default_detail = "The email address or password is incorrect."
+
+
+class InvalidRefreshTokenError(AuthenticationError):
+    code, title = "invalid_refresh_token", "Invalid refresh token"
+    default_detail = "The refresh token is unknown, expired or revoked."
+
+
+class RefreshTokenReusedError(AuthenticationError):
+    code, title = "refresh_token_reused", "Refresh token reused"
+    default_detail = "This refresh token was already used; the session has been revoked."
+
+
+class UserNotFoundError(NotFoundError):
+    code, title = "user_not_found", "User not found"
+    default_detail = "No user exists with this id."
+
+
+class SessionNotFoundError(NotFoundError):
+    code, title = "session_not_found", "Session not found"
+    default_detail = "No live session exists with this id."
+
+
+class PasswordPolicyError(BusinessRuleError):
+    code, title = "password_policy", "Password does not meet the policy"
+
+
+class SigningKeyNotFoundError(NotFoundError):
+    code, title = "signing_key_not_found", "Signing key not found"
+    default_detail = "No signing key has this kid."
+
+
+class SigningKeyStateError(ConflictError):
+    code, title = "signing_key_state", "Signing key is in the wrong state"

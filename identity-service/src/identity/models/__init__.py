@@ -1,0 +1,17 @@
+"""identity's models; importing this module registers every table on `Base.metadata`."""
+
+from identity.models.base import Base
+from identity.models.refresh_token import RefreshToken, RefreshTokenFamily
+from identity.models.signing_key import KeyState, SigningKey
+from identity.models.user import Role, User, normalise_email
+
+__all__ = [
+    "Base",
+    "KeyState",
+    "RefreshToken",
+    "RefreshTokenFamily",
+    "Role",
+    "SigningKey",
+    "User",
+    "normalise_email",
+]

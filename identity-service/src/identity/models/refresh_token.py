@@ -1,0 +1,55 @@
+"""Refresh-token families (one per login) and the tokens rotated within them."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from identity.models.base import Base
+from service_kit.db import PublicIdMixin, TimestampMixin, UTCDateTime
+
+
+class RefreshTokenFamily(PublicIdMixin, TimestampMixin, Base):
+    """One login session. Its `public_id` is the `sid` claim of the session's access tokens."""
+
+    __tablename__ = "refresh_token_families"
+    __table_args__ = (
+        Index("ix_refresh_token_families_user_id_revoked_at", "user_id", "revoked_at"),
+    )
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoke_reason: Mapped[str | None] = mapped_column(String(32))
+
+    def is_live(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+    def revoke(self, *, at: datetime, reason: str) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = at
+            self.revoke_reason = reason
+
+
+class RefreshToken(PublicIdMixin, TimestampMixin, Base):
+    """One refresh token: only its SHA-256 is stored. `parent_id` is unique, so a family can
+    never fork: each token has at most one successor."""
+
+    __tablename__ = "refresh_tokens"
+
+    family_id: Mapped[int] = mapped_column(
+        ForeignKey("refresh_token_families.id", ondelete="CASCADE"), index=True
+    )
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("refresh_tokens.id", ondelete="SET NULL"), unique=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    successor_ciphertext: Mapped[str | None] = mapped_column(Text)
+    """The successor's raw value, encrypted, kept only during the reuse grace window."""
+
+    def is_expired(self, now: datetime) -> bool:
+        return now >= self.expires_at

@@ -1,0 +1,116 @@
+"""Refresh tokens and their families."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, exists, select, update
+
+from identity.models import RefreshToken, RefreshTokenFamily
+from service_kit.db import BaseRepository
+from service_kit.db.repository import affected_rows
+
+
+class RefreshTokenRepository(BaseRepository[RefreshToken]):
+    """Refresh-token rows, looked up by hash; rotation locks the presented row."""
+
+    model = RefreshToken
+
+    def find_by_hash(self, token_hash: str) -> RefreshToken | None:
+        stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+        return self.session.scalars(stmt).one_or_none()
+
+    def find_by_hash_for_update(self, token_hash: str) -> RefreshToken | None:
+        """The token row, locked until the transaction ends, so rotations are serialised."""
+        stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+        return self.session.scalars(stmt).one_or_none()
+
+    def find_successor(self, token: RefreshToken) -> RefreshToken | None:
+        stmt = select(RefreshToken).where(RefreshToken.parent_id == token.id)
+        return self.session.scalars(stmt).one_or_none()
+
+    def clear_successor_ciphertexts(self, *, family_id: int) -> None:
+        """Forget every kept successor of a family (the grace window is over for all of them)."""
+        stmt = (
+            update(RefreshToken)
+            .where(
+                RefreshToken.family_id == family_id, RefreshToken.successor_ciphertext.isnot(None)
+            )
+            .values(successor_ciphertext=None)
+        )
+        self.session.execute(stmt)
+
+    def clear_stale_successor_ciphertexts(self, *, used_before: datetime) -> int:
+        stmt = (
+            update(RefreshToken)
+            .where(
+                RefreshToken.used_at < used_before, RefreshToken.successor_ciphertext.isnot(None)
+            )
+            .values(successor_ciphertext=None)
+        )
+        return affected_rows(self.session.execute(stmt))
+
+    def delete_expired(self, *, now: datetime) -> int:
+        """Delete tokens past their expiry; their successors keep living (parent link nulls)."""
+        return affected_rows(
+            self.session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= now))
+        )
+
+
+class RefreshTokenFamilyRepository(BaseRepository[RefreshTokenFamily]):
+    """Login sessions."""
+
+    model = RefreshTokenFamily
+
+    def find_by_public_id(self, public_id: uuid.UUID, *, user_id: int) -> RefreshTokenFamily | None:
+        stmt = select(RefreshTokenFamily).where(
+            RefreshTokenFamily.public_id == public_id, RefreshTokenFamily.user_id == user_id
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def list_live_for_user(self, user_id: int, *, now: datetime) -> Sequence[RefreshTokenFamily]:
+        stmt = (
+            select(RefreshTokenFamily)
+            .where(
+                RefreshTokenFamily.user_id == user_id,
+                RefreshTokenFamily.revoked_at.is_(None),
+                RefreshTokenFamily.expires_at > now,
+            )
+            .order_by(RefreshTokenFamily.last_used_at.desc(), RefreshTokenFamily.id.desc())
+            .limit(1000)
+        )
+        return self.session.scalars(stmt).all()
+
+    def revoke_family(self, family_id: int, *, at: datetime, reason: str) -> None:
+        self._revoke(RefreshTokenFamily.id == family_id, at=at, reason=reason)
+
+    def revoke_all_for_user(self, user_id: int, *, at: datetime, reason: str) -> int:
+        return self._revoke(RefreshTokenFamily.user_id == user_id, at=at, reason=reason)
+
+    def revoke_all_for_user_except(
+        self, user_id: int, *, keep_family_public_id: uuid.UUID, at: datetime, reason: str
+    ) -> int:
+        return self._revoke(
+            (RefreshTokenFamily.user_id == user_id)
+            & (RefreshTokenFamily.public_id != keep_family_public_id),
+            at=at,
+            reason=reason,
+        )
+
+    def _revoke(self, condition: object, *, at: datetime, reason: str) -> int:
+        stmt = (
+            update(RefreshTokenFamily)
+            .where(condition, RefreshTokenFamily.revoked_at.is_(None))  # type: ignore[arg-type]
+            .values(revoked_at=at, revoke_reason=reason)
+            .execution_options(synchronize_session="fetch")
+        )
+        return affected_rows(self.session.execute(stmt))
+
+    def delete_dead(self, *, now: datetime) -> int:
+        """Delete families that are expired, or revoked and without any token left."""
+        has_tokens = exists().where(RefreshToken.family_id == RefreshTokenFamily.id)
+        stmt = delete(RefreshTokenFamily).where(
+            (RefreshTokenFamily.expires_at <= now)
+            | (RefreshTokenFamily.revoked_at.isnot(None) & ~has_tokens)
+        )
+        return affected_rows(self.session.execute(stmt))

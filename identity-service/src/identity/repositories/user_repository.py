@@ -1,0 +1,49 @@
+"""User queries."""
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import or_, select
+
+from identity.models import User
+from service_kit.db import BaseRepository, KeysetPosition, escape_like
+
+
+class UserRepository(BaseRepository[User]):
+    """Users; every lookup skips soft-deleted rows unless its name says otherwise."""
+
+    model = User
+
+    def find_by_email(self, email: str) -> User | None:
+        stmt = select(User).where(User.email == email, User.deleted_at.is_(None))
+        return self.session.scalars(stmt).one_or_none()
+
+    def find_by_public_id(self, public_id: uuid.UUID) -> User | None:
+        stmt = select(User).where(User.public_id == public_id, User.deleted_at.is_(None))
+        return self.session.scalars(stmt).one_or_none()
+
+    def exists_with_email(self, email: str) -> bool:
+        return self.find_by_email(email) is not None
+
+    def list_page(
+        self, *, limit: int, after: KeysetPosition | None, search: str | None
+    ) -> Sequence[User]:
+        """Live users oldest first, keyset-paginated on (created_at, id)."""
+        stmt = select(User).where(User.deleted_at.is_(None))
+        if search:
+            pattern = f"%{escape_like(search.lower())}%"
+            stmt = stmt.where(
+                or_(
+                    User.email.like(pattern, escape="\\"),
+                    User.full_name.ilike(pattern, escape="\\"),
+                )
+            )
+        if after is not None:
+            stmt = stmt.where(
+                or_(
+                    User.created_at > after.created_at,
+                    (User.created_at == after.created_at) & (User.id > after.id),
+                )
+            )
+        stmt = stmt.order_by(User.created_at, User.id).limit(limit)
+        return self.session.scalars(stmt).all()

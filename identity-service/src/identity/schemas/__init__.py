@@ -1,0 +1,1 @@
+"""Request and response shapes of identity's HTTP API (Pydantic v2)."""

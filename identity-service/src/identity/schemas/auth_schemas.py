@@ -1,0 +1,48 @@
+"""Authentication request and response bodies."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from service_kit.schemas import InputModel, OutputModel, ParamModel
+
+RefreshTokenStr = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class LoginRequest(InputModel):
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RefreshRequest(InputModel):
+    refresh_token: RefreshTokenStr
+
+
+class LogoutRequest(InputModel):
+    refresh_token: RefreshTokenStr
+
+
+class TokenPairOut(OutputModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"]
+    expires_in: int
+
+
+class SessionOut(OutputModel):
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    user_agent: str | None
+    current: bool
+
+
+class SessionList(OutputModel):
+    data: list[SessionOut]
+    next_cursor: None = None
+
+
+class SessionPath(ParamModel):
+    session_id: uuid.UUID

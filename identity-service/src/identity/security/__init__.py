@@ -1,0 +1,1 @@
+"""Password hashing, token material and signing-key cryptography (no database, no Flask)."""

@@ -1,0 +1,63 @@
+"""Access-token signing (RFC 9068 `at+jwt`)."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import jwt
+
+from service_kit.security.jwt_verify import ACCESS_TOKEN_TYPE
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveSigningKey:
+    kid: str
+    algorithm: str
+    private_key: Any
+
+
+class SigningKeyProvider(Protocol):
+    """Hands out the key that signs new tokens."""
+
+    def active_signing_key(self) -> ActiveSigningKey: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessTokenPolicy:
+    issuer: str
+    audience: str
+    ttl_seconds: int
+
+
+class AccessTokenIssuer:
+    """Signs access tokens with the active key."""
+
+    def __init__(self, keys: SigningKeyProvider, policy: AccessTokenPolicy) -> None:
+        self._keys = keys
+        self._policy = policy
+
+    @property
+    def ttl_seconds(self) -> int:
+        return self._policy.ttl_seconds
+
+    def issue(self, *, subject: uuid.UUID, role: str, session_id: uuid.UUID, now: datetime) -> str:
+        key = self._keys.active_signing_key()
+        issued_at = int(now.timestamp())
+        claims = {
+            "iss": self._policy.issuer,
+            "aud": self._policy.audience,
+            "sub": str(subject),
+            "iat": issued_at,
+            "nbf": issued_at,
+            "exp": int((now + timedelta(seconds=self._policy.ttl_seconds)).timestamp()),
+            "jti": uuid.uuid4().hex,
+            "sid": str(session_id),
+            "role": role,
+        }
+        return jwt.encode(
+            claims,
+            key.private_key,
+            algorithm=key.algorithm,
+            headers={"kid": key.kid, "typ": ACCESS_TOKEN_TYPE},
+        )

@@ -1,0 +1,12 @@
+"""Refresh-token material: 256 random bits out, only their SHA-256 in the database."""
+
+import hashlib
+import secrets
+
+
+def new_refresh_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def hash_refresh_token(raw_token: str) -> str:
+    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()

@@ -1,0 +1,1 @@
+"""identity's use cases. Each write runs in one `transaction()`; errors are domain errors."""

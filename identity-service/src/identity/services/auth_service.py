@@ -1,0 +1,305 @@
+"""Login, refresh-token rotation with reuse detection, logout and session management."""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from identity.errors import (
+    InvalidCredentialsError,
+    InvalidRefreshTokenError,
+    RefreshTokenReusedError,
+    SessionNotFoundError,
+)
+from identity.models import RefreshToken, RefreshTokenFamily, User, normalise_email
+from identity.repositories.refresh_token_repository import (
+    RefreshTokenFamilyRepository,
+    RefreshTokenRepository,
+)
+from identity.repositories.user_repository import UserRepository
+from identity.security.hashing import PasswordHasher
+from identity.security.keys import SecretBox
+from identity.security.signing import AccessTokenIssuer
+from identity.security.tokens import hash_refresh_token, new_refresh_token
+from identity.services.results import PruneResult, SessionInfo, TokenPair
+from service_kit.clock import SYSTEM_CLOCK, Clock
+from service_kit.db import transaction
+from service_kit.errors import InvalidTokenError
+
+logger = logging.getLogger(__name__)
+
+_USER_AGENT_MAX = 255
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshPolicy:
+    ttl_seconds: int
+    reuse_grace_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Grant:
+    """What a new token pair is made of; the access token is signed after the commit, so no
+    signing (and no key lookup) happens while row locks are held."""
+
+    subject: uuid.UUID
+    role: str
+    session_id: uuid.UUID
+    refresh_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Reused:
+    family_id: uuid.UUID
+
+
+class _Invalid:
+    pass
+
+
+class AuthService:
+    """Use cases of authentication. Every credential failure looks the same to the caller."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        issuer: AccessTokenIssuer,
+        box: SecretBox,
+        hasher: PasswordHasher,
+        policy: RefreshPolicy,
+        users: UserRepository | None = None,
+        tokens: RefreshTokenRepository | None = None,
+        families: RefreshTokenFamilyRepository | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._session = session
+        self._issuer = issuer
+        self._box = box
+        self._hasher = hasher
+        self._policy = policy
+        self._users = users or UserRepository(session)
+        self._tokens = tokens or RefreshTokenRepository(session)
+        self._families = families or RefreshTokenFamilyRepository(session)
+        self._clock = clock
+
+    def authenticate(self, *, email: str, password: str, user_agent: str | None) -> TokenPair:
+        """Check the password and start a new session (token family).
+
+        Raises:
+            InvalidCredentialsError: unknown email, wrong password, inactive or deleted account.
+        """
+        user = self._users.find_by_email(normalise_email(email))
+        if user is None:
+            self._hasher.burn_time(password)
+            logger.warning("login failed", extra={"reason": "unknown_account"})
+            raise InvalidCredentialsError()
+        if not self._hasher.verify(user.password_hash, password) or not user.can_log_in:
+            logger.warning("login failed", extra={"user_id": str(user.public_id)})
+            raise InvalidCredentialsError()
+        now = self._clock.now()
+        with transaction(self._session):
+            if self._hasher.needs_rehash(user.password_hash):
+                user.password_hash = self._hasher.hash(password)
+            family = self._families.add(
+                RefreshTokenFamily(
+                    user_id=user.id,
+                    user_agent=_clip(user_agent),
+                    created_at=now,
+                    last_used_at=now,
+                    expires_at=now + timedelta(seconds=self._policy.ttl_seconds),
+                )
+            )
+            grant = self._start_chain(user, family, now=now)
+        logger.info("login succeeded", extra={"user_id": str(user.public_id)})
+        return self._pair(grant, now=now)
+
+    def rotate_refresh_token(self, raw_token: str, *, user_agent: str | None = None) -> TokenPair:
+        """Exchange a refresh token for a new pair.
+
+        The presented row is locked, so concurrent rotations are serialised. Within the grace
+        window the immediate parent of the live token gets the same successor again (a retry or
+        a race never forks the family); any other used token is reuse and revokes the family.
+
+        Raises:
+            InvalidRefreshTokenError: unknown, expired or revoked token, or a disabled account.
+            RefreshTokenReusedError: a used token came back; the family is now revoked.
+        """
+        now = self._clock.now()
+        with transaction(self._session):
+            outcome = self._rotate_locked(hash_refresh_token(raw_token), now=now, ua=user_agent)
+        # Raising after the block: the family revocation above is committed, not rolled back.
+        if isinstance(outcome, _Reused):
+            logger.warning(
+                "security event: refresh token reuse, family revoked",
+                extra={"event": "refresh_token_reused", "session_id": str(outcome.family_id)},
+            )
+            raise RefreshTokenReusedError()
+        if isinstance(outcome, _Invalid):
+            raise InvalidRefreshTokenError()
+        return self._pair(outcome, now=now)
+
+    def revoke_refresh_token(self, raw_token: str) -> None:
+        """Logout: revoke the token's family. Unknown tokens are ignored (RFC 7009)."""
+        now = self._clock.now()
+        with transaction(self._session):
+            token = self._tokens.find_by_hash(hash_refresh_token(raw_token))
+            if token is None:
+                return
+            self._families.revoke_family(token.family_id, at=now, reason="logout")
+            self._tokens.clear_successor_ciphertexts(family_id=token.family_id)
+        logger.info("session logged out")
+
+    def revoke_all_sessions(self, *, user_id: uuid.UUID) -> int:
+        """Logout everywhere: revoke every family of the user."""
+        user = self._require_user(user_id)
+        with transaction(self._session):
+            count = self._families.revoke_all_for_user(
+                user.id, at=self._clock.now(), reason="logout_all"
+            )
+        logger.info("all sessions revoked", extra={"user_id": str(user_id), "count": count})
+        return count
+
+    def list_sessions(
+        self, *, user_id: uuid.UUID, current_session_id: uuid.UUID
+    ) -> list[SessionInfo]:
+        user = self._require_user(user_id)
+        families = self._families.list_live_for_user(user.id, now=self._clock.now())
+        return [
+            SessionInfo(
+                id=family.public_id,
+                created_at=family.created_at,
+                last_used_at=family.last_used_at,
+                user_agent=family.user_agent,
+                is_current=family.public_id == current_session_id,
+            )
+            for family in families
+        ]
+
+    def revoke_session(self, *, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
+        """Raises:
+        SessionNotFoundError: the user has no live session with this id.
+        """
+        user = self._require_user(user_id)
+        now = self._clock.now()
+        with transaction(self._session):
+            family = self._families.find_by_public_id(session_id, user_id=user.id)
+            if family is None or not family.is_live(now):
+                raise SessionNotFoundError()
+            family.revoke(at=now, reason="session_deleted")
+            self._tokens.clear_successor_ciphertexts(family_id=family.id)
+        logger.info(
+            "session revoked", extra={"user_id": str(user_id), "session_id": str(session_id)}
+        )
+
+    def prune_tokens(self) -> PruneResult:
+        """Delete expired tokens and dead families; forget grace-window secrets past the window."""
+        now = self._clock.now()
+        grace = timedelta(seconds=self._policy.reuse_grace_seconds)
+        with transaction(self._session):
+            cleared = self._tokens.clear_stale_successor_ciphertexts(used_before=now - grace)
+            tokens_deleted = self._tokens.delete_expired(now=now)
+            families_deleted = self._families.delete_dead(now=now)
+        logger.info(
+            "refresh tokens pruned", extra={"tokens": tokens_deleted, "families": families_deleted}
+        )
+        return PruneResult(tokens_deleted, families_deleted, cleared)
+
+    def _rotate_locked(
+        self, token_hash: str, *, now: datetime, ua: str | None
+    ) -> _Grant | _Reused | _Invalid:
+        token = self._tokens.find_by_hash_for_update(token_hash)
+        if token is None or token.is_expired(now):
+            return _Invalid()
+        family = self._families.get(token.family_id)
+        user = self._users.get(family.user_id) if family is not None else None
+        if family is None or user is None or not family.is_live(now) or not user.can_log_in:
+            return _Invalid()
+
+        if token.used_at is None:
+            return self._rotate(user, family, token, now=now, user_agent=ua)
+
+        successor = self._tokens.find_successor(token)
+        grace = timedelta(seconds=self._policy.reuse_grace_seconds)
+        if (
+            now - token.used_at <= grace
+            and successor is not None
+            and successor.used_at is None
+            and token.successor_ciphertext is not None
+        ):
+            raw_successor = self._box.decrypt(token.successor_ciphertext)
+            if raw_successor is not None:
+                family.last_used_at = now
+                return _grant(user, family, raw_successor.decode())
+
+        family.revoke(at=now, reason="reuse_detected")
+        self._tokens.clear_successor_ciphertexts(family_id=family.id)
+        return _Reused(family.public_id)
+
+    def _rotate(
+        self,
+        user: User,
+        family: RefreshTokenFamily,
+        token: RefreshToken,
+        *,
+        now: datetime,
+        user_agent: str | None,
+    ) -> _Grant:
+        # Only the immediate parent of the live token may replay within the grace window.
+        self._tokens.clear_successor_ciphertexts(family_id=family.id)
+        raw_successor = new_refresh_token()
+        token.used_at = now
+        if self._policy.reuse_grace_seconds > 0:
+            token.successor_ciphertext = self._box.encrypt(raw_successor.encode())
+        successor = self._tokens.add(
+            RefreshToken(
+                family_id=family.id,
+                parent_id=token.id,
+                token_hash=hash_refresh_token(raw_successor),
+                created_at=now,
+                expires_at=now + timedelta(seconds=self._policy.ttl_seconds),
+            )
+        )
+        family.last_used_at = now
+        family.expires_at = successor.expires_at
+        if user_agent:
+            family.user_agent = _clip(user_agent)
+        return _grant(user, family, raw_successor)
+
+    def _start_chain(self, user: User, family: RefreshTokenFamily, *, now: datetime) -> _Grant:
+        raw = new_refresh_token()
+        self._tokens.add(
+            RefreshToken(
+                family_id=family.id,
+                token_hash=hash_refresh_token(raw),
+                created_at=now,
+                expires_at=family.expires_at,
+            )
+        )
+        return _grant(user, family, raw)
+
+    def _pair(self, grant: _Grant, *, now: datetime) -> TokenPair:
+        access = self._issuer.issue(
+            subject=grant.subject, role=grant.role, session_id=grant.session_id, now=now
+        )
+        return TokenPair(
+            access_token=access,
+            refresh_token=grant.refresh_token,
+            expires_in=self._issuer.ttl_seconds,
+        )
+
+    def _require_user(self, user_id: uuid.UUID) -> User:
+        user = self._users.find_by_public_id(user_id)
+        if user is None or not user.can_log_in:
+            raise InvalidTokenError()
+        return user
+
+
+def _clip(user_agent: str | None) -> str | None:
+    return user_agent[:_USER_AGENT_MAX] if user_agent else None
+
+
+def _grant(user: User, family: RefreshTokenFamily, raw_refresh: str) -> _Grant:
+    return _Grant(user.public_id, user.role.value, family.public_id, raw_refresh)

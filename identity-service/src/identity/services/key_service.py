@@ -1,0 +1,172 @@
+"""Signing-key lifecycle (create, rotate, retire) and the process-wide key cache."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from identity.errors import SigningKeyNotFoundError, SigningKeyStateError
+from identity.models import KeyState, SigningKey
+from identity.repositories.signing_key_repository import SigningKeyRepository
+from identity.security.keys import SecretBox, generate_es256_key, load_private_key, load_public_jwk
+from identity.security.signing import ActiveSigningKey
+from service_kit.clock import SYSTEM_CLOCK, Clock
+from service_kit.db import transaction
+from service_kit.errors import UniqueViolationError
+
+logger = logging.getLogger(__name__)
+
+
+class KeyService:
+    """Use cases on signing keys. Exactly one key is active; retiring keys still verify."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        box: SecretBox,
+        keys: SigningKeyRepository | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._session = session
+        self._box = box
+        self._keys = keys or SigningKeyRepository(session)
+        self._clock = clock
+
+    def ensure_active_key(self) -> SigningKey:
+        """The active key, created first if the database has none (a fresh install)."""
+        active = self._keys.find_active()
+        if active is not None:
+            return active
+        try:
+            with transaction(self._session):
+                created = self._create_active_key()
+        except UniqueViolationError:
+            # Another worker created it at the same moment; theirs is as good as ours.
+            active = self._keys.find_active()
+            if active is None:
+                raise
+            return active
+        logger.info("signing key created", extra={"kid": created.kid})
+        return created
+
+    def rotate_signing_key(self) -> SigningKey:
+        """Make a new key active; the previous active key becomes retiring."""
+        now = self._clock.now()
+        with transaction(self._session):
+            previous = self._keys.find_active_for_update()
+            if previous is not None:
+                previous.state = KeyState.RETIRING
+                previous.retiring_at = now
+                self._keys.flush()
+            created = self._create_active_key()
+        logger.info(
+            "signing key rotated",
+            extra={"kid": created.kid, "previous_kid": previous.kid if previous else None},
+        )
+        return created
+
+    def retire_signing_key(self, kid: str) -> SigningKey:
+        """Unpublish a retiring key: tokens it signed stop verifying.
+
+        Raises:
+            SigningKeyNotFoundError: no key has this kid.
+            SigningKeyStateError: the key is active (rotate first) or already retired.
+        """
+        with transaction(self._session):
+            key = self._keys.find_by_kid(kid)
+            if key is None:
+                raise SigningKeyNotFoundError()
+            if key.state != KeyState.RETIRING:
+                raise SigningKeyStateError(
+                    f"Only retiring keys can be retired; this key is {key.state.value}."
+                )
+            key.state = KeyState.RETIRED
+            key.retired_at = self._clock.now()
+        logger.info("signing key retired", extra={"kid": kid})
+        return key
+
+    def list_signing_keys(self) -> Sequence[SigningKey]:
+        return self._keys.list_all()
+
+    def list_published_keys(self) -> Sequence[SigningKey]:
+        """Active and retiring keys."""
+        return self._keys.list_published()
+
+    def get_public_jwks(self) -> list[dict[str, Any]]:
+        """The public JWKs to publish; a fresh database gets its first key here."""
+        self.ensure_active_key()
+        return [dict(key.public_jwk) for key in self._keys.list_published()]
+
+    def _create_active_key(self) -> SigningKey:
+        generated = generate_es256_key()
+        return self._keys.add(
+            SigningKey(
+                kid=generated.kid,
+                algorithm=generated.algorithm,
+                public_jwk=generated.public_jwk,
+                private_key_ciphertext=self._box.encrypt(generated.private_pem),
+                state=KeyState.ACTIVE,
+                created_at=self._clock.now(),
+            )
+        )
+
+
+class KeyRing:
+    """Process-wide cache of the signing key and of the published verification keys.
+
+    It opens its own short sessions, so it never joins a request's transaction. Entries live
+    `ttl_seconds`: a rotation or retirement made elsewhere takes effect within that time.
+    """
+
+    def __init__(
+        self,
+        session_factory: Callable[[], Session],
+        *,
+        box: SecretBox,
+        ttl_seconds: float,
+        miss_refresh_seconds: float = 1.0,
+    ) -> None:
+        self._session_factory = session_factory
+        self._box = box
+        self._ttl = ttl_seconds
+        self._miss_refresh = miss_refresh_seconds
+        self._lock = threading.Lock()
+        self._signing: ActiveSigningKey | None = None
+        self._signing_loaded_at = float("-inf")
+        self._public: dict[str, Any] = {}
+        self._public_loaded_at = float("-inf")
+
+    def active_signing_key(self) -> ActiveSigningKey:
+        with self._lock:
+            if self._signing is None or time.monotonic() - self._signing_loaded_at > self._ttl:
+                with self._session_factory() as session:
+                    key = KeyService(session, box=self._box).ensure_active_key()
+                    pem = self._box.decrypt(key.private_key_ciphertext)
+                if pem is None:
+                    raise RuntimeError("the active signing key cannot be decrypted with our keys")
+                self._signing = ActiveSigningKey(key.kid, key.algorithm, load_private_key(pem))
+                self._signing_loaded_at = time.monotonic()
+            return self._signing
+
+    def find_key(self, kid: str) -> Any | None:
+        """The public key published under `kid`, or None (refreshes at most once per second)."""
+        with self._lock:
+            age = time.monotonic() - self._public_loaded_at
+            if age > self._ttl or (kid not in self._public and age > self._miss_refresh):
+                self._public = self._load_published()
+                self._public_loaded_at = time.monotonic()
+            return self._public.get(kid)
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._signing = None
+            self._public_loaded_at = float("-inf")
+
+    def _load_published(self) -> dict[str, Any]:
+        with self._session_factory() as session:
+            keys = KeyService(session, box=self._box).list_published_keys()
+            return {key.kid: load_public_jwk(key.public_jwk) for key in keys}

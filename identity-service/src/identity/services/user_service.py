@@ -1,0 +1,188 @@
+"""Accounts: registration, profile, password change, deletion and admin management."""
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from identity.errors import (
+    EmailTakenError,
+    InvalidCredentialsError,
+    PasswordPolicyError,
+    UserNotFoundError,
+)
+from identity.models import Role, User, normalise_email
+from identity.repositories.refresh_token_repository import RefreshTokenFamilyRepository
+from identity.repositories.user_repository import UserRepository
+from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange, UserCreate, UserUpdate
+from identity.security.hashing import PasswordHasher
+from service_kit.clock import SYSTEM_CLOCK, Clock
+from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
+from service_kit.errors import InvalidTokenError, UniqueViolationError
+
+logger = logging.getLogger(__name__)
+
+PASSWORD_MAX_LENGTH = 128
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordPolicy:
+    min_length: int = 8
+    max_length: int = PASSWORD_MAX_LENGTH
+
+    def check(self, password: str) -> None:
+        """Raises:
+        PasswordPolicyError: the password is too short or too long.
+        """
+        if not self.min_length <= len(password) <= self.max_length:
+            raise PasswordPolicyError(
+                f"Passwords must be {self.min_length} to {self.max_length} characters long."
+            )
+
+
+class UserService:
+    """Use cases on user accounts."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        hasher: PasswordHasher,
+        password_policy: PasswordPolicy,
+        users: UserRepository | None = None,
+        families: RefreshTokenFamilyRepository | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._session = session
+        self._hasher = hasher
+        self._password_policy = password_policy
+        self._users = users or UserRepository(session)
+        self._families = families or RefreshTokenFamilyRepository(session)
+        self._clock = clock
+
+    def register_user(self, data: UserCreate, *, role: Role = Role.USER) -> User:
+        """Create an account.
+
+        Raises:
+            EmailTakenError: a live account already uses this email, in any letter case.
+            PasswordPolicyError: the password breaks the length policy.
+        """
+        email = normalise_email(data.email)
+        self._password_policy.check(data.password)
+        if self._users.exists_with_email(email):
+            raise EmailTakenError()
+        password_hash = self._hasher.hash(data.password)
+        try:
+            with transaction(self._session):
+                user = self._users.add(
+                    User(
+                        email=email,
+                        full_name=data.full_name,
+                        role=role,
+                        password_hash=password_hash,
+                        created_at=self._clock.now(),
+                    )
+                )
+        except UniqueViolationError as exc:  # lost a race to a concurrent registration
+            raise EmailTakenError() from exc
+        logger.info("user registered", extra={"user_id": str(user.public_id)})
+        return user
+
+    def get_current_user(self, user_id: uuid.UUID) -> User:
+        """The caller's own account.
+
+        Raises:
+            InvalidTokenError: the account behind the token is gone or disabled.
+        """
+        user = self._users.find_by_public_id(user_id)
+        if user is None or not user.can_log_in:
+            raise InvalidTokenError()
+        return user
+
+    def get_user(self, user_id: uuid.UUID) -> User:
+        """Raises:
+        UserNotFoundError: no live user has this id.
+        """
+        user = self._users.find_by_public_id(user_id)
+        if user is None:
+            raise UserNotFoundError()
+        return user
+
+    def list_users(
+        self, *, limit: int, after: KeysetPosition | None, search: str | None
+    ) -> Page[User]:
+        rows = self._users.list_page(limit=limit + 1, after=after, search=search)
+        return page_from_rows(
+            rows, limit=limit, position=lambda user: KeysetPosition(user.created_at, user.id)
+        )
+
+    def update_profile(self, user_id: uuid.UUID, data: UserUpdate) -> User:
+        user = self.get_current_user(user_id)
+        with transaction(self._session):
+            if "full_name" in data.model_fields_set:
+                user.full_name = data.full_name
+        return user
+
+    def change_password(
+        self, user_id: uuid.UUID, data: PasswordChange, *, current_session_id: uuid.UUID
+    ) -> None:
+        """Set a new password and revoke every other session of the user.
+
+        Raises:
+            InvalidCredentialsError: the current password is wrong.
+            PasswordPolicyError: the new password breaks the length policy.
+        """
+        user = self.get_current_user(user_id)
+        if not self._hasher.verify(user.password_hash, data.current_password):
+            logger.warning("password change refused", extra={"user_id": str(user_id)})
+            raise InvalidCredentialsError("The current password is incorrect.")
+        self._password_policy.check(data.new_password)
+        password_hash = self._hasher.hash(data.new_password)
+        with transaction(self._session):
+            user.password_hash = password_hash
+            revoked = self._families.revoke_all_for_user_except(
+                user.id,
+                keep_family_public_id=current_session_id,
+                at=self._clock.now(),
+                reason="password_changed",
+            )
+        logger.info("password changed", extra={"user_id": str(user_id), "revoked": revoked})
+
+    def delete_own_account(self, user_id: uuid.UUID) -> None:
+        self._delete(self.get_current_user(user_id))
+
+    def admin_update_user(self, user_id: uuid.UUID, data: AdminUserUpdate) -> User:
+        """Change role, activity or name; deactivation revokes every session.
+
+        Raises:
+            UserNotFoundError: no live user has this id.
+        """
+        user = self.get_user(user_id)
+        fields = data.model_fields_set
+        with transaction(self._session):
+            if "full_name" in fields:
+                user.full_name = data.full_name
+            if "role" in fields and data.role is not None:
+                user.role = data.role
+            if "is_active" in fields and data.is_active is not None:
+                user.is_active = data.is_active
+                if not data.is_active:
+                    self._families.revoke_all_for_user(
+                        user.id, at=self._clock.now(), reason="deactivated"
+                    )
+        logger.info("user updated by admin", extra={"user_id": str(user_id)})
+        return user
+
+    def admin_delete_user(self, user_id: uuid.UUID) -> None:
+        """Raises:
+        UserNotFoundError: no live user has this id.
+        """
+        self._delete(self.get_user(user_id))
+
+    def _delete(self, user: User) -> None:
+        now = self._clock.now()
+        with transaction(self._session):
+            user.soft_delete(at=now)
+            self._families.revoke_all_for_user(user.id, at=now, reason="account_deleted")
+        logger.info("user deleted", extra={"user_id": str(user.public_id)})

@@ -1,0 +1,63 @@
+"""Settings base shared by the services (pydantic-settings, one env prefix per service)."""
+
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_PREFIX = "dev-insecure-"  # noqa: S105 - a marker, not a secret
+"""Development placeholders start with this; production refuses them."""
+
+
+class ConfigurationError(ValueError):
+    """The settings are unsafe for the selected environment."""
+
+
+def is_placeholder_secret(value: str) -> bool:
+    """True for empty secrets and the development placeholders committed in the repository."""
+    return not value.strip() or value.startswith(DEV_SECRET_PREFIX) or "change-me" in value
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set `env_prefix` and add their own."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    debug: bool = False
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    database_url: str = "sqlite:///var/service.db"
+    database_pool_size: int = Field(default=5, ge=1, le=100)
+    database_max_overflow: int = Field(default=5, ge=0, le=100)
+    database_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    secret_key: SecretStr = SecretStr(DEV_SECRET_PREFIX + "secret-key")
+    max_content_length: int = Field(default=1024 * 1024, ge=1024)
+    trusted_proxy_count: int = Field(default=0, ge=0, le=5)
+    cors_origins: list[str] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+
+    def secret_fields(self) -> dict[str, SecretStr]:
+        """Every secret setting, by name, for the production guard."""
+        return {
+            name: value for name, value in self.__dict__.items() if isinstance(value, SecretStr)
+        }
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.env != "production":
+            return self
+        problems = [
+            f"{name} is missing or a development placeholder"
+            for name, value in self.secret_fields().items()
+            if is_placeholder_secret(value.get_secret_value())
+        ]
+        if self.debug:
+            problems.append("debug must be off")
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            problems.append("CORS '*' cannot be combined with credentials")
+        if self.database_url.startswith("sqlite"):
+            problems.append("production needs a PostgreSQL database_url")
+        if problems:
+            raise ConfigurationError("unsafe production settings: " + "; ".join(problems))
+        return self

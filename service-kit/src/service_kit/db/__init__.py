@@ -1,0 +1,33 @@
+"""Database infrastructure: engine and per-request session, mixins, repository, transactions."""
+
+from service_kit.db.cursor import CursorCodec, KeysetPosition, Page, page_from_rows
+from service_kit.db.mixins import (
+    NAMING_CONVENTION,
+    IntegerPkMixin,
+    PublicIdMixin,
+    SoftDeleteMixin,
+    TimestampMixin,
+    UTCDateTime,
+)
+from service_kit.db.repository import BaseRepository, escape_like
+from service_kit.db.session import Database, get_database, get_session
+from service_kit.db.transaction import transaction
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "BaseRepository",
+    "CursorCodec",
+    "Database",
+    "IntegerPkMixin",
+    "KeysetPosition",
+    "Page",
+    "PublicIdMixin",
+    "SoftDeleteMixin",
+    "TimestampMixin",
+    "UTCDateTime",
+    "escape_like",
+    "get_database",
+    "get_session",
+    "page_from_rows",
+    "transaction",
+]

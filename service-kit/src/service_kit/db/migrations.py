@@ -1,0 +1,62 @@
+"""Flask-Migrate (Alembic) wiring shared by the services: one history per service."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from flask_migrate import Migrate
+from sqlalchemy import Engine, MetaData
+
+from service_kit.db.mixins import UTCDateTime
+from service_kit.db.session import Database
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationTarget:
+    """What Flask-Migrate calls `db`: the engine to migrate and the metadata to compare with."""
+
+    engine: Engine
+    metadata: MetaData
+
+
+def init_migrations(app: Flask, database: Database, metadata: MetaData, directory: Path) -> None:
+    """Register `flask db ...` for `metadata`, with the history kept in `directory`."""
+    Migrate(
+        app,
+        MigrationTarget(database.engine, metadata),
+        directory=str(directory),
+        compare_type=True,
+        render_as_batch=True,  # SQLite needs batch mode for ALTER TABLE
+    )
+
+
+def _render_item(kind: str, obj: Any, _context: Any) -> str | bool:
+    # Render our UTC wrapper as the plain column type, so migration files depend on SQLAlchemy
+    # alone and keep working when application code moves.
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def run_migrations() -> None:
+    """Body of every service's `migrations/env.py`."""
+    from alembic import context
+
+    extension: Any = current_app.extensions["migrate"]
+    target: MigrationTarget = extension.db
+    options = {**extension.configure_args, "render_item": _render_item}
+    if context.is_offline_mode():
+        context.configure(
+            url=target.engine.url.render_as_string(hide_password=False),
+            target_metadata=target.metadata,
+            literal_binds=True,
+            **options,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    with target.engine.connect() as connection:
+        context.configure(connection=connection, target_metadata=target.metadata, **options)
+        with context.begin_transaction():
+            context.run_migrations()

@@ -1,0 +1,70 @@
+"""Domain error hierarchy. Messages are safe to show clients; nothing here knows about HTTP."""
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """Base of every error a service raises on purpose."""
+
+    code: ClassVar[str] = "domain_error"
+    title: ClassVar[str] = "Request could not be completed"
+    default_detail: ClassVar[str] = "The request could not be completed."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.default_detail)
+
+    @property
+    def detail(self) -> str:
+        return str(self)
+
+
+class NotFoundError(DomainError):
+    code, title = "not_found", "Not found"
+    default_detail = "The resource does not exist."
+
+
+class ConflictError(DomainError):
+    code, title = "conflict", "Conflict"
+    default_detail = "The request conflicts with the current state of the resource."
+
+
+class AuthenticationError(DomainError):
+    code, title = "unauthenticated", "Authentication required"
+    default_detail = "Valid credentials are required."
+
+
+class InvalidTokenError(AuthenticationError):
+    """Every access-token failure, whatever the cause, so callers learn nothing from the reason."""
+
+    code, title = "invalid_token", "Invalid access token"
+    default_detail = "The access token is missing, malformed, expired or not trusted."
+
+
+class PermissionDeniedError(DomainError):
+    code, title = "forbidden", "Forbidden"
+    default_detail = "You are not allowed to do this."
+
+
+class BusinessRuleError(DomainError):
+    code, title = "business_rule_violated", "Request violates a rule"
+
+
+class InvalidCursorError(BusinessRuleError):
+    code, title = "invalid_cursor", "Invalid cursor"
+    default_detail = "The cursor was not issued by this service or has been modified."
+
+
+class ServiceUnavailableError(DomainError):
+    code, title = "service_unavailable", "Service unavailable"
+    default_detail = "A dependency is unavailable; try again shortly."
+
+
+class UniqueViolationError(DomainError):
+    """A unique constraint rejected a write; services re-raise it as a specific conflict."""
+
+    code, title = "unique_violation", "Conflict"
+    default_detail = "A unique value is already taken."
+
+    def __init__(self, constraint: str | None = None) -> None:
+        super().__init__()
+        self.constraint = constraint

@@ -1,0 +1,63 @@
+"""Builds a service's Flask app with every shared concern wired in one place."""
+
+from collections.abc import Mapping
+
+from flask_openapi3.models.info import Info
+from flask_openapi3.openapi import OpenAPI
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from service_kit.config import ServiceSettings
+from service_kit.db.session import Database, init_database
+from service_kit.http.health import ReadinessCheck, init_health
+from service_kit.http.metrics import init_metrics
+from service_kit.http.openapi import SECURITY_SCHEMES, init_docs
+from service_kit.http.problems import register_problem_handlers, validation_problem
+from service_kit.http.request_id import init_request_id
+from service_kit.logging import configure_logging
+
+SETTINGS_KEY = "settings"
+
+
+def create_service_app(
+    import_name: str,
+    *,
+    settings: ServiceSettings,
+    database: Database,
+    title: str,
+    version: str,
+    description: str,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+) -> OpenAPI:
+    """An OpenAPI (Flask) app with logging, request ids, problem+json, health, metrics and docs."""
+    configure_logging(level=settings.log_level, json=settings.log_json)
+    app = OpenAPI(
+        import_name,
+        info=Info(title=title, version=version, description=description),
+        security_schemes=SECURITY_SCHEMES,
+        validation_error_callback=validation_problem,
+        doc_ui=False,
+        static_folder=None,
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        DEBUG=settings.debug,
+        SECRET_KEY=settings.secret_key.get_secret_value(),
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions[SETTINGS_KEY] = settings
+    if settings.trusted_proxy_count:
+        # Trust X-Forwarded-* only from the configured number of proxies (the gateway).
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.trusted_proxy_count,
+            x_proto=settings.trusted_proxy_count,
+            x_host=settings.trusted_proxy_count,
+            x_prefix=settings.trusted_proxy_count,
+        )
+    init_request_id(app)
+    register_problem_handlers(app)
+    init_metrics(app)
+    init_database(app, database)
+    init_health(app, {"database": database.ping, **(readiness_checks or {})})
+    init_docs(app)
+    return app

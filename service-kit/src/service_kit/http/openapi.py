@@ -1,0 +1,135 @@
+"""OpenAPI 3.1 from the controllers' Pydantic models, and Swagger UI served without a CDN."""
+
+import os
+from typing import Any, Final, cast
+
+import flask_openapi3_swagger
+from flask import Blueprint, Response, current_app, jsonify, render_template_string, url_for
+from flask_openapi3.openapi import OpenAPI
+from flask_openapi3.types import ResponseDict
+
+BEARER_SCHEME: Final = "bearerAuth"
+SECURITY_SCHEMES: Final[dict[str, Any]] = {
+    BEARER_SCHEME: {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+}
+BEARER_SECURITY: Final[list[dict[str, list[str]]]] = [{BEARER_SCHEME: []}]
+
+_PROBLEM_SCHEMA: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance", "code", "request_id"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string"},
+        "request_id": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {"type": "array", "items": {"type": "string"}},
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+_DESCRIPTIONS: Final[dict[int, str]] = {
+    400: "Malformed request (for example a body that is not JSON)",
+    401: "Missing or invalid credentials",
+    403: "Not allowed",
+    404: "Not found",
+    409: "Conflict",
+    412: "Precondition failed",
+    413: "Body too large",
+    422: "Validation failed",
+    429: "Too many requests",
+    503: "Dependency unavailable",
+}
+
+
+def problem_responses(*statuses: int) -> ResponseDict:
+    """OpenAPI response objects for the given error statuses, all problem+json."""
+    return {
+        str(status): {
+            "description": _DESCRIPTIONS.get(status, "Error"),
+            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+def empty_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response object with no body (204, 304)."""
+    return {"description": description}
+
+
+_DOCS_HTML: Final = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{{ title }} · API docs</title>
+  <link rel="icon" href="{{ assets }}/images/swagger.svg">
+  <link rel="stylesheet" href="{{ assets }}/css/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{{ assets }}/js/swagger-ui-bundle.js"></script>
+<script src="{{ assets }}/js/swagger-ui-standalone-preset.js"></script>
+<script>
+window.onload = function () {
+  window.ui = SwaggerUIBundle({
+    url: {{ spec_url|tojson }},
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+    layout: "StandaloneLayout"
+  });
+};
+</script>
+</body>
+</html>
+"""
+
+
+def _swagger_assets_folder() -> str:
+    return os.path.join(os.path.dirname(flask_openapi3_swagger.__file__), "templates", "swagger")
+
+
+def _openapi_json() -> Response:
+    return jsonify(cast(OpenAPI, current_app).api_doc)
+
+
+def _docs_page() -> str:
+    assets = url_for("docs.static", filename="").rstrip("/")
+    return render_template_string(
+        _DOCS_HTML,
+        title=current_app.name,
+        assets=assets,
+        spec_url=url_for("docs.openapi_json"),
+    )
+
+
+def init_docs(app: OpenAPI) -> None:
+    """Serve `/openapi.json` and Swagger UI at `/docs`, with the UI's assets from this service."""
+    docs = Blueprint(
+        "docs",
+        __name__,
+        static_folder=_swagger_assets_folder(),
+        static_url_path="/docs/assets",
+    )
+    docs.add_url_rule("/openapi.json", "openapi_json", _openapi_json)
+    docs.add_url_rule("/docs", "page", _docs_page)
+    app.register_blueprint(docs)
+
+
+JsonBody = dict[str, Any]
+ViewResult = JsonBody | tuple[JsonBody | str, int] | tuple[JsonBody | str, int, dict[str, str]]
+"""What a controller returns. Flask's own `ResponseReturnValue` holds forward references that
+flask-openapi3 cannot resolve when it reads the view's annotations."""

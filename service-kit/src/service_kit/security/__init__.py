@@ -1,0 +1,1 @@
+"""Access-token verification shared by every resource server. Signing lives in identity only."""
