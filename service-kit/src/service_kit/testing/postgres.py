@@ -71,7 +71,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         )
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
-    from testcontainers.postgres import PostgresContainer  # noqa: PLC0415 - optional, heavy
+    from testcontainers.postgres import PostgresContainer
 
     image = os.environ.get(CONTAINER_IMAGE_ENV, "postgres:15-bookworm")
     with PostgresContainer(image, driver="psycopg") as container:
