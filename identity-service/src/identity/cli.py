@@ -13,8 +13,8 @@ from identity.errors import EmailTakenError
 from identity.models import Base, Role
 from identity.schemas.user_schemas import UserCreate
 from service_kit.db import Database
-from service_kit.db.migrations import init_migrations
 from service_kit.errors import DomainError
+from service_kit.http.migrations import init_migrations
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 

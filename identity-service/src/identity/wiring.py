@@ -13,7 +13,8 @@ from identity.services.auth_service import AuthService, RefreshPolicy
 from identity.services.key_service import KeyRing, KeyService
 from identity.services.user_service import PasswordPolicy, UserService
 from service_kit.clock import Clock
-from service_kit.db import CursorCodec, get_session
+from service_kit.db import CursorCodec
+from service_kit.http.db import get_session
 
 COMPONENTS_KEY: Final = "identity.components"
 

@@ -10,7 +10,7 @@ from service_kit.db.mixins import (
     UTCDateTime,
 )
 from service_kit.db.repository import BaseRepository, escape_like
-from service_kit.db.session import Database, get_database, get_session
+from service_kit.db.session import Database
 from service_kit.db.transaction import transaction
 
 __all__ = [
@@ -26,8 +26,6 @@ __all__ = [
     "TimestampMixin",
     "UTCDateTime",
     "escape_like",
-    "get_database",
-    "get_session",
     "page_from_rows",
     "transaction",
 ]

@@ -1,14 +1,11 @@
-"""One engine per app and one lazily opened session per request, closed at teardown."""
+"""The engine and session factory of one service database (no Flask here)."""
 
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any
 
-from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-
-EXTENSION_KEY: Final = "service_kit.db"
 
 
 class Database:
@@ -82,29 +79,3 @@ def _create_sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN")
 
     return engine
-
-
-def init_database(app: Flask, database: Database) -> None:
-    """Attach `database` to `app` and close each request's session at teardown."""
-    app.extensions[EXTENSION_KEY] = database
-    app.teardown_appcontext(_close_session)
-
-
-def get_database() -> Database:
-    """The database of the current app."""
-    return cast(Database, current_app.extensions[EXTENSION_KEY])
-
-
-def get_session() -> Session:
-    """The current request's session, opened on first use."""
-    session = g.get("db_session")
-    if session is None:
-        session = get_database().session_factory()
-        g.db_session = session
-    return cast(Session, session)
-
-
-def _close_session(_exc: BaseException | None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()

@@ -2,12 +2,14 @@
 
 from collections.abc import Mapping
 
+from flask_cors import CORS
 from flask_openapi3.models.info import Info
 from flask_openapi3.openapi import OpenAPI
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service_kit.config import ServiceSettings
-from service_kit.db.session import Database, init_database
+from service_kit.db.session import Database
+from service_kit.http.db import init_database
 from service_kit.http.health import ReadinessCheck, init_health
 from service_kit.http.metrics import init_metrics
 from service_kit.http.openapi import SECURITY_SCHEMES, init_docs
@@ -53,6 +55,13 @@ def create_service_app(
             x_proto=settings.trusted_proxy_count,
             x_host=settings.trusted_proxy_count,
             x_prefix=settings.trusted_proxy_count,
+        )
+    if settings.cors_origins:
+        CORS(
+            app,
+            origins=settings.cors_origins,
+            supports_credentials=settings.cors_allow_credentials,
+            expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
         )
     init_request_id(app)
     register_problem_handlers(app)

@@ -1,0 +1,70 @@
+"""gunicorn settings shared by the services: `gunicorn -c python:service_kit.gunicorn_config`.
+
+Environment: `WEB_CONCURRENCY` (workers, default 2), `GUNICORN_THREADS` (default 4),
+`GUNICORN_TIMEOUT` (default 30 s), `LOG_LEVEL` (default INFO), `PROMETHEUS_MULTIPROC_DIR`
+(made fresh under the temp directory when unset). Bind with `-b HOST:PORT`.
+"""
+
+import os
+import shutil
+import tempfile
+from datetime import timedelta
+from typing import Any
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+if not os.environ.get(MULTIPROC_ENV):
+    # Before anything imports prometheus_client: it picks its storage when first imported.
+    # Every worker writes its samples here and /metrics merges them (multiprocess mode).
+    os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="prometheus-")
+
+from gunicorn import glogging  # noqa: E402
+
+from service_kit.http.metrics import mark_worker_dead  # noqa: E402
+from service_kit.logging import logging_config_dict  # noqa: E402
+
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 20  # SIGTERM: finish in-flight requests for up to this long
+keepalive = 5
+control_socket_disable = True  # two services on one host would fight over the default path
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+accesslog = "-"
+errorlog = "-"
+logconfig_dict = logging_config_dict(level=os.environ.get("LOG_LEVEL", "INFO"))
+
+
+def on_starting(_server: Any) -> None:
+    """Start with an empty metrics directory: samples of a previous run are stale."""
+    directory = os.environ[MULTIPROC_ENV]
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(_server: Any, worker: Any) -> None:
+    mark_worker_dead(worker.pid)
+
+
+class JsonAccessLogger(glogging.Logger):  # type: ignore[misc]
+    """Access lines as structured fields instead of an Apache format string."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
+        if not self.access_log_enabled:
+            return
+        response_headers = {name.lower(): value for name, value in resp.headers}
+        self.access_log.info(
+            "request",
+            extra={
+                "method": environ.get("REQUEST_METHOD"),
+                "path": environ.get("PATH_INFO"),
+                "status": resp.status_code,
+                "duration_ms": round(request_time.total_seconds() * 1000, 2),
+                "bytes": getattr(resp, "sent", None),
+                "request_id": response_headers.get("x-request-id"),
+                "remote_addr": environ.get("REMOTE_ADDR"),
+            },
+        )
+
+
+logger_class = JsonAccessLogger
