@@ -45,6 +45,11 @@ class PermissionDeniedError(DomainError):
     default_detail = "You are not allowed to do this."
 
 
+class PreconditionFailedError(DomainError):
+    code, title = "precondition_failed", "Precondition failed"
+    default_detail = "The resource changed since you read it; fetch it again and retry."
+
+
 class BusinessRuleError(DomainError):
     code, title = "business_rule_violated", "Request violates a rule"
 

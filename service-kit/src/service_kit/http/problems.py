@@ -16,6 +16,7 @@ from service_kit.errors import (
     DomainError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionFailedError,
     ServiceUnavailableError,
 )
 from service_kit.http.request_id import current_request_id
@@ -30,6 +31,7 @@ _DOMAIN_STATUS: Final[Mapping[type[DomainError], int]] = {
     ConflictError: 409,
     AuthenticationError: 401,
     PermissionDeniedError: 403,
+    PreconditionFailedError: 412,
     BusinessRuleError: 422,
     ServiceUnavailableError: 503,
 }

@@ -1,0 +1,69 @@
+"""items-service: items owned by users, authorised by access tokens verified from the JWKS."""
+
+from flask_openapi3.openapi import OpenAPI
+
+from items import models  # noqa: F401 - registers every table on the metadata
+from items.config import ItemsSettings
+from items.controllers.item_controller import items_bp
+from items.wiring import COMPONENTS_KEY, Components
+from service_kit.clock import SYSTEM_CLOCK, Clock
+from service_kit.db import CursorCodec, Database
+from service_kit.http.app import create_service_app
+from service_kit.http.auth import VERIFIER_KEY
+from service_kit.security.jwks_client import JwksClient
+from service_kit.security.jwt_verify import AccessTokenVerifier, KeySource
+
+__version__ = "0.1.0"
+
+
+def create_app(
+    settings: ItemsSettings | None = None,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    database: Database | None = None,
+    keys: KeySource | None = None,
+) -> OpenAPI:
+    """Build the items app. Reads the environment only when no settings are given."""
+    settings = settings or ItemsSettings()
+    database = database or Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        statement_timeout_ms=settings.database_statement_timeout_ms,
+    )
+    jwks = JwksClient(
+        settings.jwks_url,
+        ttl_seconds=settings.jwks_cache_seconds,
+        min_refetch_interval_seconds=settings.jwks_min_refetch_seconds,
+        timeout_seconds=settings.jwks_timeout_seconds,
+    )
+    key_source: KeySource = keys or jwks
+    app = create_service_app(
+        __name__,
+        settings=settings,
+        database=database,
+        title="items-service",
+        version=__version__,
+        description="Items owned by users; access tokens are verified locally from the JWKS.",
+        readiness_checks={"jwks": jwks.ensure_available} if keys is None else None,
+    )
+    secret = settings.secret_key.get_secret_value()
+    app.extensions[COMPONENTS_KEY] = Components(
+        settings=settings,
+        clock=clock,
+        newest_first_cursors=CursorCodec(secret, scope="items:-created_at"),
+        oldest_first_cursors=CursorCodec(secret, scope="items:created_at"),
+    )
+    app.extensions[VERIFIER_KEY] = AccessTokenVerifier(
+        key_source,
+        issuer=settings.token_issuer,
+        audience=settings.token_audience,
+        algorithms=settings.token_algorithms,
+        leeway_seconds=settings.token_leeway_seconds,
+        clock=clock,
+    )
+    app.register_api(items_bp)
+    from items.cli import init_cli
+
+    init_cli(app, database)
+    return app

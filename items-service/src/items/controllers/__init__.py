@@ -1,0 +1,1 @@
+"""HTTP controllers: parse (flask-openapi3 + Pydantic), call one service, serialise."""

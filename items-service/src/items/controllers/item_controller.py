@@ -1,0 +1,121 @@
+"""`/api/v1/items`: CRUD with ownership, ETags, idempotent creation and keyset pages."""
+
+from flask import url_for
+from flask_openapi3.blueprint import APIBlueprint
+from flask_openapi3.models.tag import Tag
+
+from items import wiring
+from items.schemas.item_schemas import (
+    CreateHeaders,
+    ItemCreate,
+    ItemListQuery,
+    ItemOut,
+    ItemPage,
+    ItemPath,
+    ItemUpdate,
+    ReadHeaders,
+    UpdateHeaders,
+)
+from items.services.item_service import Actor, ItemListParams
+from service_kit.http.auth import current_principal, require_auth
+from service_kit.http.etags import if_match_versions, if_none_match_hits, version_etag
+from service_kit.http.openapi import (
+    BEARER_SECURITY,
+    ViewResult,
+    empty_response,
+    problem_responses,
+)
+
+items_bp = APIBlueprint(
+    "items",
+    __name__,
+    url_prefix="/api/v1/items",
+    abp_tags=[Tag(name="items", description="The caller's items (admins: everyone's)")],
+    abp_security=BEARER_SECURITY,
+    abp_responses=problem_responses(400, 401, 413, 422, 503),
+)
+
+
+def _actor() -> Actor:
+    principal = current_principal()
+    return Actor(user_id=principal.user_id, is_admin=principal.is_admin)
+
+
+def _item_response(item: object, status: int, *, location: bool = False) -> ViewResult:
+    body = ItemOut.model_validate(item)
+    headers = {"ETag": version_etag(body.version)}
+    if location:
+        headers["Location"] = url_for("items.get_item", item_id=str(body.id))
+    return body.model_dump(mode="json"), status, headers
+
+
+@items_bp.post("", responses={201: ItemOut})
+@require_auth
+def create_item(body: ItemCreate, header: CreateHeaders) -> ViewResult:
+    """Create an item. Send `Idempotency-Key` to make retries safe."""
+    created = wiring.item_service().create_item(
+        _actor(), body, idempotency_key=header.idempotency_key
+    )
+    return _item_response(created.item, 201, location=True)
+
+
+@items_bp.get("", responses={200: ItemPage, **problem_responses(403)})
+@require_auth
+def list_items(query: ItemListQuery) -> ViewResult:
+    """A page of items, newest first by default; filter by `status` and `q` (name contains)."""
+    newest_first = query.sort == "-created_at"
+    cursors = wiring.item_cursors(newest_first=newest_first)
+    page = wiring.item_service().list_items(
+        _actor(),
+        ItemListParams(
+            status=query.status,
+            name_contains=query.q,
+            owner_id=query.owner,
+            newest_first=newest_first,
+        ),
+        limit=query.limit,
+        after=cursors.decode(query.cursor) if query.cursor else None,
+    )
+    return ItemPage(
+        data=[ItemOut.model_validate(item) for item in page.items],
+        next_cursor=cursors.encode(page.next_position) if page.next_position else None,
+    ).model_dump(mode="json")
+
+
+@items_bp.get(
+    "/<item_id>",
+    responses={200: ItemOut, 304: empty_response("Not modified"), **problem_responses(404)},
+)
+@require_auth
+def get_item(path: ItemPath, header: ReadHeaders) -> ViewResult:
+    """One item with its ETag; `If-None-Match` with that ETag answers 304."""
+    item = wiring.item_service().get_item(_actor(), path.item_id)
+    etag = version_etag(item.version)
+    if if_none_match_hits(header.if_none_match, etag):
+        return "", 304, {"ETag": etag}
+    return _item_response(item, 200)
+
+
+@items_bp.patch("/<item_id>", responses={200: ItemOut, **problem_responses(404, 409, 412)})
+@require_auth
+def update_item(path: ItemPath, body: ItemUpdate, header: UpdateHeaders) -> ViewResult:
+    """Change name, description or status. With `If-Match`, only if unchanged since (else 412)."""
+    item = wiring.item_service().update_item(
+        _actor(), path.item_id, body, expected_versions=if_match_versions(header.if_match)
+    )
+    return _item_response(item, 200)
+
+
+@items_bp.delete("/<item_id>", responses={204: empty_response("Deleted"), **problem_responses(404)})
+@require_auth
+def delete_item(path: ItemPath) -> ViewResult:
+    """Soft delete: the item disappears from lists and reads until restored."""
+    wiring.item_service().delete_item(_actor(), path.item_id)
+    return "", 204
+
+
+@items_bp.post("/<item_id>/restore", responses={200: ItemOut, **problem_responses(404)})
+@require_auth
+def restore_item(path: ItemPath) -> ViewResult:
+    """Undo a delete."""
+    return _item_response(wiring.item_service().restore_item(_actor(), path.item_id), 200)

@@ -1,0 +1,7 @@
+"""items' models; importing this module registers every table on `Base.metadata`."""
+
+from items.models.base import Base
+from items.models.idempotency import IdempotencyRecord
+from items.models.item import ALLOWED_TRANSITIONS, Item, ItemStatus
+
+__all__ = ["ALLOWED_TRANSITIONS", "Base", "IdempotencyRecord", "Item", "ItemStatus"]

@@ -1,0 +1,82 @@
+"""Items and their status rules."""
+
+import uuid
+from enum import StrEnum
+from typing import Final
+
+from sqlalchemy import Enum, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import Uuid
+
+from items.models.base import Base
+from service_kit.db import PublicIdMixin, SoftDeleteMixin, TimestampMixin
+
+
+class ItemStatus(StrEnum):
+    DRAFT = "draft"
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+ALLOWED_TRANSITIONS: Final[frozenset[tuple[ItemStatus, ItemStatus]]] = frozenset(
+    {
+        (ItemStatus.DRAFT, ItemStatus.ACTIVE),
+        (ItemStatus.DRAFT, ItemStatus.ARCHIVED),
+        (ItemStatus.ACTIVE, ItemStatus.ARCHIVED),
+        (ItemStatus.ARCHIVED, ItemStatus.ACTIVE),
+    }
+)
+
+_LIVE = text("deleted_at IS NULL")
+
+
+class Item(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
+    """A user's item. `owner_id` is the owner's public UUID (the token's `sub`); `version`
+    counts changes and is the ETag."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        # The list query: one owner's live items in keyset order, optionally by status.
+        Index(
+            "ix_items_owner_created",
+            "owner_id",
+            "created_at",
+            "id",
+            postgresql_where=_LIVE,
+            sqlite_where=_LIVE,
+        ),
+        Index(
+            "ix_items_owner_status_created",
+            "owner_id",
+            "status",
+            "created_at",
+            "id",
+            postgresql_where=_LIVE,
+            sqlite_where=_LIVE,
+        ),
+        # Admins listing everyone's items.
+        Index("ix_items_created", "created_at", "id", postgresql_where=_LIVE, sqlite_where=_LIVE),
+    )
+
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[ItemStatus] = mapped_column(
+        Enum(
+            ItemStatus,
+            name="item_status",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+        ),
+        default=ItemStatus.DRAFT,
+    )
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid())
+    version: Mapped[int] = mapped_column(default=1)
+
+    def can_become(self, status: ItemStatus) -> bool:
+        """Staying in the same status is not a transition and is always allowed."""
+        return status == self.status or (self.status, status) in ALLOWED_TRANSITIONS
+
+    def bump_version(self) -> None:
+        self.version += 1

@@ -1,0 +1,36 @@
+"""Idempotency records."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from items.models import IdempotencyRecord
+from service_kit.db import BaseRepository
+from service_kit.db.repository import affected_rows
+
+
+class IdempotencyRepository(BaseRepository[IdempotencyRecord]):
+    model = IdempotencyRecord
+
+    def find_by_key(self, *, owner_id: uuid.UUID, key: str) -> IdempotencyRecord | None:
+        stmt = select(IdempotencyRecord).where(
+            IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.key == key
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def delete_expired_key(self, *, owner_id: uuid.UUID, key: str, now: datetime) -> None:
+        self.session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.owner_id == owner_id,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.expires_at <= now,
+            )
+        )
+
+    def delete_expired(self, *, now: datetime) -> int:
+        return affected_rows(
+            self.session.execute(
+                delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)
+            )
+        )

@@ -1,0 +1,1 @@
+"""Request and response shapes of items' HTTP API (Pydantic v2)."""

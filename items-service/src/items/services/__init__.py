@@ -1,0 +1,1 @@
+"""items' use cases. Each write runs in one `transaction()`; errors are domain errors."""

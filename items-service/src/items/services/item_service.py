@@ -1,0 +1,277 @@
+"""Item use cases: ownership, status rules, optimistic concurrency and idempotent creation."""
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.orm import Session
+
+from items.errors import (
+    IdempotencyKeyReusedError,
+    InvalidStatusTransitionError,
+    ItemNotFoundError,
+    OwnerFilterForbiddenError,
+)
+from items.models import IdempotencyRecord, Item, ItemStatus
+from items.repositories.idempotency_repository import IdempotencyRepository
+from items.repositories.item_repository import ItemFilter, ItemRepository
+from items.schemas.item_schemas import ItemCreate, ItemUpdate
+from service_kit.clock import SYSTEM_CLOCK, Clock
+from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
+from service_kit.errors import PreconditionFailedError, UniqueViolationError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: users reach their own items only, admins reach every item."""
+
+    user_id: uuid.UUID
+    is_admin: bool
+
+    @property
+    def scope(self) -> uuid.UUID | None:
+        """The owner every lookup is limited to (None for admins)."""
+        return None if self.is_admin else self.user_id
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedItem:
+    item: Item
+    is_replay: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ItemListParams:
+    status: ItemStatus | None = None
+    name_contains: str | None = None
+    owner_id: uuid.UUID | None = None
+    newest_first: bool = True
+
+
+class ItemService:
+    """Use cases on items."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        items: ItemRepository | None = None,
+        idempotency: IdempotencyRepository | None = None,
+        idempotency_ttl_seconds: int = 86_400,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self._session = session
+        self._items = items or ItemRepository(session)
+        self._idempotency = idempotency or IdempotencyRepository(session)
+        self._idempotency_ttl = timedelta(seconds=idempotency_ttl_seconds)
+        self._clock = clock
+
+    def create_item(
+        self, actor: Actor, data: ItemCreate, *, idempotency_key: str | None = None
+    ) -> CreatedItem:
+        """Create an item. With an idempotency key, a repeat (same user, key and body, within
+        the TTL) returns the first item and creates nothing, also when repeats race.
+
+        Raises:
+            IdempotencyKeyReusedError: the key was used with a different body.
+        """
+        if idempotency_key is None:
+            with transaction(self._session):
+                item = self._items.add(self._new_item(actor, data))
+            logger.info("item created", extra={"item_id": str(item.public_id)})
+            return CreatedItem(item, is_replay=False)
+
+        request_hash = _fingerprint(data)
+        now = self._clock.now()
+        existing = self._idempotency.find_by_key(owner_id=actor.user_id, key=idempotency_key)
+        if existing is not None and not existing.is_expired(now):
+            return self._replay(existing, request_hash)
+        try:
+            with transaction(self._session):
+                if existing is not None:
+                    self._idempotency.delete_expired_key(
+                        owner_id=actor.user_id, key=idempotency_key, now=now
+                    )
+                item = self._items.add(self._new_item(actor, data))
+                self._idempotency.add(
+                    IdempotencyRecord(
+                        owner_id=actor.user_id,
+                        key=idempotency_key,
+                        request_hash=request_hash,
+                        item_id=item.id,
+                        created_at=now,
+                        expires_at=now + self._idempotency_ttl,
+                    )
+                )
+        except UniqueViolationError:
+            # A concurrent request with the same key committed first: answer as it did.
+            winner = self._idempotency.find_by_key(owner_id=actor.user_id, key=idempotency_key)
+            if winner is None:
+                raise
+            return self._replay(winner, request_hash)
+        logger.info("item created", extra={"item_id": str(item.public_id)})
+        return CreatedItem(item, is_replay=False)
+
+    def get_item(self, actor: Actor, item_id: uuid.UUID) -> Item:
+        """Raises:
+        ItemNotFoundError: no live item with this id that the actor may see.
+        """
+        item = self._items.find_live(item_id, owner_id=actor.scope)
+        if item is None:
+            raise ItemNotFoundError()
+        return item
+
+    def list_items(
+        self,
+        actor: Actor,
+        params: ItemListParams,
+        *,
+        limit: int,
+        after: KeysetPosition | None,
+    ) -> Page[Item]:
+        """One page of live items: the actor's own, or (admins) everyone's or one owner's.
+
+        Raises:
+            OwnerFilterForbiddenError: a non-admin asked for another owner's items.
+        """
+        if params.owner_id is not None and not actor.is_admin and params.owner_id != actor.user_id:
+            raise OwnerFilterForbiddenError()
+        owner = params.owner_id if params.owner_id is not None else actor.scope
+        where = ItemFilter(owner_id=owner, status=params.status, name_contains=params.name_contains)
+        rows = self._items.list_page(
+            where, limit=limit + 1, after=after, newest_first=params.newest_first
+        )
+        return page_from_rows(
+            rows, limit=limit, position=lambda item: KeysetPosition(item.created_at, item.id)
+        )
+
+    def update_item(
+        self,
+        actor: Actor,
+        item_id: uuid.UUID,
+        data: ItemUpdate,
+        *,
+        expected_versions: Collection[int] | None = None,
+    ) -> Item:
+        """Apply the fields present in `data`. With `expected_versions` (from If-Match) the
+        update happens only if the item is still at one of them; the row lock makes that check
+        and the write one step, so of concurrent updates with the same If-Match one wins.
+
+        Raises:
+            ItemNotFoundError: no live item with this id that the actor may see.
+            PreconditionFailedError: the item changed since the given version.
+            InvalidStatusTransitionError: the status change is not allowed.
+        """
+        with transaction(self._session):
+            item = self._items.find_live_for_update(item_id, owner_id=actor.scope)
+            if item is None:
+                raise ItemNotFoundError()
+            if expected_versions is not None and item.version not in expected_versions:
+                raise PreconditionFailedError()
+            if self._apply(item, data):
+                item.bump_version()
+                item.updated_at = self._clock.now()
+                self._items.flush()
+        return item
+
+    def delete_item(self, actor: Actor, item_id: uuid.UUID) -> None:
+        """Soft delete.
+
+        Raises:
+            ItemNotFoundError: no live item with this id that the actor may see.
+        """
+        with transaction(self._session):
+            item = self._items.find_live_for_update(item_id, owner_id=actor.scope)
+            if item is None:
+                raise ItemNotFoundError()
+            item.soft_delete(at=self._clock.now())
+            item.bump_version()
+        logger.info("item deleted", extra={"item_id": str(item_id)})
+
+    def restore_item(self, actor: Actor, item_id: uuid.UUID) -> Item:
+        """Undo a soft delete.
+
+        Raises:
+            ItemNotFoundError: no deleted item with this id that the actor may see.
+        """
+        with transaction(self._session):
+            item = self._items.find_deleted_for_update(item_id, owner_id=actor.scope)
+            if item is None:
+                raise ItemNotFoundError()
+            item.restore()
+            item.bump_version()
+            item.updated_at = self._clock.now()
+        logger.info("item restored", extra={"item_id": str(item_id)})
+        return item
+
+    def seed_items(self, *, owner_id: uuid.UUID, count: int, batch_size: int = 5000) -> int:
+        """Bulk-create `count` draft items for an owner (development and benchmarks)."""
+        start = self._clock.now()
+        for offset in range(0, count, batch_size):
+            with transaction(self._session):
+                self._items.add_many(
+                    [
+                        {
+                            "public_id": uuid.uuid4(),
+                            "name": f"Item {number + 1}",
+                            "description": None,
+                            "status": ItemStatus.DRAFT,
+                            "owner_id": owner_id,
+                            "version": 1,
+                            # distinct, increasing times so keyset order is the seeding order
+                            "created_at": start + timedelta(microseconds=number),
+                            "updated_at": start + timedelta(microseconds=number),
+                        }
+                        for number in range(offset, min(offset + batch_size, count))
+                    ]
+                )
+        logger.info("items seeded", extra={"owner_id": str(owner_id), "count": count})
+        return count
+
+    def _new_item(self, actor: Actor, data: ItemCreate) -> Item:
+        now = self._clock.now()
+        return Item(
+            name=data.name,
+            description=data.description,
+            status=data.status,
+            owner_id=actor.user_id,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def _apply(self, item: Item, data: ItemUpdate) -> bool:
+        fields = data.model_fields_set
+        changed = False
+        if "status" in fields and data.status is not None and data.status != item.status:
+            if not item.can_become(data.status):
+                raise InvalidStatusTransitionError(
+                    f"An item cannot go from {item.status.value} to {data.status.value}."
+                )
+            item.status = data.status
+            changed = True
+        if "name" in fields and data.name is not None and data.name != item.name:
+            item.name = data.name
+            changed = True
+        if "description" in fields and data.description != item.description:
+            item.description = data.description
+            changed = True
+        return changed
+
+    def _replay(self, record: IdempotencyRecord, request_hash: str) -> CreatedItem:
+        if record.request_hash != request_hash:
+            raise IdempotencyKeyReusedError()
+        item = self._items.get(record.item_id)
+        if item is None:  # the FK cascades, so only a hard delete could get here
+            raise ItemNotFoundError()
+        return CreatedItem(item, is_replay=True)
+
+
+def _fingerprint(data: ItemCreate) -> str:
+    """Same body, same fingerprint: the validated model, serialised canonically."""
+    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()

@@ -1,0 +1,43 @@
+"""The one place where items' objects are put together; services are built per request."""
+
+from dataclasses import dataclass
+from typing import Final, cast
+
+from flask import current_app
+
+from items.config import ItemsSettings
+from items.services.item_service import ItemService
+from service_kit.clock import Clock
+from service_kit.db import CursorCodec
+from service_kit.http.db import get_session
+
+COMPONENTS_KEY: Final = "items.components"
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    """Process-wide collaborators, built once by `create_app`."""
+
+    settings: ItemsSettings
+    clock: Clock
+    newest_first_cursors: CursorCodec
+    oldest_first_cursors: CursorCodec
+
+
+def components() -> Components:
+    return cast(Components, current_app.extensions[COMPONENTS_KEY])
+
+
+def item_service() -> ItemService:
+    parts = components()
+    return ItemService(
+        get_session(),
+        idempotency_ttl_seconds=parts.settings.idempotency_ttl_seconds,
+        clock=parts.clock,
+    )
+
+
+def item_cursors(*, newest_first: bool) -> CursorCodec:
+    """Cursors are bound to their sort order: one from the other order is rejected."""
+    parts = components()
+    return parts.newest_first_cursors if newest_first else parts.oldest_first_cursors
