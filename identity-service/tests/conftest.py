@@ -6,6 +6,9 @@ from identity.config import IdentitySettings
 from identity.security.hashing import Argon2idHasher
 from service_kit.testing import FakeClock
 
+# Database, connection, session and clock fixtures shared with every service's suite.
+pytest_plugins = ["service_kit.testing.pytest_plugin"]
+
 CHEAP_ARGON2 = {"time_cost": 1, "memory_cost_kib": 1024, "parallelism": 1}
 
 

@@ -1,10 +1,12 @@
 """Integration fixtures: a real, migrated PostgreSQL database; each test rolls back.
 
+The database, connection and session fixtures come from `service_kit.testing.pytest_plugin`.
+
 The server comes from `TEST_DATABASE_URL` or a throwaway container. With neither, these tests
 skip with a reason, unless `REQUIRE_POSTGRES=1`, which makes that a failure.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,32 +14,15 @@ import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from flask_openapi3.openapi import OpenAPI
-from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from identity import create_app
 from identity.config import IdentitySettings
 from identity.security.hashing import Argon2idHasher
 from service_kit.db import Database
-from service_kit.testing import FakeClock, PostgresServer
-from service_kit.testing.postgres import (
-    PostgresUnavailableError,
-    postgres_required,
-    postgres_server,
-)
+from service_kit.testing import FakeClock
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
-
-
-@pytest.fixture(scope="session")
-def pg_server() -> Iterator[PostgresServer]:
-    try:
-        with postgres_server() as server:
-            yield server
-    except PostgresUnavailableError as exc:
-        if postgres_required():
-            pytest.fail(f"REQUIRE_POSTGRES is set but {exc}")
-        pytest.skip(str(exc))
 
 
 def migrate(url: str) -> None:
@@ -49,41 +34,13 @@ def migrate(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(pg_server: PostgresServer) -> Iterator[str]:
-    url = pg_server.create_database("identity_test")
-    migrate(url)
-    yield url
-    pg_server.drop_database(url)
+def database_prefix() -> str:
+    return "identity_test"
 
 
 @pytest.fixture(scope="session")
-def engine_database(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
-def connection(engine_database: Database) -> Iterator[Connection]:
-    with engine_database.engine.connect() as conn:
-        outer = conn.begin()
-        yield conn
-        outer.rollback()
-
-
-@pytest.fixture
-def session_factory(connection: Connection) -> sessionmaker[Session]:
-    # Every session joins the outer transaction through a savepoint: services commit for real
-    # as far as they can tell, and the test's rollback undoes it all.
-    return sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-
-
-@pytest.fixture
-def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
-    with session_factory() as session:
-        yield session
+def migrate_database() -> Callable[[str], None]:
+    return migrate
 
 
 @pytest.fixture

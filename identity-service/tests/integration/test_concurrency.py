@@ -1,0 +1,292 @@
+"""Races over real, parallel database connections: the app is served over HTTP from a thread.
+
+The rollback-per-test fixtures share one connection, so they cannot show what row locks and
+unique indexes do when requests really overlap; these tests use their own migrated database.
+"""
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.orm import Session
+from werkzeug.serving import make_server
+
+from identity import create_app
+from identity.models import RefreshToken, RefreshTokenFamily, User
+from identity.security.hashing import Argon2idHasher
+from identity.security.tokens import hash_refresh_token
+from service_kit.clock import SYSTEM_CLOCK, Clock
+from service_kit.db import Database
+from service_kit.testing import FakeClock, PostgresServer
+from tests.conftest import make_settings
+from tests.integration.conftest import migrate
+
+pytestmark = pytest.mark.postgres
+
+PARALLEL = 20
+REQUEST_TIMEOUT_SECONDS = 30
+JOIN_TIMEOUT_SECONDS = 60
+GRACE_SECONDS = 10  # the default window
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+    @property
+    def code(self) -> str | None:
+        return self.body.get("code")
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    """The served app, reached over real HTTP connections."""
+
+    base_url: str
+
+    def post(self, path: str, payload: dict[str, Any]) -> Answer:
+        with requests.post(
+            f"{self.base_url}/api/v1{path}", json=payload, timeout=REQUEST_TIMEOUT_SECONDS
+        ) as response:
+            is_json = "json" in response.headers.get("Content-Type", "")
+            body = response.json() if is_json else {"text": response.text}
+            return Answer(response.status_code, body)
+
+    def new_session(self) -> str:
+        """Register a fresh user, log in and return the refresh token of that login."""
+        email = f"conc-{uuid.uuid4().hex[:12]}@example.com"
+        registered = self.post("/auth/register", {"email": email, "password": PASSWORD})
+        assert registered.status == 201, registered.body
+        login = self.post("/auth/login", {"email": email, "password": PASSWORD})
+        assert login.status == 200, login.body
+        return str(login.body["refresh_token"])
+
+    def refresh(self, refresh_token: str) -> Answer:
+        return self.post("/auth/refresh", {"refresh_token": refresh_token})
+
+
+def all_at_once(call: Callable[[int], Answer], *, count: int = PARALLEL) -> list[Answer]:
+    """Run `call(i)` in `count` threads released together by a barrier."""
+    barrier = threading.Barrier(count, timeout=JOIN_TIMEOUT_SECONDS)
+
+    def released(index: int) -> Answer:
+        barrier.wait()
+        return call(index)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        futures = [pool.submit(released, index) for index in range(count)]
+        return [future.result(timeout=JOIN_TIMEOUT_SECONDS) for future in futures]
+
+
+@pytest.fixture(scope="module")
+def concurrency_database_url(pg_server: PostgresServer) -> Iterator[str]:
+    url = pg_server.create_database("identity_conc")
+    try:
+        migrate(url)
+        yield url
+    finally:
+        pg_server.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def inspection_engine(concurrency_database_url: str) -> Iterator[Engine]:
+    """A connection of its own to look at what the served app committed."""
+    engine = create_engine(concurrency_database_url)
+    yield engine
+    engine.dispose()
+
+
+def _serve(url: str, *, clock: Clock, hasher: Argon2idHasher) -> Iterator[Api]:
+    settings = make_settings(
+        database_url=url,
+        database_pool_size=25,  # every racing request holds its own connection
+        database_max_overflow=5,
+        refresh_reuse_grace_seconds=GRACE_SECONDS,
+    )
+    database = Database(
+        url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow
+    )
+    app = create_app(settings, clock=clock, hasher=hasher, database=database)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="identity-live-server"
+    )
+    thread.start()
+    try:
+        yield Api(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=JOIN_TIMEOUT_SECONDS)
+        server.server_close()
+        database.dispose()
+    assert not thread.is_alive(), "the live server did not stop"
+
+
+@pytest.fixture
+def api(concurrency_database_url: str, hasher: Argon2idHasher) -> Iterator[Api]:
+    """The app on the system clock."""
+    yield from _serve(concurrency_database_url, clock=SYSTEM_CLOCK, hasher=hasher)
+
+
+@pytest.fixture
+def api_on_fake_clock(
+    concurrency_database_url: str, clock: FakeClock, hasher: Argon2idHasher
+) -> Iterator[Api]:
+    """The app on a clock the test moves (past the grace window, without sleeping)."""
+    yield from _serve(concurrency_database_url, clock=clock, hasher=hasher)
+
+
+def _token(session: Session, raw_token: str) -> RefreshToken:
+    token = session.scalars(
+        select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(raw_token))
+    ).one()
+    return token
+
+
+def _rotated_past_grace_window(api: Api, clock: FakeClock) -> tuple[str, str]:
+    """A session rotated once, with the clock moved past the grace window: (old, successor)."""
+    old = api.new_session()
+    rotated = api.refresh(old)
+    assert rotated.status == 200, rotated.body
+    clock.advance(seconds=GRACE_SECONDS + 1)
+    return old, str(rotated.body["refresh_token"])
+
+
+def test_concurrent_refresh_gives_every_caller_the_same_successor_when_within_grace_window(
+    api: Api,
+) -> None:
+    presented = api.new_session()
+
+    answers = all_at_once(lambda _: api.refresh(presented))
+
+    assert [answer.status for answer in answers] == [200] * PARALLEL, answers
+    successors = {answer.body["refresh_token"] for answer in answers}
+    assert len(successors) == 1
+    assert presented not in successors
+
+
+def test_concurrent_refresh_keeps_one_live_token_in_the_family_when_within_grace_window(
+    api: Api, inspection_engine: Engine
+) -> None:
+    presented = api.new_session()
+
+    answers = all_at_once(lambda _: api.refresh(presented))
+
+    assert all(answer.status == 200 for answer in answers), answers
+    with Session(inspection_engine) as session:
+        token = _token(session, presented)
+        children = session.scalars(
+            select(RefreshToken).where(RefreshToken.parent_id == token.id)
+        ).all()
+        live = session.scalars(
+            select(RefreshToken).where(
+                RefreshToken.family_id == token.family_id, RefreshToken.used_at.is_(None)
+            )
+        ).all()
+        family = session.get_one(RefreshTokenFamily, token.family_id)
+    assert len(children) == 1
+    assert [row.id for row in live] == [children[0].id]
+    assert children[0].token_hash == hash_refresh_token(answers[0].body["refresh_token"])
+    assert family.revoked_at is None
+
+
+def test_concurrent_reuse_is_refused_when_grace_window_has_passed(
+    api_on_fake_clock: Api, clock: FakeClock
+) -> None:
+    old, _ = _rotated_past_grace_window(api_on_fake_clock, clock)
+
+    answers = all_at_once(lambda _: api_on_fake_clock.refresh(old))
+
+    assert [answer.status for answer in answers] == [401] * PARALLEL, answers
+    codes = [answer.code for answer in answers]
+    assert set(codes) <= {"refresh_token_reused", "invalid_refresh_token"}, codes
+    assert "refresh_token_reused" in codes
+
+
+def test_concurrent_reuse_revokes_the_family_when_grace_window_has_passed(
+    api_on_fake_clock: Api, clock: FakeClock, inspection_engine: Engine
+) -> None:
+    old, _ = _rotated_past_grace_window(api_on_fake_clock, clock)
+
+    answers = all_at_once(lambda _: api_on_fake_clock.refresh(old))
+
+    assert not [answer for answer in answers if answer.status >= 500], answers
+    with Session(inspection_engine) as session:
+        family = session.get_one(RefreshTokenFamily, _token(session, old).family_id)
+        children = session.scalar(
+            select(func.count())
+            .select_from(RefreshToken)
+            .where(RefreshToken.family_id == family.id)
+        )
+    assert family.revoked_at is not None
+    assert family.revoke_reason == "reuse_detected"
+    assert children == 2  # the login's token and its one successor: nothing was issued
+
+
+def test_successor_is_refused_when_concurrent_reuse_revoked_its_family(
+    api_on_fake_clock: Api, clock: FakeClock
+) -> None:
+    old, successor = _rotated_past_grace_window(api_on_fake_clock, clock)
+    answers = all_at_once(lambda _: api_on_fake_clock.refresh(old))
+    assert not [answer for answer in answers if answer.status >= 500], answers
+
+    answer = api_on_fake_clock.refresh(successor)
+
+    assert answer.status == 401
+    assert answer.code == "invalid_refresh_token"
+
+
+def _case_variant(email: str, index: int) -> str:
+    """The `index`-th spelling of `email` in mixed letter case (distinct for index < 2**len)."""
+    local, domain = email.split("@")
+    letters = [
+        char.upper() if (index >> position) & 1 else char for position, char in enumerate(local)
+    ]
+    domain = domain.upper() if index % 3 == 0 else domain
+    return "".join(letters) + "@" + domain
+
+
+@pytest.fixture
+def race_email() -> str:
+    letters = uuid.uuid4().hex[:8].translate(str.maketrans("0123456789", "ghijklmnop"))
+    return f"race{letters}@example.com"  # letters only, so every position can change case
+
+
+def test_concurrent_registration_admits_one_account_when_emails_differ_only_in_case(
+    api: Api, race_email: str
+) -> None:
+    emails = [_case_variant(race_email, index) for index in range(PARALLEL)]
+    assert len(set(emails)) == PARALLEL
+
+    answers = all_at_once(
+        lambda index: api.post("/auth/register", {"email": emails[index], "password": PASSWORD})
+    )
+
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [201] + [409] * (PARALLEL - 1), answers
+    assert {answer.code for answer in answers if answer.status == 409} == {"email_taken"}
+
+
+def test_concurrent_registration_stores_one_row_when_emails_differ_only_in_case(
+    api: Api, race_email: str, inspection_engine: Engine
+) -> None:
+    emails = [_case_variant(race_email, index) for index in range(PARALLEL)]
+
+    answers = all_at_once(
+        lambda index: api.post("/auth/register", {"email": emails[index], "password": PASSWORD})
+    )
+
+    assert not [answer for answer in answers if answer.status >= 500], answers
+    with Session(inspection_engine) as session:
+        rows = session.scalar(
+            select(func.count()).select_from(User).where(func.lower(User.email) == race_email)
+        )
+    assert rows == 1
