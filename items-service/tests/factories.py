@@ -30,3 +30,18 @@ def make_item(
     session.add(item)
     session.flush()
     return item
+
+
+def make_deleted_item(
+    session: Session,
+    *,
+    owner_id: uuid.UUID,
+    deleted_at: datetime,
+    name: str | None = None,
+    status: ItemStatus = ItemStatus.DRAFT,
+) -> Item:
+    """A soft-deleted item (restorable)."""
+    item = make_item(session, owner_id=owner_id, name=name, status=status)
+    item.soft_delete(at=deleted_at)
+    session.flush()
+    return item

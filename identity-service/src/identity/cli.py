@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from pydantic import ValidationError
 
 from identity import wiring
@@ -38,6 +38,7 @@ def _user_create(email: str, password: str, full_name: str | None) -> UserCreate
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--full-name", default=None)
 @click.option("--role", type=click.Choice([role.value for role in Role]), default=Role.USER.value)
+@with_appcontext
 def create_user_command(email: str, password: str, full_name: str | None, role: str) -> None:
     """Create a user (prompts for what is not given)."""
     try:
@@ -50,6 +51,7 @@ def create_user_command(email: str, password: str, full_name: str | None, role: 
 
 
 @click.command("seed")
+@with_appcontext
 def seed_command() -> None:
     """Create the development users if they do not exist (idempotent)."""
     for email, full_name, role in SEED_USERS:
@@ -65,6 +67,7 @@ def seed_command() -> None:
 @click.command("list-users")
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 100))
 @click.option("--search", default=None)
+@with_appcontext
 def list_users_command(limit: int, search: str | None) -> None:
     """List users, oldest first."""
     page = wiring.user_service().list_users(limit=limit, after=None, search=search)

@@ -25,12 +25,7 @@ def create_app(
 ) -> OpenAPI:
     """Build the items app. Reads the environment only when no settings are given."""
     settings = settings or ItemsSettings()
-    database = database or Database(
-        settings.database_url,
-        pool_size=settings.database_pool_size,
-        max_overflow=settings.database_max_overflow,
-        statement_timeout_ms=settings.database_statement_timeout_ms,
-    )
+    database = database or Database.from_settings(settings)
     jwks = JwksClient(
         settings.jwks_url,
         ttl_seconds=settings.jwks_cache_seconds,

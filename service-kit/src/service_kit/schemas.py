@@ -1,6 +1,6 @@
 """Pydantic bases for the HTTP edge: strict inputs that reject unknown fields, ORM-fed outputs."""
 
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -20,10 +20,34 @@ class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class ParamModel(BaseModel):
+class _RequestPartModel(BaseModel):
+    """flask-openapi3 asks a query/path/header model for its JSON schema on every request to
+    map request values to fields; building that schema costs milliseconds, so the default-args
+    schema is built once per class and shared (callers only read it)."""
+
+    _schema_cache: ClassVar[dict[type[BaseModel], dict[str, Any]]] = {}
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if args or kwargs:
+            return super().model_json_schema(*args, **kwargs)
+        cached = _RequestPartModel._schema_cache.get(cls)
+        if cached is None:
+            cached = super().model_json_schema()
+            _RequestPartModel._schema_cache[cls] = cached
+        return cached
+
+
+class ParamModel(_RequestPartModel):
     """Query and path parameters: they arrive as text, so lax parsing; unknown ones are errors."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class HeaderModel(_RequestPartModel):
+    """Request headers: every other header is handed in too, so unknown ones are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 class OutputModel(BaseModel):

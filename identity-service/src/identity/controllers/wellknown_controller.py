@@ -5,13 +5,15 @@ from flask_openapi3.models.tag import Tag
 
 from identity import wiring
 from identity.schemas.wellknown_schemas import DiscoveryOut, Jwk, JwksOut
-from service_kit.http.openapi import ViewResult
+from service_kit.http.openapi import ViewResult, problem_responses
 
 wellknown_bp = APIBlueprint(
     "wellknown",
     __name__,
     url_prefix="/.well-known",
     abp_tags=[Tag(name="discovery", description="Keys and metadata for token verifiers")],
+    # Any request's JSON body is parsed up front (service_kit.http.problems), even a GET's.
+    abp_responses=problem_responses(400, 413),
 )
 
 

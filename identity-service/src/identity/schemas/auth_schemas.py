@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from service_kit.schemas import InputModel, OutputModel, ParamModel
+from service_kit.schemas import InputModel, OutputModel, ParamModel, Text
 
 RefreshTokenStr = Annotated[str, StringConstraints(min_length=1, max_length=512)]
 
 
 class LoginRequest(InputModel):
-    email: Annotated[str, StringConstraints(min_length=1, max_length=320)]
+    email: Annotated[Text, StringConstraints(min_length=1, max_length=320)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 

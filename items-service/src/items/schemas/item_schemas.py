@@ -4,14 +4,27 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 from items.models import ItemStatus
-from service_kit.schemas import InputModel, OutputModel, PageQuery, ParamModel
+from service_kit.schemas import HeaderModel, InputModel, OutputModel, PageQuery, ParamModel, Text
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Description = Annotated[str, StringConstraints(max_length=2000)]
+Name = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
+Description = Annotated[Text, StringConstraints(max_length=2000)]
 LaxStatus = Annotated[ItemStatus, Field(strict=False)]
+
+
+def _without_default(schema: JsonDict) -> None:
+    schema.pop("default", None)
+
+
+# May be left out but not null, so the schema shows neither a null branch nor `default: null`.
+OptionalName = Annotated[Name | SkipJsonSchema[None], Field(json_schema_extra=_without_default)]
+OptionalStatus = Annotated[
+    LaxStatus | SkipJsonSchema[None], Field(json_schema_extra=_without_default)
+]
 
 
 class ItemCreate(InputModel):
@@ -23,9 +36,9 @@ class ItemCreate(InputModel):
 class ItemUpdate(InputModel):
     """Only the fields present change; `description: null` clears it."""
 
-    name: Name | None = None
+    name: OptionalName = None
     description: Description | None = None
-    status: LaxStatus | None = None
+    status: OptionalStatus = None
 
     @model_validator(mode="after")
     def _name_and_status_are_not_nullable(self) -> Self:
@@ -53,7 +66,7 @@ class ItemPage(OutputModel):
 
 class ItemListQuery(PageQuery):
     status: ItemStatus | None = None
-    q: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    q: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = None
     sort: Literal["-created_at", "created_at"] = "-created_at"
     owner: uuid.UUID | None = Field(default=None, description="Admins only: one owner's items")
 
@@ -62,25 +75,28 @@ class ItemPath(ParamModel):
     item_id: uuid.UUID
 
 
-class _Headers(BaseModel):
-    # Every other request header is passed in too, so unknown ones are ignored here.
-    model_config = ConfigDict(extra="ignore")
-
-
-class CreateHeaders(_Headers):
+class CreateHeaders(HeaderModel):
     idempotency_key: (
         Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
         | None
-    ) = Field(default=None, description="Repeat-safe POST: same key + body = same item")
-
-
-class ReadHeaders(_Headers):
-    if_none_match: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
-        default=None, description="ETag(s) the client has; 304 when one still matches"
+    ) = Field(
+        default=None,
+        alias="Idempotency-Key",
+        description="Repeat-safe POST: same key + body = same item",
     )
 
 
-class UpdateHeaders(_Headers):
+class ReadHeaders(HeaderModel):
+    if_none_match: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None,
+        alias="If-None-Match",
+        description="ETag(s) the client has; 304 when one still matches",
+    )
+
+
+class UpdateHeaders(HeaderModel):
     if_match: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
-        default=None, description="Only update if the item still has this ETag (else 412)"
+        default=None,
+        alias="If-Match",
+        description="Only update if the item still has this ETag (else 412)",
     )

@@ -189,8 +189,10 @@ class ItemService:
             item = self._items.find_live_for_update(item_id, owner_id=actor.scope)
             if item is None:
                 raise ItemNotFoundError()
-            item.soft_delete(at=self._clock.now())
+            now = self._clock.now()
+            item.soft_delete(at=now)
             item.bump_version()
+            item.updated_at = now  # else the column's onupdate stamps the wall clock
         logger.info("item deleted", extra={"item_id": str(item_id)})
 
     def restore_item(self, actor: Actor, item_id: uuid.UUID) -> Item:

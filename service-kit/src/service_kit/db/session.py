@@ -7,6 +7,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from service_kit.config import ServiceSettings
+
 
 class Database:
     """The engine and session factory of one service database."""
@@ -18,15 +20,33 @@ class Database:
         pool_size: int = 5,
         max_overflow: int = 5,
         statement_timeout_ms: int = 0,
+        pre_ping: bool = False,
+        autocommit_reads: bool = False,
     ) -> None:
+        # pre_ping costs a round trip per checkout; off by default, on where connections are
+        # cut behind the pool's back (failovers, aggressive proxies).
         self.engine = _create_engine(
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
             statement_timeout_ms=statement_timeout_ms,
+            pre_ping=pre_ping,
         )
-        self.session_factory: sessionmaker[Session] = sessionmaker(
-            self.engine, expire_on_commit=False
+        bind = self.engine
+        if autocommit_reads and self.engine.dialect.name == "postgresql":
+            # Reads outside `transaction()` skip BEGIN/ROLLBACK; see service_kit.db.transaction.
+            bind = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.session_factory: sessionmaker[Session] = sessionmaker(bind, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> "Database":
+        return cls(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+            statement_timeout_ms=settings.database_statement_timeout_ms,
+            pre_ping=settings.database_pool_pre_ping,
+            autocommit_reads=settings.database_autocommit_reads,
         )
 
     def ping(self) -> None:
@@ -39,7 +59,7 @@ class Database:
 
 
 def _create_engine(
-    url: str, *, pool_size: int, max_overflow: int, statement_timeout_ms: int
+    url: str, *, pool_size: int, max_overflow: int, statement_timeout_ms: int, pre_ping: bool
 ) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -51,7 +71,7 @@ def _create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         pool_recycle=1800,
         connect_args=connect_args,
     )

@@ -1,14 +1,34 @@
-"""The transaction boundary services enter: commit on normal exit, roll back on any exception."""
+"""The transaction boundary services enter: commit on normal exit, roll back on any exception.
+
+Sessions of a `Database` with autocommit reads run plain reads without BEGIN/ROLLBACK (one
+round trip instead of three). Entering `transaction()` ends that read phase and starts a real
+READ COMMITTED transaction, so everything inside the block is atomic and row locks hold until
+it ends. Code that must read consistently with its writes does those reads inside the block.
+"""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 
 from sqlalchemy.orm import Session
+
+AUTOCOMMIT: Final = "AUTOCOMMIT"
+WRITE_ISOLATION: Final = "READ COMMITTED"
+
+
+def _in_autocommit_read(session: Session) -> bool:
+    if not session.in_transaction():
+        return session.get_bind().get_execution_options().get("isolation_level") == AUTOCOMMIT
+    level = session.connection().get_execution_options().get("isolation_level")
+    return bool(level == AUTOCOMMIT)
 
 
 @contextmanager
 def transaction(session: Session) -> Iterator[Session]:
     """Commit when the block ends normally; roll back and re-raise when it raises."""
+    if _in_autocommit_read(session):
+        session.commit()  # ends the read phase; nothing to send in autocommit
+        session.connection(execution_options={"isolation_level": WRITE_ISOLATION})
     try:
         yield session
     except BaseException:

@@ -12,7 +12,7 @@ from service_kit.db.session import Database
 from service_kit.http.db import init_database
 from service_kit.http.health import ReadinessCheck, init_health
 from service_kit.http.metrics import init_metrics
-from service_kit.http.openapi import SECURITY_SCHEMES, init_docs
+from service_kit.http.openapi import SECURITY_SCHEMES, ServiceOpenAPI, init_docs
 from service_kit.http.problems import register_problem_handlers, validation_problem
 from service_kit.http.request_id import init_request_id
 from service_kit.logging import configure_logging
@@ -32,7 +32,7 @@ def create_service_app(
 ) -> OpenAPI:
     """An OpenAPI (Flask) app with logging, request ids, problem+json, health, metrics and docs."""
     configure_logging(level=settings.log_level, json=settings.log_json)
-    app = OpenAPI(
+    app = ServiceOpenAPI(
         import_name,
         info=Info(title=title, version=version, description=description),
         security_schemes=SECURITY_SCHEMES,

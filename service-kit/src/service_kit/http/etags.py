@@ -4,6 +4,9 @@ import re
 from typing import Final
 
 _ENTITY_TAG: Final = re.compile(r'\s*(W/)?"([^"]*)"\s*(?:,|$)')
+# Exactly what `version_etag` writes: ASCII digits, no leading zero, bounded. `str.isdigit()`
+# would also accept "²" (which `int()` then rejects) and "01" (not the same opaque tag as "1").
+_VERSION: Final = re.compile(r"[1-9][0-9]{0,17}")
 
 
 def version_etag(version: int) -> str:
@@ -23,7 +26,9 @@ def if_match_versions(header: str | None) -> frozenset[int] | None:
     """
     if header is None or header.strip() == "*":
         return None
-    return frozenset(int(value) for weak, value in _tags(header) if not weak and value.isdigit())
+    return frozenset(
+        int(value) for weak, value in _tags(header) if not weak and _VERSION.fullmatch(value)
+    )
 
 
 def if_none_match_hits(header: str | None, etag: str) -> bool:

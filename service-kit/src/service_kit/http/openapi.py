@@ -1,5 +1,6 @@
 """OpenAPI 3.1 from the controllers' Pydantic models, and Swagger UI served without a CDN."""
 
+import json
 import os
 from typing import Any, Final, cast
 
@@ -54,12 +55,24 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
 }
 
 
+_HEADERS: Final[dict[int, dict[str, Any]]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The scheme to authenticate with (`Bearer`)",
+            "required": True,
+            "schema": {"type": "string"},
+        }
+    },
+}
+
+
 def problem_responses(*statuses: int) -> ResponseDict:
     """OpenAPI response objects for the given error statuses, all problem+json."""
     return {
         str(status): {
             "description": _DESCRIPTIONS.get(status, "Error"),
             "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
+            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
         }
         for status in statuses
     }
@@ -68,6 +81,34 @@ def problem_responses(*statuses: int) -> ResponseDict:
 def empty_response(description: str) -> dict[str, Any]:
     """An OpenAPI response object with no body (204, 304)."""
     return {"description": description}
+
+
+class ServiceOpenAPI(OpenAPI):
+    """flask-openapi3's app, with a document and an OPTIONS answer that match what it serves."""
+
+    def generate_spec_json(self) -> None:
+        """flask-openapi3 gives every operation without a 422 its own validation error (a JSON
+        array); ours are problem+json (`validation_problem`), and an operation without any
+        parameter or body has nothing to validate."""
+        super().generate_spec_json()  # type: ignore[no-untyped-call]
+        default_model = self.validation_error_model.__name__
+        for path_item in self.spec_json["paths"].values():
+            for operation in path_item.values():
+                responses = operation["responses"]
+                if default_model not in json.dumps(responses.get(self.validation_error_status)):
+                    continue
+                if operation.get("parameters") or operation.get("requestBody"):
+                    responses.update(problem_responses(int(self.validation_error_status)))
+                else:
+                    del responses[self.validation_error_status]
+        self.spec_json["components"]["schemas"].pop(default_model, None)
+
+    def make_default_options_response(self) -> Response:
+        """`Allow` and nothing else: no body, so no (HTML) content type either."""
+        response = super().make_default_options_response()
+        response.status_code = 204
+        response.headers.pop("Content-Type", None)
+        return response
 
 
 _DOCS_HTML: Final = """<!DOCTYPE html>

@@ -156,6 +156,25 @@ def _reject_malformed_json() -> None:
             raise MalformedJSONError()
 
 
+def _reject_repeated_query_parameters() -> Response | None:
+    """No operation takes a list in its query string, and for a repeated scalar the framework
+    would silently keep the first value; refuse the ambiguity instead (422)."""
+    repeated = sorted(key for key, values in request.args.lists() if len(values) > 1)
+    if not repeated:
+        return None
+    errors = [
+        {"loc": [key], "msg": "Query parameter given more than once", "type": "repeated_parameter"}
+        for key in repeated
+    ]
+    return problem_response(
+        status=422,
+        code="validation_failed",
+        title="Validation failed",
+        detail="The request has invalid fields.",
+        extra={"errors": errors},
+    )
+
+
 def register_problem_handlers(app: Flask) -> None:
     """Make every error of `app` a problem+json response."""
     app.register_error_handler(DomainError, handle_domain_error)
@@ -163,3 +182,4 @@ def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected_error)
     app.before_request(_reject_malformed_json)
+    app.before_request(_reject_repeated_query_parameters)

@@ -1,0 +1,265 @@
+"""identity's Flask CLI through `app.test_cli_runner()`: users, seed data, signing keys, pruning."""
+
+import json
+from typing import Any
+
+import jwt
+import pytest
+from click.testing import Result
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_openapi3.openapi import OpenAPI
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from identity.cli import SEED_USERS
+from identity.config import IdentitySettings
+from identity.models import KeyState, Role, SigningKey, User
+from service_kit.testing import FakeClock
+from tests.factories import make_user
+from tests.integration.conftest import AuthActions
+
+
+@pytest.fixture
+def runner(app: OpenAPI) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+def invoke(runner: FlaskCliRunner, *args: str) -> Result:
+    return runner.invoke(args=list(args))
+
+
+def find_user(session: Session, email: str) -> User | None:
+    session.expire_all()
+    return session.scalars(select(User).where(User.email == email)).one_or_none()
+
+
+def key_states(session: Session) -> dict[str, KeyState]:
+    session.expire_all()
+    return {key.kid: key.state for key in session.scalars(select(SigningKey))}
+
+
+def active_kid(runner: FlaskCliRunner) -> str:
+    """Rotate once so a known key is active, and return its kid."""
+    output = invoke(runner, "keys", "rotate").output
+    return output.split()[-1]
+
+
+CREATE_ADMIN = (
+    "create-user",
+    "--email",
+    "Root@Example.com",
+    "--password",
+    "a long admin passphrase",
+    "--role",
+    "admin",
+    "--full-name",
+    "Root Admin",
+)
+
+
+def test_create_user_creates_an_admin_when_role_admin_is_given(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    result = invoke(runner, *CREATE_ADMIN)
+
+    user = find_user(session, "root@example.com")
+    assert result.exit_code == 0, result.output
+    assert user is not None
+    assert (user.role, user.full_name) == (Role.ADMIN, "Root Admin")
+
+
+def test_create_user_prints_public_id_when_user_is_created(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    result = invoke(runner, *CREATE_ADMIN)
+
+    user = find_user(session, "root@example.com")
+    assert user is not None
+    assert result.output.strip() == f"created admin {user.public_id}"
+
+
+def test_create_user_fails_with_a_message_when_email_is_taken(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    make_user(session, email="root@example.com")
+
+    result = invoke(runner, *CREATE_ADMIN)
+
+    assert result.exit_code != 0
+    assert "already exists" in result.output
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [("--email", "not-an-email", "email"), ("--password", "short", "password")],
+)
+def test_create_user_fails_with_a_message_when_input_is_invalid(
+    runner: FlaskCliRunner, option: str, value: str, message: str
+) -> None:
+    args = list(CREATE_ADMIN)
+    args[args.index(option) + 1] = value
+
+    result = invoke(runner, *args)
+
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_seed_creates_development_users_when_database_is_empty(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    result = invoke(runner, "seed")
+
+    assert result.exit_code == 0, result.output
+    assert [find_user(session, email) is not None for email, _, _ in SEED_USERS] == [True, True]
+
+
+def test_seed_creates_nothing_when_run_twice(runner: FlaskCliRunner, session: Session) -> None:
+    invoke(runner, "seed")
+
+    result = invoke(runner, "seed")
+
+    emails = [email for email, _, _ in SEED_USERS]
+    count = session.scalar(select(func.count()).select_from(User).where(User.email.in_(emails)))
+    assert result.exit_code == 0, result.output
+    assert count == len(SEED_USERS)
+    assert result.output.count("exists") == len(SEED_USERS)
+
+
+def test_list_users_prints_every_user_when_no_search_is_given(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    users = [make_user(session), make_user(session, is_active=False)]
+
+    result = invoke(runner, "list-users")
+
+    assert result.exit_code == 0, result.output
+    assert [user.email in result.output for user in users] == [True, True]
+
+
+def test_list_users_prints_only_matches_when_search_is_given(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    wanted = make_user(session, email="wanted-9f2@example.com")
+    other = make_user(session)
+
+    result = invoke(runner, "list-users", "--search", "wanted-9f2")
+
+    assert (wanted.email in result.output, other.email in result.output) == (True, False)
+
+
+def test_keys_rotate_makes_new_key_active_and_old_retiring_when_a_key_exists(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    old = active_kid(runner)
+
+    result = invoke(runner, "keys", "rotate")
+
+    new = result.output.split()[-1]
+    assert result.exit_code == 0, result.output
+    assert key_states(session) == {old: KeyState.RETIRING, new: KeyState.ACTIVE}
+
+
+def test_keys_list_prints_every_key_with_state_when_keys_exist(runner: FlaskCliRunner) -> None:
+    old = active_kid(runner)
+    new = active_kid(runner)
+
+    result = invoke(runner, "keys", "list")
+
+    lines = {line.split()[0]: line.split()[1] for line in result.output.splitlines()}
+    assert lines == {old: "retiring", new: "active"}
+
+
+def test_keys_list_prints_json_when_asked(runner: FlaskCliRunner) -> None:
+    kid = active_kid(runner)
+
+    result = invoke(runner, "keys", "list", "--json")
+
+    assert [(key["kid"], key["state"]) for key in json.loads(result.output)] == [(kid, "active")]
+
+
+def test_keys_retire_retires_key_when_key_is_retiring(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    old = active_kid(runner)
+    active_kid(runner)
+
+    result = invoke(runner, "keys", "retire", old)
+
+    assert result.exit_code == 0, result.output
+    assert key_states(session)[old] is KeyState.RETIRED
+
+
+def test_keys_retire_fails_when_key_is_active(runner: FlaskCliRunner, session: Session) -> None:
+    kid = active_kid(runner)
+
+    result = invoke(runner, "keys", "retire", kid)
+
+    assert result.exit_code != 0
+    assert "active" in result.output
+    assert key_states(session)[kid] is KeyState.ACTIVE
+
+
+def test_keys_retire_fails_with_a_message_when_kid_is_unknown(runner: FlaskCliRunner) -> None:
+    result = invoke(runner, "keys", "retire", "no-such-kid")
+
+    assert result.exit_code != 0
+    assert "No signing key" in result.output
+
+
+def _token_and_kid(auth: AuthActions) -> tuple[dict[str, str], str]:
+    headers = auth.new_user_headers()
+    token = headers["Authorization"].removeprefix("Bearer ")
+    return headers, str(jwt.get_unverified_header(token)["kid"])
+
+
+def test_get_me_returns_200_when_token_was_signed_before_keys_rotate(
+    runner: FlaskCliRunner, client: FlaskClient, auth: AuthActions
+) -> None:
+    headers, _ = _token_and_kid(auth)
+    invoke(runner, "keys", "rotate")
+
+    response = client.get("/api/v1/users/me", headers=headers)
+
+    assert response.status_code == 200
+
+
+def test_get_me_returns_401_when_token_signing_key_was_retired(
+    runner: FlaskCliRunner, client: FlaskClient, auth: AuthActions
+) -> None:
+    headers, kid = _token_and_kid(auth)
+    invoke(runner, "keys", "rotate")
+    invoke(runner, "keys", "retire", kid)
+
+    response = client.get("/api/v1/users/me", headers=headers)
+
+    body: dict[str, Any] = response.get_json(force=True)
+    assert (response.status_code, body["code"]) == (401, "invalid_token")
+
+
+def test_jwks_omits_key_when_keys_retire_retired_it(
+    runner: FlaskCliRunner, client: FlaskClient, auth: AuthActions
+) -> None:
+    _, kid = _token_and_kid(auth)
+    invoke(runner, "keys", "rotate")
+    invoke(runner, "keys", "retire", kid)
+
+    response = client.get("/.well-known/jwks.json")
+
+    assert kid not in [key["kid"] for key in response.get_json(force=True)["keys"]]
+
+
+def test_tokens_prune_prints_counts_when_tokens_expired(
+    runner: FlaskCliRunner,
+    auth: AuthActions,
+    session: Session,
+    clock: FakeClock,
+    settings: IdentitySettings,
+) -> None:
+    auth.login(make_user(session).email)
+    clock.advance(seconds=settings.refresh_token_ttl_seconds + 1)
+
+    result = invoke(runner, "tokens", "prune")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "deleted 1 tokens, 1 families; cleared 0 grace-window secrets"

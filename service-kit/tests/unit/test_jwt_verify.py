@@ -1,0 +1,340 @@
+"""AccessTokenVerifier: a valid RFC 9068 token becomes a Principal; anything else is rejected."""
+
+import base64
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from service_kit.errors import InvalidTokenError
+from service_kit.security.jwt_verify import AccessTokenVerifier, Principal
+from service_kit.testing import FakeClock
+
+ISSUER = "https://identity.example.test"
+AUDIENCE = "api"
+KID = "key-1"
+TTL_SECONDS = 900
+LEEWAY_SECONDS = 10
+USER_ID = uuid.UUID("7d1f3c2a-5b4e-4f6a-9c8d-1e2f3a4b5c6d")
+SESSION_ID = uuid.UUID("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d")
+
+PRIVATE_KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_PRIVATE_KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+class InMemoryKeys:
+    """A KeySource over a dict of public keys by kid."""
+
+    def __init__(self, keys: dict[str, Any]) -> None:
+        self._keys = keys
+
+    def find_key(self, kid: str) -> Any | None:
+        return self._keys.get(kid)
+
+
+@pytest.fixture
+def verifier(clock: FakeClock) -> AccessTokenVerifier:
+    return AccessTokenVerifier(
+        InMemoryKeys({KID: PRIVATE_KEY.public_key()}),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        leeway_seconds=LEEWAY_SECONDS,
+        clock=clock,
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def valid_claims(clock: FakeClock, **overrides: Any) -> dict[str, Any]:
+    now = int(clock.now().timestamp())
+    claims: dict[str, Any] = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(USER_ID),
+        "iat": now,
+        "nbf": now,
+        "exp": now + TTL_SECONDS,
+        "jti": "token-1",
+        "sid": str(SESSION_ID),
+        "role": "user",
+    }
+    claims.update(overrides)
+    return claims
+
+
+def sign(
+    claims: dict[str, Any],
+    *,
+    key: ec.EllipticCurvePrivateKey = PRIVATE_KEY,
+    headers: dict[str, Any] | None = None,
+) -> str:
+    # PyJWS rather than jwt.encode, which refuses some of the malformed claims we need.
+    return jwt.api_jws.encode(
+        json.dumps(claims).encode(),
+        key,
+        algorithm="ES256",
+        headers=headers or {"kid": KID, "typ": "at+jwt"},
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _segment(value: dict[str, Any]) -> str:
+    return _b64(json.dumps(value, separators=(",", ":")).encode())
+
+
+def _hs256_with_public_key_pem(claims: dict[str, Any]) -> str:
+    """The classic key-confusion forgery: HMAC keyed with the verifier's public key PEM."""
+    pem = PRIVATE_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signing_input = f"{_segment({'alg': 'HS256', 'typ': 'at+jwt', 'kid': KID})}.{_segment(claims)}"
+    signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{_b64(signature)}"
+
+
+def _alg_none(claims: dict[str, Any]) -> str:
+    return f"{_segment({'alg': 'none', 'typ': 'at+jwt', 'kid': KID})}.{_segment(claims)}."
+
+
+def _with_payload(token: str, claims: dict[str, Any]) -> str:
+    header, _payload, signature = token.split(".")
+    return f"{header}.{_segment(claims)}.{signature}"
+
+
+def test_verify_returns_principal_when_token_is_valid(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    token = sign(valid_claims(clock))
+
+    principal = verifier.verify(token)
+
+    assert principal == Principal(
+        user_id=USER_ID, role="user", session_id=SESSION_ID, token_id="token-1"
+    )
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "AT+JWT", "application/at+jwt"])
+def test_verify_accepts_token_when_typ_is_an_access_token_media_type(
+    verifier: AccessTokenVerifier, clock: FakeClock, typ: str
+) -> None:
+    token = sign(valid_claims(clock), headers={"kid": KID, "typ": typ})
+
+    principal = verifier.verify(token)
+
+    assert principal.user_id == USER_ID
+
+
+def test_verify_raises_invalid_token_when_token_expired_beyond_leeway(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    token = sign(valid_claims(clock))
+    clock.advance(seconds=TTL_SECONDS + LEEWAY_SECONDS)
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_accepts_token_when_expired_within_leeway(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    token = sign(valid_claims(clock))
+    clock.advance(seconds=TTL_SECONDS + LEEWAY_SECONDS - 1)
+
+    principal = verifier.verify(token)
+
+    assert principal.user_id == USER_ID
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_verify_raises_invalid_token_when_time_claim_is_in_the_future_beyond_leeway(
+    verifier: AccessTokenVerifier, clock: FakeClock, claim: str
+) -> None:
+    future = int(clock.now().timestamp()) + LEEWAY_SECONDS + 1
+    token = sign(valid_claims(clock, **{claim: future}))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_verify_accepts_token_when_time_claim_is_in_the_future_within_leeway(
+    verifier: AccessTokenVerifier, clock: FakeClock, claim: str
+) -> None:
+    future = int(clock.now().timestamp()) + LEEWAY_SECONDS - 1
+    token = sign(valid_claims(clock, **{claim: future}))
+
+    principal = verifier.verify(token)
+
+    assert principal.user_id == USER_ID
+
+
+@pytest.mark.parametrize(
+    "iss", ["https://evil.example.test", "https://identity.example.test/", "", 42]
+)
+def test_verify_raises_invalid_token_when_issuer_is_wrong(
+    verifier: AccessTokenVerifier, clock: FakeClock, iss: object
+) -> None:
+    token = sign(valid_claims(clock, iss=iss))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize("aud", ["other-api", ["other-api", "admin"], "", []])
+def test_verify_raises_invalid_token_when_audience_is_wrong(
+    verifier: AccessTokenVerifier, clock: FakeClock, aud: object
+) -> None:
+    token = sign(valid_claims(clock, aud=aud))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize("claim", ["iss", "aud", "sub", "exp", "nbf", "iat", "jti", "sid", "role"])
+def test_verify_raises_invalid_token_when_claim_is_missing(
+    verifier: AccessTokenVerifier, clock: FakeClock, claim: str
+) -> None:
+    claims = valid_claims(clock)
+    del claims[claim]
+    token = sign(claims)
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"sub": "not-a-uuid"}, id="sub-not-uuid"),
+        pytest.param({"sid": "not-a-uuid"}, id="sid-not-uuid"),
+        pytest.param({"exp": "soon"}, id="exp-not-a-number"),
+    ],
+)
+def test_verify_raises_invalid_token_when_claim_value_is_malformed(
+    verifier: AccessTokenVerifier, clock: FakeClock, overrides: dict[str, Any]
+) -> None:
+    token = sign(valid_claims(clock, **overrides))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"kid": KID, "typ": "JWT"}, id="typ-JWT"),
+        pytest.param({"kid": KID, "typ": "refresh+jwt"}, id="typ-other"),
+        pytest.param({"kid": KID, "typ": None}, id="typ-missing"),
+    ],
+)
+def test_verify_raises_invalid_token_when_typ_is_not_at_jwt(
+    verifier: AccessTokenVerifier, clock: FakeClock, headers: dict[str, Any]
+) -> None:
+    token = sign(valid_claims(clock), headers=headers)
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_raises_invalid_token_when_alg_is_none(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    token = _alg_none(valid_claims(clock))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_raises_invalid_token_when_hs256_is_keyed_with_the_public_key_pem(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    token = _hs256_with_public_key_pem(valid_claims(clock))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"kid": "unknown-key", "typ": "at+jwt"}, id="unknown"),
+        pytest.param({"kid": "", "typ": "at+jwt"}, id="empty"),
+        pytest.param({"typ": "at+jwt"}, id="missing"),
+    ],
+)
+def test_verify_raises_invalid_token_when_kid_is_not_trusted(
+    verifier: AccessTokenVerifier, clock: FakeClock, headers: dict[str, Any]
+) -> None:
+    token = sign(valid_claims(clock), headers=headers)
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_raises_invalid_token_when_signed_by_another_key_under_a_trusted_kid(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    token = sign(valid_claims(clock), key=OTHER_PRIVATE_KEY)
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_raises_invalid_token_when_payload_was_tampered_with(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    token = sign(valid_claims(clock))
+    tampered = _with_payload(token, valid_claims(clock, role="admin"))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(tampered)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda token: "", id="empty"),
+        pytest.param(lambda token: "not-a-jwt", id="garbage"),
+        pytest.param(lambda token: token.rsplit(".", 1)[0], id="no-signature"),
+        pytest.param(lambda token: token[:-4], id="truncated-signature"),
+        pytest.param(lambda token: "a.b.c", id="bad-base64"),
+    ],
+)
+def test_verify_raises_invalid_token_when_token_is_malformed(
+    verifier: AccessTokenVerifier, clock: FakeClock, mangle: Callable[[str], str]
+) -> None:
+    token = mangle(sign(valid_claims(clock)))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize(
+    "algorithms",
+    [
+        pytest.param([], id="empty"),
+        pytest.param(["HS256"], id="hmac"),
+        pytest.param(["none"], id="none"),
+        pytest.param(["ES256", "HS512"], id="mixed"),
+    ],
+)
+def test_verifier_refuses_to_build_when_algorithms_are_not_asymmetric_only(
+    algorithms: list[str],
+) -> None:
+    with pytest.raises(ValueError, match="asymmetric"):
+        AccessTokenVerifier(
+            InMemoryKeys({}), issuer=ISSUER, audience=AUDIENCE, algorithms=algorithms
+        )
