@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The stack as local processes (`make run`): identity on 127.0.0.1:8001, items on :8002, and the
+# nginx gateway (nginx from PATH) on 127.0.0.1:8080 in front of both.
+# Embedded SQLite under var/ unless IDENTITY_DATABASE_URL / ITEMS_DATABASE_URL say otherwise.
+# Migrations are applied first. Ctrl-C (SIGINT) or SIGTERM stops every process cleanly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin=".venv/bin"
+[ -x "$bin/gunicorn" ] || { echo "run 'make install' first" >&2; exit 1; }
+nginx_bin=$(command -v nginx || command -v /usr/sbin/nginx || true)
+[ -n "$nginx_bin" ] || { echo "nginx not found: apt-get install nginx" >&2; exit 1; }
+
+IDENTITY_PORT=${IDENTITY_PORT:-8001}
+ITEMS_PORT=${ITEMS_PORT:-8002}
+export ITEMS_JWKS_URL=${ITEMS_JWKS_URL:-http://127.0.0.1:${IDENTITY_PORT}/.well-known/jwks.json}
+# The services sit behind exactly one proxy, the gateway: believe its X-Forwarded-* (client
+# address, scheme, host, the docs prefix). They still listen on 127.0.0.1 only.
+export IDENTITY_TRUSTED_PROXY_COUNT=${IDENTITY_TRUSTED_PROXY_COUNT:-1}
+export ITEMS_TRUSTED_PROXY_COUNT=${ITEMS_TRUSTED_PROXY_COUNT:-1}
+
+# The gateway's configuration: the same template the container renders (see gateway/render.py).
+gateway_dir="$PWD/var/gateway"
+GATEWAY_LISTEN=${GATEWAY_LISTEN:-127.0.0.1:8080}
+IDENTITY_UPSTREAM="127.0.0.1:${IDENTITY_PORT}" ITEMS_UPSTREAM="127.0.0.1:${ITEMS_PORT}" \
+  GATEWAY_LISTEN="$GATEWAY_LISTEN" "$bin/python" gateway/render.py --out "$gateway_dir" >/dev/null
+"$nginx_bin" -q -t -p "$gateway_dir/" -c "$gateway_dir/nginx.conf"
+
+"$bin/flask" --app identity db upgrade
+"$bin/flask" --app items db upgrade
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do
+    if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; fi
+  done
+  wait
+}
+trap stop INT TERM EXIT
+
+serve() {  # serve PORT APP: each gunicorn gets its own metrics directory (set by its config)
+  env -u PROMETHEUS_MULTIPROC_DIR "$bin/gunicorn" -c python:service_kit.gunicorn_config \
+    -b "127.0.0.1:$1" "$2" &
+  pids+=($!)
+}
+serve "$IDENTITY_PORT" 'identity:create_app()'
+serve "$ITEMS_PORT" 'items:create_app()'
+"$nginx_bin" -p "$gateway_dir/" -c "$gateway_dir/nginx.conf" &
+pids+=($!)
+gateway_url="http://${GATEWAY_LISTEN}"
+[[ "$GATEWAY_LISTEN" == *:* ]] || gateway_url="http://127.0.0.1:${GATEWAY_LISTEN}"
+echo "gateway: ${gateway_url}  docs: ${gateway_url}/docs/identity and ${gateway_url}/docs/items" >&2
+echo "direct: identity http://127.0.0.1:${IDENTITY_PORT}/docs  items http://127.0.0.1:${ITEMS_PORT}/docs" >&2
+
+# Stop everything as soon as one process exits.
+wait -n

@@ -1,0 +1,716 @@
+"""The gateway: its rendered configuration, and a real nginx in front of stand-in services.
+
+The stand-ins are stdlib HTTP servers on 127.0.0.1 that answer with what they received (path,
+headers, body size), so each test sees exactly what nginx passed on. Rate-limit tests send from
+their own loopback addresses (127.0.0.2, ...), which Linux routes to lo, so the per-IP budget
+of the other tests is never touched.
+"""
+
+import http.client
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any, ClassVar
+
+import pytest
+
+GATEWAY_DIR = Path(__file__).resolve().parents[1]
+RENDER_PY = GATEWAY_DIR / "render.py"
+TEMPLATE = GATEWAY_DIR / "templates" / "gateway.conf.template"
+
+AUTH_BURST = 3  # the live gateway's limit: 1r/m with this burst, so a test exhausts it at once
+UPSTREAM_PROBLEM = (
+    b'{"type": "urn:problem-type:user_not_found", "title": "User not found", "status": %d, '
+    b'"detail": "from the service", "instance": "/x", "code": "user_not_found", '
+    b'"request_id": "from-the-service"}'
+)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "request_id"}
+NGINX_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _load_render() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("gateway_render", RENDER_PY)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+render = _load_render()
+
+
+def _nginx_binary() -> str:
+    """nginx from PATH; missing, it fails the run in CI and skips it elsewhere."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+    if found:
+        return found
+    reason = "nginx not found: apt-get install nginx"
+    in_ci = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+    if in_ci or os.environ.get("REQUIRE_NGINX") == "1":
+        pytest.fail(f"{reason} (CI / REQUIRE_NGINX=1 must run the gateway tests)")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# -- stand-in services --------------------------------------------------------------------
+
+
+class _EchoHandler(BaseHTTPRequestHandler):
+    """Answers 200 JSON describing the request; `.../_reply/NNN` answers its own problem."""
+
+    protocol_version = "HTTP/1.1"  # keep-alive, as gunicorn does
+    service: ClassVar[str] = "?"
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def do_PATCH(self) -> None:
+        self._answer()
+
+    def do_OPTIONS(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        reply = re.search(r"/_reply/(\d{3})$", self.path)
+        if reply:
+            status = int(reply.group(1))
+            self._send(status, "application/problem+json", UPSTREAM_PROBLEM % status)
+            return
+        headers: dict[str, list[str]] = {}
+        for name, value in self.headers.items():
+            headers.setdefault(name.lower(), []).append(value)
+        echo = {
+            "service": self.service,
+            "method": self.command,
+            "path": self.path,
+            "version": self.request_version,
+            "headers": headers,
+            "body_bytes": len(body),
+        }
+        self._send(200, "application/json", json.dumps(echo).encode())
+
+    def _send(self, status: int, content_type: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        # Copies the gateway must replace with its own, so the client sees exactly one.
+        self.send_header("X-Request-ID", "from-the-service")
+        self.send_header("X-Frame-Options", "SAMEORIGIN")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: pytest shows stderr of failing tests, and these lines would be noise."""
+
+
+@dataclass(frozen=True)
+class StandIn:
+    name: str
+    address: str
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+
+def _start_stand_in(name: str) -> StandIn:
+    handler = type(f"{name.title()}Handler", (_EchoHandler,), {"service": name})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name=f"stand-in-{name}", daemon=True)
+    thread.start()
+    host, port = server.server_address[:2]
+    return StandIn(name=name, address=f"{host!s}:{port}", server=server, thread=thread)
+
+
+def _stop_stand_in(stand_in: StandIn) -> None:
+    stand_in.server.shutdown()
+    stand_in.server.server_close()
+    stand_in.thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def identity_service() -> Iterator[StandIn]:
+    stand_in = _start_stand_in("identity")
+    yield stand_in
+    _stop_stand_in(stand_in)
+
+
+@pytest.fixture(scope="module")
+def items_service() -> Iterator[StandIn]:
+    stand_in = _start_stand_in("items")
+    yield stand_in
+    _stop_stand_in(stand_in)
+
+
+# -- a real nginx ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def only(self, name: str) -> str:
+        """The value of a header that must appear exactly once."""
+        values = self.headers.get_all(name) or []
+        assert len(values) == 1, f"{name}: {values}"
+        return values[0]
+
+
+@dataclass(frozen=True)
+class Gateway:
+    port: int
+    access_log: Path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: bytes | None = None,
+        source: str = "127.0.0.1",
+    ) -> Reply:
+        """One request on a fresh connection from the loopback address `source`."""
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=10, source_address=(source, 0)
+        )
+        try:
+            connection.request(method, path, body=body, headers=dict(headers or {}))
+            response = connection.getresponse()
+            return Reply(response.status, response.msg, response.read())
+        finally:
+            connection.close()
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("GET", path, **kwargs)
+
+    def access_log_entry(self, request_id: str) -> dict[str, Any]:
+        """The access-log line of a request (nginx writes it just after the response)."""
+        deadline = time.monotonic() + 5
+        while True:
+            for line in self.access_log.read_text(encoding="utf-8").splitlines():
+                entry: dict[str, Any] = json.loads(line)
+                if entry.get("request_id") == request_id:
+                    return entry
+            assert time.monotonic() < deadline, f"no access-log line for {request_id}"
+            time.sleep(0.05)
+
+
+def _render(prefix: Path, **variables: str) -> Path:
+    nginx_conf: Path = render.render(prefix, variables)
+    return nginx_conf
+
+
+@contextmanager
+def _running_nginx(prefix: Path, **variables: str) -> Iterator[Gateway]:
+    nginx = _nginx_binary()
+    port = _free_port()
+    nginx_conf = _render(prefix, GATEWAY_LISTEN=f"127.0.0.1:{port}", **variables)
+    access_log, error_log = prefix / "stdout.log", prefix / "stderr.log"
+    with access_log.open("wb") as stdout, error_log.open("wb") as stderr:
+        process = subprocess.Popen(  # noqa: S603 - our own binary and arguments
+            [nginx, "-p", f"{prefix}/", "-c", str(nginx_conf)], stdout=stdout, stderr=stderr
+        )
+    gateway = Gateway(port=port, access_log=access_log)
+    try:
+        _wait_until_up(gateway, process, error_log)
+        yield gateway
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_until_up(gateway: Gateway, process: subprocess.Popen[bytes], error_log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"nginx exited: {error_log.read_text(encoding='utf-8')}")
+        try:
+            if gateway.get("/health").status == 200:
+                return
+        except OSError:
+            pass  # not listening yet
+        time.sleep(0.05)
+    pytest.fail("nginx did not answer /health within 10 s")
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, identity_service: StandIn, items_service: StandIn
+) -> Iterator[Gateway]:
+    with _running_nginx(
+        tmp_path_factory.mktemp("gateway"),
+        IDENTITY_UPSTREAM=identity_service.address,
+        ITEMS_UPSTREAM=items_service.address,
+        GATEWAY_AUTH_RATE="1r/m",
+        GATEWAY_AUTH_BURST=str(AUTH_BURST),
+    ) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def gateway_without_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    nobody = f"127.0.0.1:{_free_port()}"  # bound and released: nothing listens there
+    with _running_nginx(
+        tmp_path_factory.mktemp("gateway-down"), IDENTITY_UPSTREAM=nobody, ITEMS_UPSTREAM=nobody
+    ) as running:
+        yield running
+
+
+def _assert_problem(reply: Reply, *, status: int, code: str, instance: str) -> None:
+    assert reply.status == status
+    assert reply.only("Content-Type") == "application/problem+json"
+    problem = reply.json()
+    assert set(problem) == PROBLEM_KEYS
+    assert problem["type"] == f"urn:problem-type:{code}"
+    assert problem["status"] == status
+    assert problem["code"] == code
+    assert problem["instance"] == instance
+    assert problem["title"]
+    assert problem["detail"]
+    assert problem["request_id"] == reply.only("X-Request-ID")
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def test_substitute_replaces_only_the_listed_names_like_envsubst() -> None:
+    text = "$IDENTITY_UPSTREAM ${IDENTITY_UPSTREAM} $IDENTITY_UPSTREAMS ${OTHER} $request_id $uri"
+
+    rendered = render.substitute(text, {"IDENTITY_UPSTREAM": "a:1"})
+
+    assert rendered == "a:1 a:1 $IDENTITY_UPSTREAMS ${OTHER} $request_id $uri"
+
+
+def test_template_uses_no_variable_the_renderer_does_not_define() -> None:
+    text = TEMPLATE.read_text(encoding="utf-8")
+
+    braced = set(re.findall(r"\$\{(\w+)\}", text))
+    upper_case = set(re.findall(r"\$([A-Z][A-Z0-9_]*)", text))
+
+    assert braced == set(render.VARIABLES)
+    assert upper_case <= set(render.VARIABLES)
+
+
+def test_render_defaults_to_the_native_addresses_and_limits(tmp_path: Path) -> None:
+    render.render(tmp_path, {})
+
+    conf = (tmp_path / "conf.d" / "gateway.conf").read_text(encoding="utf-8")
+    assert "listen 127.0.0.1:8080;" in conf
+    assert "server 127.0.0.1:8001;" in conf
+    assert "server 127.0.0.1:8002;" in conf
+    assert "rate=5r/s;" in conf
+    assert "burst=10 nodelay;" in conf
+    assert "${" not in conf
+
+
+def test_render_writes_a_top_level_config_with_everything_under_the_prefix(
+    tmp_path: Path,
+) -> None:
+    nginx_conf = render.render(tmp_path, {})
+
+    text = nginx_conf.read_text(encoding="utf-8")
+    assert "daemon off;" in text
+    assert f"pid {tmp_path}/nginx.pid;" in text
+    assert "error_log stderr" in text
+    assert f"include {tmp_path}/conf.d/gateway.conf;" in text
+    assert all(f"{kind}_temp_path {tmp_path}/temp/" in text for kind in ("client_body", "proxy"))
+
+
+def test_render_matches_envsubst_as_the_nginx_image_runs_it(tmp_path: Path) -> None:
+    envsubst = shutil.which("envsubst")
+    if envsubst is None:
+        pytest.skip("envsubst not found (apt-get install gettext-base)")
+    values = {
+        "IDENTITY_UPSTREAM": "identity:8000",
+        "ITEMS_UPSTREAM": "items:8000",
+        "GATEWAY_LISTEN": "8080",
+        "GATEWAY_AUTH_RATE": "30r/m",
+        "GATEWAY_AUTH_BURST": "4",
+    }
+    shell_format = " ".join(f"${{{name}}}" for name in values)
+
+    by_envsubst = subprocess.run(  # noqa: S603 - our own binary and arguments
+        [envsubst, shell_format],
+        input=TEMPLATE.read_text(encoding="utf-8"),
+        env={**os.environ, **values},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    assert render.render_gateway_conf(values) == by_envsubst
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IDENTITY_UPSTREAM", "identity"),
+        ("ITEMS_UPSTREAM", "http://items:8000"),
+        ("ITEMS_UPSTREAM", "items:99999"),
+        ("GATEWAY_LISTEN", "127.0.0.1:8080; evil"),
+        ("GATEWAY_AUTH_RATE", "5"),
+        ("GATEWAY_AUTH_RATE", "5r/h"),
+        ("GATEWAY_AUTH_BURST", "-1"),
+    ],
+)
+def test_render_cli_refuses_an_invalid_variable(tmp_path: Path, name: str, value: str) -> None:
+    result = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(RENDER_PY), "--out", str(tmp_path)],
+        env={**os.environ, name: value},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert name in result.stderr
+    assert not (tmp_path / "nginx.conf").exists()
+
+
+def test_render_cli_output_passes_nginx_t(tmp_path: Path) -> None:
+    nginx = _nginx_binary()
+    rendered = subprocess.run(  # noqa: S603 - our own interpreter and script
+        [sys.executable, str(RENDER_PY), "--out", str(tmp_path)],
+        env={**os.environ, "GATEWAY_LISTEN": f"127.0.0.1:{_free_port()}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    nginx_conf = rendered.stdout.strip()
+
+    check = subprocess.run(  # noqa: S603 - our own binary and arguments
+        [nginx, "-t", "-p", f"{tmp_path}/", "-c", nginx_conf],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert check.returncode == 0, check.stderr
+    assert "test is successful" in check.stderr
+
+
+# -- routing ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "service"),
+    [
+        ("POST", "/api/v1/auth/login", "identity"),
+        ("POST", "/api/v1/auth/logout", "identity"),
+        ("GET", "/api/v1/auth/sessions", "identity"),
+        ("GET", "/api/v1/users", "identity"),
+        ("GET", "/api/v1/users?limit=5&cursor=abc", "identity"),
+        ("PATCH", "/api/v1/users/me", "identity"),
+        ("GET", "/.well-known/jwks.json", "identity"),
+        ("GET", "/.well-known/openid-configuration", "identity"),
+        ("GET", "/api/v1/items", "items"),
+        ("POST", "/api/v1/items", "items"),
+        ("GET", "/api/v1/items/0b7c5b8e-4c2a-4d43-9d1e-2f1f3f4a5b6c?x=1", "items"),
+        ("POST", "/api/v1/items/0b7c5b8e-4c2a-4d43-9d1e-2f1f3f4a5b6c/restore", "items"),
+    ],
+)
+def test_request_reaches_its_service_unchanged(
+    gateway: Gateway, method: str, path: str, service: str
+) -> None:
+    reply = gateway.request(method, path, body=b"{}" if method != "GET" else None)
+
+    assert reply.status == 200
+    echo = reply.json()
+    assert echo["service"] == service
+    assert echo["method"] == method
+    assert echo["path"] == path
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/nope",
+        "/metrics",
+        "/health/live",
+        "/health/ready",
+        "/openapi.json",
+        "/docs",
+        "/api/v1/usersx",
+        "/api/v1/itemsx",
+        "/api/v2/items",
+        "/docs/identity/metrics",
+        "/docs/items/api/v1/items",
+    ],
+)
+def test_unknown_path_is_a_problem_404_from_the_gateway(gateway: Gateway, path: str) -> None:
+    reply = gateway.get(path)
+
+    _assert_problem(reply, status=404, code="not_found", instance=path)
+
+
+def test_problem_instance_stays_valid_json_when_the_path_has_quotes(gateway: Gateway) -> None:
+    reply = gateway.get("/no%22such%5Cpath")
+
+    _assert_problem(reply, status=404, code="not_found", instance="/no")
+
+
+def test_health_answers_200_json(gateway: Gateway) -> None:
+    reply = gateway.get("/health")
+
+    assert reply.status == 200
+    assert reply.only("Content-Type") == "application/json"
+    assert reply.json() == {"status": "ok"}
+
+
+def test_services_get_http_1_1_with_keepalive(gateway: Gateway) -> None:
+    echo = gateway.get("/api/v1/items").json()
+
+    assert echo["version"] == "HTTP/1.1"
+    assert "connection" not in echo["headers"]  # no "close": nginx keeps the connection
+
+
+# -- request ids -----------------------------------------------------------------------------
+
+
+def test_request_id_is_generated_when_the_client_sends_none(gateway: Gateway) -> None:
+    reply = gateway.get("/api/v1/items")
+
+    request_id = reply.only("X-Request-ID")
+    assert NGINX_REQUEST_ID.fullmatch(request_id)
+    assert reply.json()["headers"]["x-request-id"] == [request_id]
+
+
+def test_request_id_is_kept_when_safe(gateway: Gateway) -> None:
+    client_id = "client-Id_1.2:3"
+
+    reply = gateway.get("/api/v1/items", headers={"X-Request-ID": client_id})
+
+    assert reply.only("X-Request-ID") == client_id
+    assert reply.json()["headers"]["x-request-id"] == [client_id]
+
+
+@pytest.mark.parametrize(
+    "unsafe", ["short", "with spaces in it", "x" * 129, 'quote"inside', "semi;colon;id"]
+)
+def test_request_id_is_replaced_when_unsafe(gateway: Gateway, unsafe: str) -> None:
+    reply = gateway.get("/api/v1/items", headers={"X-Request-ID": unsafe})
+
+    request_id = reply.only("X-Request-ID")
+    assert NGINX_REQUEST_ID.fullmatch(request_id)
+    assert reply.json()["headers"]["x-request-id"] == [request_id]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users/me", "/nope", "/health"])
+def test_every_response_carries_exactly_one_request_id(gateway: Gateway, path: str) -> None:
+    reply = gateway.get(path)
+
+    assert reply.only("X-Request-ID") != "from-the-service"
+
+
+def test_access_log_has_one_json_line_per_request(gateway: Gateway) -> None:
+    reply = gateway.get("/api/v1/items?q=a", headers={"X-Request-ID": "log-line-test-1"})
+
+    entry = gateway.access_log_entry(reply.only("X-Request-ID"))
+
+    assert entry["status"] == 200
+    assert entry["method"] == "GET"
+    assert entry["uri"] == "/api/v1/items?q=a"
+    assert entry["upstream_addr"].startswith("127.0.0.1:")
+    assert isinstance(entry["request_time"], float)
+    assert float(entry["upstream_response_time"]) >= 0
+
+
+# -- what the services learn about the client ------------------------------------------------
+
+
+def test_services_see_the_client_address_scheme_and_host(gateway: Gateway) -> None:
+    reply = gateway.get("/api/v1/items", headers={"X-Forwarded-For": "203.0.113.9"})
+
+    headers = reply.json()["headers"]
+    assert headers["x-forwarded-for"] == ["203.0.113.9, 127.0.0.1"]  # the last hop is real
+    assert headers["x-real-ip"] == ["127.0.0.1"]
+    assert headers["x-forwarded-proto"] == ["http"]
+    assert headers["x-forwarded-host"] == [f"127.0.0.1:{gateway.port}"]
+
+
+def test_client_forwarded_prefix_never_reaches_an_api_call(gateway: Gateway) -> None:
+    reply = gateway.get("/api/v1/items", headers={"X-Forwarded-Prefix": "/evil"})
+
+    assert "x-forwarded-prefix" not in reply.json()["headers"]
+
+
+# -- docs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "service", "upstream_path"),
+    [
+        ("/docs/identity", "identity", "/docs"),
+        ("/docs/identity/", "identity", "/docs"),
+        ("/docs/identity/docs", "identity", "/docs"),
+        ("/docs/identity/openapi.json", "identity", "/openapi.json"),
+        (
+            "/docs/identity/docs/assets/js/swagger-ui-bundle.js",
+            "identity",
+            "/docs/assets/js/swagger-ui-bundle.js",
+        ),
+        ("/docs/items", "items", "/docs"),
+        ("/docs/items/openapi.json", "items", "/openapi.json"),
+        ("/docs/items/docs/assets/css/swagger-ui.css", "items", "/docs/assets/css/swagger-ui.css"),
+    ],
+)
+def test_docs_are_proxied_to_the_service_with_its_prefix(
+    gateway: Gateway, path: str, service: str, upstream_path: str
+) -> None:
+    reply = gateway.get(path, headers={"X-Forwarded-Prefix": "/evil"})
+
+    assert reply.status == 200
+    echo = reply.json()
+    assert echo["service"] == service
+    assert echo["path"] == upstream_path
+    assert echo["headers"]["x-forwarded-prefix"] == [f"/docs/{service}"]
+
+
+# -- limits ----------------------------------------------------------------------------------
+
+
+def _exhaust_auth_limit(gateway: Gateway, source: str) -> list[Reply]:
+    return [
+        gateway.request("POST", "/api/v1/auth/login", body=b"{}", source=source)
+        for _ in range(AUTH_BURST + 2)
+    ]
+
+
+def test_login_burst_is_a_problem_429_with_retry_after(gateway: Gateway) -> None:
+    replies = _exhaust_auth_limit(gateway, source="127.0.0.2")
+
+    assert [reply.status for reply in replies] == [200] * (AUTH_BURST + 1) + [429]
+    _assert_problem(
+        replies[-1], status=429, code="too_many_requests", instance="/api/v1/auth/login"
+    )
+    assert replies[-1].only("Retry-After") == "60"  # one interval of 1r/m
+    assert replies[0].headers.get_all("Retry-After") is None
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/register", "/api/v1/auth/refresh"])
+def test_register_and_refresh_share_the_login_limit(gateway: Gateway, path: str) -> None:
+    source = "127.0.0.3" if path.endswith("register") else "127.0.0.4"
+    _exhaust_auth_limit(gateway, source=source)
+
+    reply = gateway.request("POST", path, body=b"{}", source=source)
+
+    _assert_problem(reply, status=429, code="too_many_requests", instance=path)
+
+
+def test_auth_limit_is_per_client_address(gateway: Gateway) -> None:
+    _exhaust_auth_limit(gateway, source="127.0.0.5")
+
+    reply = gateway.request("POST", "/api/v1/auth/login", body=b"{}", source="127.0.0.6")
+
+    assert reply.status == 200
+
+
+def test_cors_preflights_are_not_rate_limited(gateway: Gateway) -> None:
+    _exhaust_auth_limit(gateway, source="127.0.0.8")
+
+    reply = gateway.request("OPTIONS", "/api/v1/auth/login", source="127.0.0.8")
+
+    assert reply.status == 200
+    assert reply.json()["method"] == "OPTIONS"
+
+
+def test_other_endpoints_are_not_rate_limited(gateway: Gateway) -> None:
+    _exhaust_auth_limit(gateway, source="127.0.0.7")
+
+    reply = gateway.request("POST", "/api/v1/auth/logout", body=b"{}", source="127.0.0.7")
+
+    assert reply.status == 200
+
+
+def test_body_over_1_mib_is_a_problem_413(gateway: Gateway) -> None:
+    reply = gateway.request("POST", "/api/v1/items", body=b"x" * (2 * 1024 * 1024))
+
+    _assert_problem(reply, status=413, code="payload_too_large", instance="/api/v1/items")
+
+
+def test_body_up_to_1_mib_reaches_the_service(gateway: Gateway) -> None:
+    reply = gateway.request("POST", "/api/v1/items", body=b"x" * (1024 * 1024))
+
+    assert reply.status == 200
+    assert reply.json()["body_bytes"] == 1024 * 1024
+
+
+# -- errors ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/api/v1/users/_reply/404", 404), ("/api/v1/items/_reply/503", 503)],
+)
+def test_service_errors_pass_through_untouched(gateway: Gateway, path: str, status: int) -> None:
+    reply = gateway.get(path)
+
+    assert reply.status == status
+    assert reply.only("Content-Type") == "application/problem+json"
+    assert reply.body == UPSTREAM_PROBLEM % status
+
+
+@pytest.mark.parametrize("path", ["/api/v1/items", "/api/v1/auth/login", "/docs/identity"])
+def test_unreachable_service_is_a_problem_502(gateway_without_services: Gateway, path: str) -> None:
+    reply = gateway_without_services.get(path)
+
+    _assert_problem(reply, status=502, code="bad_gateway", instance=path)
+
+
+# -- headers ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/items", "/api/v1/users/_reply/404", "/nope", "/health", "/docs/items"]
+)
+def test_every_response_has_the_security_headers_once(gateway: Gateway, path: str) -> None:
+    reply = gateway.get(path)
+
+    for name, value in SECURITY_HEADERS.items():
+        assert reply.only(name) == value
+
+
+def test_server_header_does_not_reveal_the_nginx_version(gateway: Gateway) -> None:
+    reply = gateway.get("/api/v1/items")
+
+    assert reply.only("Server") == "nginx"
