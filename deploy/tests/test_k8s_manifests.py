@@ -1,0 +1,906 @@
+"""The Kubernetes manifests (deploy/k8s): render every overlay, validate it, check its policies.
+
+Rendering: `kustomize build` or `kubectl kustomize` when one is on PATH, else kustomize_lite (an
+offline subset, checked against the real thing whenever a binary is there). Validation: every
+rendered document and every Secret example against the Kubernetes 1.30 OpenAPI schemas in strict
+mode (no unknown fields), offline, with kubernetes-validate. Policies: hardened containers,
+probes, resources, an HPA and a PDB per Deployment, NetworkPolicies evaluated as a cluster would
+(each database reachable only from its own service), placeholder-only Secrets, and settings that
+the services themselves accept (and refuse while a placeholder is left in).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import kubernetes_validate
+import pytest
+import yaml
+from cryptography.fernet import Fernet
+from kustomize_lite import (
+    Document,
+    UnsupportedKustomizationError,
+    build,
+    load_documents,
+    strategic_merge,
+    transform_image,
+)
+from pydantic import ValidationError
+
+from identity.config import IdentitySettings
+from items.config import ItemsSettings
+from service_kit.config import is_placeholder_secret
+
+KUBERNETES_VERSION = "1.30.0"
+K8S = Path(__file__).resolve().parents[1] / "k8s"
+OVERLAYS = sorted(path.parent.name for path in K8S.glob("overlays/*/kustomization.yaml"))
+SECRET_EXAMPLES = K8S / "base" / "secrets.example.yaml"
+NAMESPACE = "identity-items"
+TMP = "/tmp"  # noqa: S108 - the path the manifests mount an emptyDir on
+
+SERVICES = ("identity", "items")
+DEPLOYMENTS = ("identity", "items", "gateway")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+LONG_RUNNING_KINDS = ("Deployment", "StatefulSet")
+SETTINGS_CLASSES: dict[str, type[IdentitySettings] | type[ItemsSettings]] = {
+    "identity": IdentitySettings,
+    "items": ItemsSettings,
+}
+# Variables read by service_kit/gunicorn_config.py rather than by the settings classes.
+GUNICORN_VARIABLES = frozenset(
+    {
+        "WEB_CONCURRENCY",
+        "GUNICORN_THREADS",
+        "GUNICORN_TIMEOUT",
+        "LOG_LEVEL",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "FORWARDED_ALLOW_IPS",
+    }
+)
+GATEWAY_VARIABLES = frozenset(
+    {
+        "IDENTITY_UPSTREAM",
+        "ITEMS_UPSTREAM",
+        "GATEWAY_LISTEN",
+        "GATEWAY_AUTH_RATE",
+        "GATEWAY_AUTH_BURST",
+    }
+)
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def kustomize_command() -> list[str] | None:
+    """A real kustomize, if this machine has one: standalone, or built into kubectl."""
+    if executable := shutil.which("kustomize"):
+        return [executable, "build"]
+    if executable := shutil.which("kubectl"):
+        return [executable, "kustomize"]
+    return None
+
+
+def kustomize_binary_build(directory: Path) -> list[Document]:
+    command = kustomize_command()
+    assert command is not None
+    result = subprocess.run(  # noqa: S603 - a fixed command on our own files
+        [*command, str(directory)], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, f"{' '.join(command)} {directory} failed:\n{result.stderr}"
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+@functools.cache
+def rendered(overlay: str) -> tuple[Document, ...]:
+    """The overlay as `kubectl apply -k` would send it (treat as read-only)."""
+    directory = K8S / "overlays" / overlay
+    if kustomize_command() is not None:
+        return tuple(kustomize_binary_build(directory))
+    return tuple(build(directory))
+
+
+def identity_of(doc: Document) -> tuple[str, str, str, str]:
+    metadata = doc["metadata"]
+    return doc["apiVersion"], doc["kind"], metadata.get("namespace", ""), metadata["name"]
+
+
+def of_kind(docs: tuple[Document, ...], kind: str) -> dict[str, Document]:
+    return {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == kind}
+
+
+def workloads(
+    docs: tuple[Document, ...], kinds: tuple[str, ...] = WORKLOAD_KINDS
+) -> Iterator[tuple[str, Document]]:
+    for doc in docs:
+        if doc["kind"] in kinds:
+            yield f"{doc['kind']}/{doc['metadata']['name']}", doc
+
+
+def pod_spec(workload: Document) -> dict[str, Any]:
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
+
+
+def all_containers(workload: Document) -> list[dict[str, Any]]:
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def config_map_data(docs: tuple[Document, ...], name: str) -> dict[str, str]:
+    data: dict[str, str] = of_kind(docs, "ConfigMap")[name]["data"]
+    return data
+
+
+def secret_values(secret: Document) -> dict[str, str]:
+    assert "data" not in secret, "write examples as stringData, readable in review"
+    values: dict[str, str] = secret.get("stringData", {})
+    return values
+
+
+@pytest.fixture(params=OVERLAYS)
+def overlay(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def docs(overlay: str) -> tuple[Document, ...]:
+    return rendered(overlay)
+
+
+def test_the_overlays_exist() -> None:
+    assert "production" in OVERLAYS
+    assert (K8S / "base" / "kustomization.yaml").is_file()
+
+
+@pytest.mark.skipif(kustomize_command() is None, reason="no kustomize or kubectl on PATH")
+@pytest.mark.parametrize("overlay_name", OVERLAYS)
+def test_kustomize_lite_matches_kustomize(overlay_name: str) -> None:
+    directory = K8S / "overlays" / overlay_name
+    ours = sorted(build(directory), key=identity_of)
+    theirs = sorted(kustomize_binary_build(directory), key=identity_of)
+    assert [identity_of(doc) for doc in ours] == [identity_of(doc) for doc in theirs]
+    for mine, reference in zip(ours, theirs, strict=True):
+        assert mine == reference, f"kustomize_lite differs on {identity_of(mine)}"
+
+
+def test_kustomize_lite_refuses_what_it_does_not_implement(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: []\ncommonLabels: {a: b}\n")
+    with pytest.raises(UnsupportedKustomizationError, match="commonLabels"):
+        build(tmp_path)
+    with pytest.raises(UnsupportedKustomizationError, match="containers"):
+        strategic_merge({"containers": [{"name": "a"}]}, {"containers": [{"name": "a"}]})
+    assert strategic_merge({"a": {"b": 1, "c": 2}}, {"a": {"b": None, "d": 3}}) == {
+        "a": {"c": 2, "d": 3}
+    }
+
+
+@pytest.mark.parametrize(
+    ("image", "rule", "expected"),
+    [
+        ("gateway:latest", {"newTag": "1.2.3"}, "gateway:1.2.3"),
+        ("gateway", {"newName": "r.example.com/x/gateway"}, "r.example.com/x/gateway"),
+        ("gateway:latest", {"newName": "r.io/gateway", "newTag": "2"}, "r.io/gateway:2"),
+        ("gateway:latest", {"digest": "sha256:ab"}, "gateway@sha256:ab"),
+        ("gateway-two:latest", {"newTag": "1"}, "gateway-two:latest"),
+        ("localhost:5000/gateway", {"newTag": "2"}, "localhost:5000/gateway"),
+    ],
+)
+def test_kustomize_lite_images(image: str, rule: dict[str, str], expected: str) -> None:
+    assert transform_image(image, {"name": "gateway", **rule}) == expected
+
+
+def test_kustomize_lite_keeps_registry_ports() -> None:
+    rule = {"name": "localhost:5000/gateway", "newTag": "2"}
+    assert transform_image("localhost:5000/gateway:1", rule) == "localhost:5000/gateway:2"
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+def schema_errors(doc: Document) -> str | None:
+    try:
+        validated = kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as error:
+        where = ".".join(str(part) for part in error.path)
+        return f"{doc['kind']}/{doc['metadata']['name']}: {where}: {error.message}"
+    except kubernetes_validate.SchemaNotFoundError as error:
+        return f"{doc['kind']}/{doc['metadata']['name']}: {error.message}"
+    assert validated == "1.30"
+    return None
+
+
+def test_every_rendered_document_is_valid_kubernetes_1_30(docs: tuple[Document, ...]) -> None:
+    errors = [error for doc in docs if (error := schema_errors(doc))]
+    assert not errors, "\n".join(errors)
+
+
+def test_the_secret_examples_are_valid_kubernetes_1_30() -> None:
+    examples = load_documents(SECRET_EXAMPLES)
+    assert {doc["metadata"]["name"] for doc in examples} == {"identity-secrets", "items-secrets"}
+    errors = [error for doc in examples if (error := schema_errors(doc))]
+    assert not errors, "\n".join(errors)
+
+
+def test_strict_validation_catches_a_misspelt_field() -> None:
+    deployment = of_kind(rendered("production"), "Deployment")["identity"]
+    broken = strategic_merge(
+        deployment,
+        {"spec": {"template": {"spec": {"securityContext": {"runAsNonroot": True}}}}},
+    )
+    assert schema_errors(broken) is not None
+
+
+def test_everything_lives_in_the_namespace(docs: tuple[Document, ...]) -> None:
+    namespaces = of_kind(docs, "Namespace")
+    assert list(namespaces) == [NAMESPACE]
+    labels = namespaces[NAMESPACE]["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    for doc in docs:
+        if doc["kind"] != "Namespace":
+            assert doc["metadata"].get("namespace") == NAMESPACE, identity_of(doc)
+
+
+# --------------------------------------------------------------------------- pods
+
+
+def parse_quantity(value: str | int) -> Decimal:
+    """A Kubernetes resource quantity ("250m", "1", "512Mi", "1G") as a number."""
+    suffixes = {
+        "m": Decimal("0.001"),
+        "": Decimal(1),
+        "k": Decimal(10) ** 3,
+        "M": Decimal(10) ** 6,
+        "G": Decimal(10) ** 9,
+        "Ki": Decimal(2) ** 10,
+        "Mi": Decimal(2) ** 20,
+        "Gi": Decimal(2) ** 30,
+    }
+    match = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", str(value))
+    assert match, f"unexpected quantity {value!r}"
+    assert match.group(2) in suffixes, f"unexpected quantity {value!r}"
+    return Decimal(match.group(1)) * suffixes[match.group(2)]
+
+
+def effective(setting: str, container: dict[str, Any], pod: dict[str, Any]) -> Any:
+    """A security setting as the kubelet applies it: the container's, else the pod's."""
+    return container.get("securityContext", {}).get(
+        setting, pod.get("securityContext", {}).get(setting)
+    )
+
+
+def test_every_pod_is_hardened(docs: tuple[Document, ...]) -> None:
+    for where, workload in workloads(docs):
+        spec = pod_spec(workload)
+        assert spec.get("automountServiceAccountToken") is False, where
+        for host_namespace in ("hostNetwork", "hostPID", "hostIPC"):
+            assert not spec.get(host_namespace), f"{where}: {host_namespace}"
+        for volume in spec.get("volumes", []):
+            assert "hostPath" not in volume, f"{where}: hostPath volume {volume['name']}"
+        for container in all_containers(workload):
+            here = f"{where} container {container['name']}"
+            context = container.get("securityContext", {})
+            assert effective("runAsNonRoot", container, spec) is True, here
+            assert effective("runAsUser", container, spec) != 0, here
+            assert context.get("readOnlyRootFilesystem") is True, here
+            assert context.get("allowPrivilegeEscalation") is False, here
+            assert not context.get("privileged"), here
+            assert context.get("capabilities", {}).get("drop") == ["ALL"], here
+            assert not context.get("capabilities", {}).get("add"), here
+            seccomp = effective("seccompProfile", container, spec)
+            assert seccomp == {"type": "RuntimeDefault"}, here
+
+
+def test_every_container_has_bounded_resources(docs: tuple[Document, ...]) -> None:
+    for where, workload in workloads(docs):
+        for container in all_containers(workload):
+            here = f"{where} container {container['name']}"
+            resources = container.get("resources", {})
+            for resource in ("cpu", "memory"):
+                request = resources.get("requests", {}).get(resource)
+                limit = resources.get("limits", {}).get(resource)
+                assert request is not None, f"{here}: no {resource} request"
+                assert limit is not None, f"{here}: no {resource} limit"
+                assert parse_quantity(request) <= parse_quantity(limit), f"{here}: {resource}"
+
+
+def test_long_running_containers_have_probes(docs: tuple[Document, ...]) -> None:
+    for where, workload in workloads(docs, LONG_RUNNING_KINDS):
+        for container in pod_spec(workload)["containers"]:
+            here = f"{where} container {container['name']}"
+            port_names = {port.get("name") for port in container.get("ports", [])}
+            port_numbers = {port["containerPort"] for port in container.get("ports", [])}
+            for probe_name in ("livenessProbe", "readinessProbe"):
+                probe = container.get(probe_name)
+                assert probe, f"{here}: no {probe_name}"
+                if "httpGet" in probe:
+                    port = probe["httpGet"]["port"]
+                    assert port in port_names or port in port_numbers, f"{here}: {probe_name}"
+
+
+def http_probe_path(container: dict[str, Any], probe: str) -> tuple[str, int]:
+    get = container[probe]["httpGet"]
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    return get["path"], ports.get(get["port"], get["port"])
+
+
+@pytest.mark.parametrize(
+    ("deployment", "port", "live", "ready"),
+    [
+        ("identity", 8000, "/health/live", "/health/ready"),
+        ("items", 8000, "/health/live", "/health/ready"),
+        ("gateway", 8080, "/health", "/health"),
+    ],
+)
+def test_probes_use_the_health_endpoints(
+    docs: tuple[Document, ...], deployment: str, port: int, live: str, ready: str
+) -> None:
+    container = pod_spec(of_kind(docs, "Deployment")[deployment])["containers"][0]
+    assert http_probe_path(container, "livenessProbe") == (live, port)
+    assert http_probe_path(container, "readinessProbe") == (ready, port)
+    assert http_probe_path(container, "startupProbe") == (live, port)
+
+
+def test_writable_paths_are_empty_dirs(docs: tuple[Document, ...]) -> None:
+    """With a read-only root, every path a process writes to must be a volume of the pod."""
+    for where, workload in workloads(docs):
+        spec = pod_spec(workload)
+        volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+        claims = {
+            claim["metadata"]["name"] for claim in workload["spec"].get("volumeClaimTemplates", [])
+        }
+        for container in all_containers(workload):
+            here = f"{where} container {container['name']}"
+            mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+            assert "emptyDir" in volumes[mounts[TMP]], f"{here}: {TMP}"
+            for name in mounts.values():
+                assert name in volumes or name in claims, f"{here}: volume {name}"
+            env = {item["name"]: item.get("value") for item in container.get("env", [])}
+            if container["name"] in SERVICES:
+                directory = env["PROMETHEUS_MULTIPROC_DIR"]
+                assert "emptyDir" in volumes[mounts[directory]], f"{here}: {directory}"
+    gateway = pod_spec(of_kind(docs, "Deployment")["gateway"])
+    mounted = {mount["mountPath"] for mount in gateway["containers"][0]["volumeMounts"]}
+    assert {TMP, "/run", "/var/cache/nginx", "/etc/nginx/conf.d"} <= mounted
+
+
+def test_pods_run_under_their_own_service_account(docs: tuple[Document, ...]) -> None:
+    accounts = of_kind(docs, "ServiceAccount")
+    for account in accounts.values():
+        assert account["automountServiceAccountToken"] is False
+    for where, workload in workloads(docs, ("Deployment", "Job")):
+        name = workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+        assert pod_spec(workload)["serviceAccountName"] == name, where
+        assert name in accounts, where
+
+
+def test_every_reference_resolves(overlay: str, docs: tuple[Document, ...]) -> None:
+    """ConfigMaps and Secrets referenced by pods exist (Secrets: here or in the examples)."""
+    config_maps = {name: set(doc["data"]) for name, doc in of_kind(docs, "ConfigMap").items()}
+    secrets = {name: set(secret_values(doc)) for name, doc in of_kind(docs, "Secret").items()}
+    if overlay == "production":
+        assert not secrets, "production Secrets are created out of band, never applied from git"
+        examples = load_documents(SECRET_EXAMPLES)
+        secrets = {doc["metadata"]["name"]: set(secret_values(doc)) for doc in examples}
+    for where, workload in workloads(docs):
+        for container in all_containers(workload):
+            here = f"{where} container {container['name']}"
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    assert source["configMapRef"]["name"] in config_maps, here
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] in secrets, here
+            for variable in container.get("env", []):
+                if reference := variable.get("valueFrom", {}).get("secretKeyRef"):
+                    assert reference["key"] in secrets[reference["name"]], here
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+def test_deployments_leave_the_replica_count_to_their_hpa(docs: tuple[Document, ...]) -> None:
+    deployments = of_kind(docs, "Deployment")
+    assert set(deployments) == set(DEPLOYMENTS)
+    autoscalers = of_kind(docs, "HorizontalPodAutoscaler")
+    for name, deployment in deployments.items():
+        assert "replicas" not in deployment["spec"], f"{name}: the HPA owns the replica count"
+        strategy = deployment["spec"]["strategy"]["rollingUpdate"]
+        assert strategy["maxUnavailable"] == 0, name
+        targets = [
+            hpa
+            for hpa in autoscalers.values()
+            if hpa["spec"]["scaleTargetRef"]
+            == {"apiVersion": "apps/v1", "kind": "Deployment"} | {"name": name}
+        ]
+        assert len(targets) == 1, f"{name}: {len(targets)} HPAs"
+        hpa = targets[0]["spec"]
+        assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"], name
+        assert {metric["resource"]["name"] for metric in hpa["metrics"]} == {"cpu"}, name
+
+
+def test_every_deployment_has_a_disruption_budget(docs: tuple[Document, ...]) -> None:
+    budgets = of_kind(docs, "PodDisruptionBudget")
+    pods = {where: pod_labels(workload) for where, workload in workloads(docs)}
+    for name, deployment in of_kind(docs, "Deployment").items():
+        template = pod_labels(deployment)
+        covering = [pdb for pdb in budgets.values() if selects(pdb["spec"]["selector"], template)]
+        assert len(covering) == 1, f"{name}: {len(covering)} PodDisruptionBudgets"
+        budget = covering[0]["spec"]
+        assert budget.get("maxUnavailable") == 1, name
+        selected = [where for where, labels in pods.items() if selects(budget["selector"], labels)]
+        assert selected == [f"Deployment/{name}"], f"{name}'s budget also covers {selected}"
+
+
+def test_production_runs_at_least_three_of_each() -> None:
+    for name, hpa in of_kind(rendered("production"), "HorizontalPodAutoscaler").items():
+        assert hpa["spec"]["minReplicas"] >= 3, name
+
+
+def test_services_select_exactly_their_deployment(docs: tuple[Document, ...]) -> None:
+    pods = {where: (pod_labels(workload), workload) for where, workload in workloads(docs)}
+    for name, service in of_kind(docs, "Service").items():
+        selected = [
+            where
+            for where, (labels, _) in pods.items()
+            if selects({"matchLabels": service["spec"]["selector"]}, labels)
+        ]
+        assert len(selected) == 1, f"Service {name} selects {selected}"
+        _, workload = pods[selected[0]]
+        port_names = {
+            port.get("name")
+            for container in all_containers(workload)
+            for port in container.get("ports", [])
+        }
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in port_names, f"Service {name} port {port}"
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_migration_job_runs_before_each_rollout(docs: tuple[Document, ...], service: str) -> None:
+    job = of_kind(docs, "Job")[f"{service}-migrate"]
+    assert job["spec"]["backoffLimit"] >= 1
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
+    assert job["spec"]["activeDeadlineSeconds"] > 0
+    assert pod_spec(job)["restartPolicy"] == "Never"
+    (migrate,) = pod_spec(job)["containers"]
+    assert migrate["command"] == ["flask", "--app", service, "db", "upgrade"]
+
+    deployment = pod_spec(of_kind(docs, "Deployment")[service])
+    (wait,) = deployment["initContainers"]
+    (app,) = deployment["containers"]
+    # The same image: the init container waits for the head revision of *this* release.
+    assert migrate["image"] == wait["image"] == app["image"]
+    assert f"flask --app {service} db current" in wait["command"][-1]
+    assert "(head)" in wait["command"][-1]
+    assert migrate["envFrom"] == wait["envFrom"] == app["envFrom"]
+
+
+# --------------------------------------------------------------------------- network policies
+
+
+def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """A label selector (matchLabels and matchExpressions) against a pod's labels."""
+    for key, value in selector.get("matchLabels", {}).items():
+        if labels.get(key) != value:
+            return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values", [])
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pod_labels(workload: Document) -> dict[str, str]:
+    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    labels: Mapping[str, str]
+    namespace: str = NAMESPACE
+    ports: frozenset[int] = field(default_factory=frozenset)
+
+
+@dataclass(frozen=True)
+class External:
+    """An address outside the cluster: an internet client, a managed database."""
+
+    name: str
+    address: str
+    ports: frozenset[int] = field(default_factory=frozenset)
+
+
+Endpoint = Pod | External
+NAMESPACE_LABELS = {
+    "kube-system": {"kubernetes.io/metadata.name": "kube-system"},
+    "monitoring": {"kubernetes.io/metadata.name": "monitoring"},
+}
+
+
+class NetworkModel:
+    """Evaluates NetworkPolicies as a cluster does: a connection needs the source's egress and
+    the destination's ingress to allow it; a pod selected by no policy of a direction is open in
+    that direction; policies add up."""
+
+    def __init__(self, docs: tuple[Document, ...]) -> None:
+        self.policies = list(of_kind(docs, "NetworkPolicy").values())
+        namespace = of_kind(docs, "Namespace")[NAMESPACE]
+        self.namespace_labels = {
+            **NAMESPACE_LABELS,
+            NAMESPACE: {
+                **namespace["metadata"].get("labels", {}),
+                "kubernetes.io/metadata.name": NAMESPACE,
+            },
+        }
+
+    def _policy_types(self, policy: Document) -> list[str]:
+        spec = policy["spec"]
+        default = ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
+        types: list[str] = spec.get("policyTypes", default)
+        return types
+
+    def _applying(self, pod: Pod, direction: str) -> list[Document]:
+        return [
+            policy
+            for policy in self.policies
+            if policy["metadata"]["namespace"] == pod.namespace
+            and direction in self._policy_types(policy)
+            and selects(policy["spec"]["podSelector"], pod.labels)
+        ]
+
+    def _peer_matches(self, peer: dict[str, Any], namespace: str, other: Endpoint) -> bool:
+        if "ipBlock" in peer:
+            if not isinstance(other, External):
+                return False
+            address = ipaddress.ip_address(other.address)
+            block = peer["ipBlock"]
+            return address in ipaddress.ip_network(block["cidr"]) and not any(
+                address in ipaddress.ip_network(excluded) for excluded in block.get("except", [])
+            )
+        if isinstance(other, External):
+            return False
+        if "namespaceSelector" in peer:
+            labels = self.namespace_labels.get(other.namespace, {})
+            if not selects(peer["namespaceSelector"], labels):
+                return False
+        elif other.namespace != namespace:
+            return False
+        return selects(peer.get("podSelector", {}), other.labels)
+
+    @staticmethod
+    def _port_matches(rule: dict[str, Any], port: int, protocol: str) -> bool:
+        if not rule.get("ports"):
+            return True
+        for allowed in rule["ports"]:
+            number = allowed.get("port")
+            assert not isinstance(number, str), "use port numbers in NetworkPolicies"
+            if allowed.get("protocol", "TCP") != protocol:
+                continue
+            if number is None or number <= port <= allowed.get("endPort", number):
+                return True
+        return False
+
+    def _allows(self, pod: Pod, other: Endpoint, port: int, protocol: str, direction: str) -> bool:
+        policies = self._applying(pod, direction)
+        if not policies:
+            return True
+        rules_key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+        for policy in policies:
+            for rule in policy["spec"].get(rules_key, []):
+                peers = rule.get(peers_key)
+                if not self._port_matches(rule, port, protocol):
+                    continue
+                if not peers or any(
+                    self._peer_matches(peer, pod.namespace, other) for peer in peers
+                ):
+                    return True
+        return False
+
+    def allowed(self, source: Endpoint, target: Endpoint, port: int, protocol: str = "TCP") -> bool:
+        if isinstance(source, Pod) and not self._allows(source, target, port, protocol, "Egress"):
+            return False
+        return not (
+            isinstance(target, Pod) and not self._allows(target, source, port, protocol, "Ingress")
+        )
+
+
+MANAGED_DATABASES = {"identity": "192.0.2.10", "items": "192.0.2.20"}
+
+
+def cluster_pods(docs: tuple[Document, ...]) -> dict[str, Pod]:
+    pods = {}
+    for _, workload in workloads(docs):
+        ports = frozenset(
+            port["containerPort"]
+            for container in pod_spec(workload)["containers"]
+            for port in container.get("ports", [])
+        )
+        pods[workload["metadata"]["name"]] = Pod(
+            workload["metadata"]["name"], pod_labels(workload), ports=ports
+        )
+    return pods
+
+
+def endpoints(docs: tuple[Document, ...]) -> dict[str, Endpoint]:
+    """The overlay's pods, plus in-cluster databases where the overlay has none, plus strangers."""
+    found: dict[str, Endpoint] = dict(cluster_pods(docs))
+    for service in SERVICES:
+        database = f"{service}-db"
+        found.setdefault(
+            database, Pod(database, {"app.kubernetes.io/name": database}, ports=frozenset({5432}))
+        )
+        found[f"managed-{database}"] = External(
+            f"managed-{database}", MANAGED_DATABASES[service], frozenset({5432})
+        )
+    found["stranger"] = Pod("stranger", {"app.kubernetes.io/name": "debug-shell"})
+    found["other-namespace"] = Pod(
+        "other-namespace", {"app.kubernetes.io/name": "identity"}, namespace="default"
+    )
+    found["prometheus"] = Pod(
+        "prometheus", {"app.kubernetes.io/name": "prometheus"}, namespace="monitoring"
+    )
+    found["internet"] = External("internet", "203.0.113.7", frozenset({443, 5432}))
+    return found
+
+
+def ours(endpoint: Endpoint) -> bool:
+    """Our policies govern connections from and to our namespace's pods, nothing else."""
+    return isinstance(endpoint, Pod) and endpoint.namespace == NAMESPACE
+
+
+def expected_connections(overlay: str, found: dict[str, Endpoint]) -> set[tuple[str, str, int]]:
+    # Anyone outside the namespace may call the gateway; inside, egress is denied by default.
+    expected = {(name, "gateway", 8080) for name, endpoint in found.items() if not ours(endpoint)}
+    expected |= {
+        ("gateway", "identity", 8000),
+        ("gateway", "items", 8000),
+        ("items", "identity", 8000),
+        ("prometheus", "identity", 8000),
+        ("prometheus", "items", 8000),
+    }
+    for service in SERVICES:
+        for client in (service, f"{service}-migrate"):
+            expected.add((client, f"{service}-db", 5432))
+            if overlay == "production":
+                expected.add((client, f"managed-{service}-db", 5432))
+    return expected
+
+
+def test_a_default_deny_policy_covers_the_namespace(docs: tuple[Document, ...]) -> None:
+    denying = [
+        policy
+        for policy in of_kind(docs, "NetworkPolicy").values()
+        if policy["spec"]["podSelector"] == {}
+        and set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and not policy["spec"].get("ingress")
+        and not policy["spec"].get("egress")
+    ]
+    assert len(denying) == 1
+
+
+def test_only_the_intended_connections_are_allowed(
+    overlay: str, docs: tuple[Document, ...]
+) -> None:
+    model = NetworkModel(docs)
+    found = endpoints(docs)
+    expected = expected_connections(overlay, found)
+    actual = {
+        (source, target, port)
+        for source, source_endpoint in found.items()
+        for target, target_endpoint in found.items()
+        if source != target
+        if ours(source_endpoint) or ours(target_endpoint)
+        for port in target_endpoint.ports
+        if model.allowed(source_endpoint, target_endpoint, port)
+    }
+    assert actual - expected == set(), "allowed but not intended"
+    assert expected - actual == set(), "intended but blocked"
+
+
+def test_every_pod_reaches_cluster_dns(docs: tuple[Document, ...]) -> None:
+    model = NetworkModel(docs)
+    dns = Pod("kube-dns", {"k8s-app": "kube-dns"}, namespace="kube-system")
+    for name, pod in cluster_pods(docs).items():
+        assert model.allowed(pod, dns, 53, "UDP"), name
+        assert model.allowed(pod, dns, 53, "TCP"), name
+        assert not model.allowed(pod, dns, 5432), name
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_database_admits_only_its_own_service(
+    docs: tuple[Document, ...], service: str
+) -> None:
+    """Structurally, for pods that do not exist yet too: the database's ingress rules name only
+    its service's pods, in this namespace, on 5432; every egress rule that allows 5432 belongs to
+    that service's pods and leads only to its own database."""
+    database_labels = {"app.kubernetes.io/name": f"{service}-db"}
+    own_pods = {"app.kubernetes.io/name": service}
+    policies = of_kind(docs, "NetworkPolicy").values()
+    guarding = [p for p in policies if selects(p["spec"]["podSelector"], database_labels)]
+    ingress_rules = [rule for policy in guarding for rule in policy["spec"].get("ingress", [])]
+    assert ingress_rules, f"nothing admits {service}'s own pods to its database"
+    for rule in ingress_rules:
+        assert rule.get("from"), "an ingress rule without `from` admits everyone"
+        for peer in rule["from"]:
+            assert set(peer) == {"podSelector"}, f"{service}-db admits {peer}"
+            assert peer["podSelector"] == {"matchLabels": own_pods}
+        assert rule.get("ports") == [{"protocol": "TCP", "port": 5432}]
+
+    for policy in policies:
+        for rule in policy["spec"].get("egress", []):
+            assert rule.get("ports"), f"{policy['metadata']['name']}: egress to every port"
+            if not any(port.get("port") == 5432 for port in rule["ports"]):
+                continue
+            clients = policy["spec"]["podSelector"]
+            assert clients.get("matchLabels", {}).get("app.kubernetes.io/name") in SERVICES
+            client = clients["matchLabels"]["app.kubernetes.io/name"]
+            for peer in rule["to"]:
+                assert set(peer) in ({"podSelector"}, {"ipBlock"}), peer
+                if "podSelector" in peer:
+                    assert peer["podSelector"] == {
+                        "matchLabels": {"app.kubernetes.io/name": f"{client}-db"}
+                    }
+
+
+def test_managed_database_addresses_do_not_overlap(
+    overlay: str, docs: tuple[Document, ...]
+) -> None:
+    blocks: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {}
+    for policy in of_kind(docs, "NetworkPolicy").values():
+        for rule in policy["spec"].get("egress", []):
+            for peer in rule.get("to", []):
+                if "ipBlock" in peer:
+                    client = policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+                    blocks.setdefault(client, []).append(
+                        ipaddress.ip_network(peer["ipBlock"]["cidr"])
+                    )
+    if overlay == "production":
+        assert set(blocks) == set(SERVICES)
+    for mine in blocks.get("identity", []):
+        for theirs in blocks.get("items", []):
+            assert not mine.overlaps(theirs), f"{mine} overlaps {theirs}"
+
+
+# --------------------------------------------------------------------------- secrets, settings
+
+
+def all_secrets(docs: tuple[Document, ...]) -> list[Document]:
+    return [*of_kind(docs, "Secret").values(), *load_documents(SECRET_EXAMPLES)]
+
+
+def test_no_secret_holds_a_real_value(docs: tuple[Document, ...]) -> None:
+    """Every secret value is a placeholder that production refuses ("change-me", "dev-insecure-"
+    or empty); in database URLs, the password is."""
+    for secret in all_secrets(docs):
+        for key, value in secret_values(secret).items():
+            here = f"Secret {secret['metadata']['name']} {key}"
+            if key.endswith("DATABASE_URL"):
+                password = urlsplit(value).password
+                assert password is not None, here
+                assert is_placeholder_secret(password), here
+            else:
+                assert is_placeholder_secret(value), here
+
+
+def test_the_secret_examples_are_unmistakable_placeholders() -> None:
+    for secret in load_documents(SECRET_EXAMPLES):
+        for key, value in secret_values(secret).items():
+            assert "change-me" in value, key
+            if key.endswith("DATABASE_URL"):
+                host = urlsplit(value).hostname or ""
+                assert host.endswith(".invalid"), f"{key}: use a host that never resolves"
+
+
+def service_environment(docs: tuple[Document, ...], service: str, overlay: str) -> dict[str, str]:
+    """What `envFrom` gives the service's container: its ConfigMap, then its Secret."""
+    environment = dict(config_map_data(docs, f"{service}-config"))
+    secrets = {doc["metadata"]["name"]: doc for doc in all_secrets(docs)}
+    if overlay != "production":
+        secrets.update(of_kind(docs, "Secret"))
+    environment.update(secret_values(secrets[f"{service}-secrets"]))
+    return environment
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_variable_is_a_setting_the_service_reads(
+    overlay: str, docs: tuple[Document, ...], service: str
+) -> None:
+    prefix = f"{service.upper()}_"
+    fields = SETTINGS_CLASSES[service].model_fields
+    for name in service_environment(docs, service, overlay):
+        if name in GUNICORN_VARIABLES:
+            continue
+        assert name.startswith(prefix), f"{name} is not read by {service}"
+        assert name.removeprefix(prefix).lower() in fields, f"{name}: no such setting"
+    gateway = config_map_data(docs, "gateway-config")
+    assert set(gateway) == GATEWAY_VARIABLES
+
+
+def test_identity_and_items_agree_on_tokens(docs: tuple[Document, ...]) -> None:
+    identity = config_map_data(docs, "identity-config")
+    items = config_map_data(docs, "items-config")
+    assert identity["IDENTITY_ISSUER"] == items["ITEMS_TOKEN_ISSUER"]
+    assert identity["IDENTITY_ACCESS_TOKEN_AUDIENCE"] == items["ITEMS_TOKEN_AUDIENCE"]
+    jwks = urlsplit(items["ITEMS_JWKS_URL"])
+    services = of_kind(docs, "Service")
+    assert jwks.hostname in services, "ITEMS_JWKS_URL must name the identity Service"
+    assert jwks.port in {port["port"] for port in services[jwks.hostname]["spec"]["ports"]}
+    assert jwks.path == "/.well-known/jwks.json"
+    gateway = config_map_data(docs, "gateway-config")
+    for variable, service in (("IDENTITY_UPSTREAM", "identity"), ("ITEMS_UPSTREAM", "items")):
+        host, _, port = gateway[variable].partition(":")
+        assert host == service
+        assert int(port) in {item["port"] for item in services[service]["spec"]["ports"]}
+
+
+def test_production_settings() -> None:
+    docs = rendered("production")
+    identity = config_map_data(docs, "identity-config")
+    items = config_map_data(docs, "items-config")
+    assert identity["IDENTITY_ENV"] == items["ITEMS_ENV"] == "production"
+    assert identity["IDENTITY_TRUSTED_PROXY_COUNT"] == items["ITEMS_TRUSTED_PROXY_COUNT"] == "1"
+    assert identity["IDENTITY_ISSUER"].startswith("https://")
+    for name, deployment in of_kind(docs, "Deployment").items():
+        for container in all_containers(deployment):
+            image = container["image"]
+            _, _, tag = image.rpartition(":")
+            registry = image.split("/")[0] if "/" in image else ""
+            assert "." in registry, f"{name}: {image} names no registry"
+            assert tag not in ("", "latest"), f"{name}: {image} needs a release tag"
+
+
+@pytest.fixture
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith(("IDENTITY_", "ITEMS_")):
+            monkeypatch.delenv(name)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_production_refuses_the_placeholders_and_accepts_real_secrets(
+    clean_environment: pytest.MonkeyPatch, service: str
+) -> None:
+    """The rendered production settings, as the service itself reads them from its environment."""
+    docs = rendered("production")
+    settings_class = SETTINGS_CLASSES[service]
+    environment = service_environment(docs, service, "production")
+    for name, value in environment.items():
+        clean_environment.setenv(name, value)
+    with pytest.raises(ValidationError, match="missing or a development placeholder"):
+        settings_class(_env_file=None)
+
+    prefix = service.upper()
+    url = f"postgresql+psycopg://{service}:Zq81xT4@db.internal:5432/{service}"
+    real = {f"{prefix}_DATABASE_URL": url, f"{prefix}_SECRET_KEY": "9b1d5c0e6f0a4d8c8e3b2a1f7c6d"}
+    if service == "identity":
+        real["IDENTITY_KEY_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
+    for name, value in real.items():
+        assert name in environment, f"the Secret example lacks {name}"
+        clean_environment.setenv(name, value)
+    settings = settings_class(_env_file=None)
+    assert settings.env == "production"
+    assert settings.trusted_proxy_count == 1
