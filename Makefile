@@ -5,13 +5,10 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest -p no:cacheprovider
-SOURCES := service-kit/src identity-service/src
+SOURCES := service-kit/src identity-service/src items-service/src gateway/render.py
 
-# Local development: embedded SQLite under var/, cheap nothing, real Argon2id.
-IDENTITY_PORT ?= 8001
-export IDENTITY_DATABASE_URL ?= sqlite:///var/identity.db
 
-.PHONY: help install lint fmt test test-unit test-integration run migrate seed clean
+.PHONY: help install lint fmt test test-unit run migrate seed bench clean images up down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -33,20 +30,37 @@ fmt: ## Format and auto-fix
 test: lint ## Lint, then every test suite (each package's tests run in their own pytest)
 	$(PYTEST) service-kit/tests
 	$(PYTEST) identity-service/tests
+	$(PYTEST) items-service/tests
+	$(PYTEST) gateway/tests
+	$(PYTEST) deploy/tests
 
 test-unit: ## Only the fast unit tests (no database)
 	$(PYTEST) service-kit/tests/unit
 	$(PYTEST) identity-service/tests/unit
+	$(PYTEST) items-service/tests/unit
 
-run: migrate ## identity-service on 127.0.0.1:8001 under gunicorn (SQLite unless IDENTITY_DATABASE_URL)
-	exec $(RUN) gunicorn -c python:service_kit.gunicorn_config \
-		-b 127.0.0.1:$(IDENTITY_PORT) 'identity:create_app()'
+run: install ## identity on 127.0.0.1:8001 and items on :8002 (SQLite under var/ by default)
+	exec deploy/run-local.sh
 
-migrate: ## Apply identity's migrations (flask db upgrade)
+migrate: ## Apply both services' migrations (flask db upgrade)
 	$(RUN) flask --app identity db upgrade
+	$(RUN) flask --app items db upgrade
 
 seed: migrate ## Development users (admin@example.com / user@example.com, password change-me-now)
 	$(RUN) flask --app identity seed
+
+bench: ## Load benchmark of the items list against the baseline (needs PostgreSQL and wrk)
+	$(RUN) python bench/items_list.py
+
+images: ## Offline stand-ins for the base images (python, postgres, nginx) from Debian packages
+	deploy/offline-images.sh
+
+up: ## The containerised stack (PostgreSQL x2, migrations, services, gateway on 127.0.0.1:8080)
+	docker compose up --build -d --wait
+	@echo "gateway: http://$$(docker compose port gateway 8080)  ('make down' stops it and deletes the data)"
+
+down: ## Stop the containerised stack and delete its volumes (both databases)
+	docker compose down -v --remove-orphans
 
 clean: ## Remove local state (SQLite files, caches)
 	rm -rf var .mypy_cache .ruff_cache .pytest_cache
