@@ -1,8 +1,11 @@
 """`/api/v1/items`: CRUD with ownership, ETags, idempotent creation and keyset pages."""
 
+from typing import Final
+
 from flask import url_for
 from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
+from pydantic import TypeAdapter
 
 from items import wiring
 from items.schemas.item_schemas import (
@@ -23,8 +26,11 @@ from service_kit.http.openapi import (
     BEARER_SECURITY,
     ViewResult,
     empty_response,
+    json_response,
     problem_responses,
 )
+
+_ITEM_LIST: Final = TypeAdapter(list[ItemOut])
 
 items_bp = APIBlueprint(
     "items",
@@ -76,10 +82,12 @@ def list_items(query: ItemListQuery) -> ViewResult:
         limit=query.limit,
         after=cursors.decode(query.cursor) if query.cursor else None,
     )
-    return ItemPage(
-        data=[ItemOut.model_validate(item) for item in page.items],
-        next_cursor=cursors.encode(page.next_position) if page.next_position else None,
-    ).model_dump(mode="json")
+    return json_response(
+        ItemPage(
+            data=_ITEM_LIST.validate_python(page.items, from_attributes=True),
+            next_cursor=cursors.encode(page.next_position) if page.next_position else None,
+        )
+    )
 
 
 @items_bp.get(

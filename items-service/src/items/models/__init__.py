@@ -2,6 +2,14 @@
 
 from items.models.base import Base
 from items.models.idempotency import IdempotencyRecord
-from items.models.item import ALLOWED_TRANSITIONS, Item, ItemStatus
+from items.models.item import ALLOWED_TRANSITIONS, LISTING_COLUMNS, Item, ItemListing, ItemStatus
 
-__all__ = ["ALLOWED_TRANSITIONS", "Base", "IdempotencyRecord", "Item", "ItemStatus"]
+__all__ = [
+    "ALLOWED_TRANSITIONS",
+    "LISTING_COLUMNS",
+    "Base",
+    "IdempotencyRecord",
+    "Item",
+    "ItemListing",
+    "ItemStatus",
+]

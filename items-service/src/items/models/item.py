@@ -1,8 +1,9 @@
 """Items and their status rules."""
 
 import uuid
+from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 from sqlalchemy import Enum, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -80,3 +81,21 @@ class Item(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
 
     def bump_version(self) -> None:
         self.version += 1
+
+
+class ItemListing(NamedTuple):
+    """A read-only projection of an item for list pages: plain values, no identity map and no
+    change tracking, so a page of them costs a fraction of a page of `Item` entities."""
+
+    id: int
+    public_id: uuid.UUID
+    name: str
+    description: str | None
+    status: ItemStatus
+    owner_id: uuid.UUID
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+LISTING_COLUMNS: Final = tuple(getattr(Item, name) for name in ItemListing._fields)

@@ -1,13 +1,14 @@
 """Item queries. Lookups for users are scoped by owner, so callers cannot skip authorisation."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, insert, literal, select, tuple_
+from sqlalchemy import Integer, Select, bindparam, insert, select, tuple_
 
-from items.models import Item, ItemStatus
+from items.models import LISTING_COLUMNS, Item, ItemListing, ItemStatus
 from service_kit.db import BaseRepository, KeysetPosition, UTCDateTime, escape_like
 
 
@@ -43,25 +44,26 @@ class ItemRepository(BaseRepository[Item]):
 
     def list_page(
         self, where: ItemFilter, *, limit: int, after: KeysetPosition | None, newest_first: bool
-    ) -> Sequence[Item]:
+    ) -> list[ItemListing]:
         """Live items in (created_at, id) order, continuing after `after`: no OFFSET, no COUNT."""
-        stmt = select(Item).where(Item.deleted_at.is_(None))
+        stmt = _page_statement(
+            by_owner=where.owner_id is not None,
+            by_status=where.status is not None,
+            by_name=bool(where.name_contains),
+            after=after is not None,
+            newest_first=newest_first,
+        )
+        params: dict[str, Any] = {"limit": limit}
         if where.owner_id is not None:
-            stmt = stmt.where(Item.owner_id == where.owner_id)
+            params["owner_id"] = where.owner_id
         if where.status is not None:
-            stmt = stmt.where(Item.status == where.status)
+            params["status"] = where.status
         if where.name_contains:
-            pattern = f"%{escape_like(where.name_contains)}%"
-            stmt = stmt.where(Item.name.ilike(pattern, escape="\\"))
-        key = tuple_(Item.created_at, Item.id)
+            params["pattern"] = f"%{escape_like(where.name_contains)}%"
         if after is not None:
-            bound = tuple_(literal(after.created_at, UTCDateTime()), literal(after.id))
-            stmt = stmt.where(key < bound if newest_first else key > bound)
-        if newest_first:
-            stmt = stmt.order_by(Item.created_at.desc(), Item.id.desc())
-        else:
-            stmt = stmt.order_by(Item.created_at.asc(), Item.id.asc())
-        return self.session.scalars(stmt.limit(limit)).all()
+            params["after_created_at"] = after.created_at
+            params["after_id"] = after.id
+        return [ItemListing(*row) for row in self.session.execute(stmt, params)]
 
     def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Bulk insert (seeding); rows are column values."""
@@ -72,3 +74,30 @@ class ItemRepository(BaseRepository[Item]):
     def _scoped(public_id: uuid.UUID, owner_id: uuid.UUID | None) -> Select[tuple[Item]]:
         stmt = select(Item).where(Item.public_id == public_id)
         return stmt if owner_id is None else stmt.where(Item.owner_id == owner_id)
+
+
+@functools.cache
+def _page_statement(
+    *, by_owner: bool, by_status: bool, by_name: bool, after: bool, newest_first: bool
+) -> Select[Any]:
+    """The list query for one combination of filters, built once: it is the hot path, and
+    building a statement costs more than executing a cached one. Values are bound per call."""
+    stmt = select(*LISTING_COLUMNS).where(Item.deleted_at.is_(None))
+    if by_owner:
+        stmt = stmt.where(Item.owner_id == bindparam("owner_id"))
+    if by_status:
+        stmt = stmt.where(Item.status == bindparam("status"))
+    if by_name:
+        stmt = stmt.where(Item.name.ilike(bindparam("pattern"), escape="\\"))
+    if after:
+        key = tuple_(Item.created_at, Item.id)
+        bound = tuple_(
+            bindparam("after_created_at", type_=UTCDateTime()),
+            bindparam("after_id", type_=Integer()),
+        )
+        stmt = stmt.where(key < bound if newest_first else key > bound)
+    if newest_first:
+        stmt = stmt.order_by(Item.created_at.desc(), Item.id.desc())
+    else:
+        stmt = stmt.order_by(Item.created_at.asc(), Item.id.asc())
+    return stmt.limit(bindparam("limit"))

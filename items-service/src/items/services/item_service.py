@@ -15,7 +15,7 @@ from items.errors import (
     ItemNotFoundError,
     OwnerFilterForbiddenError,
 )
-from items.models import IdempotencyRecord, Item, ItemStatus
+from items.models import IdempotencyRecord, Item, ItemListing, ItemStatus
 from items.repositories.idempotency_repository import IdempotencyRepository
 from items.repositories.item_repository import ItemFilter, ItemRepository
 from items.schemas.item_schemas import ItemCreate, ItemUpdate
@@ -133,7 +133,7 @@ class ItemService:
         *,
         limit: int,
         after: KeysetPosition | None,
-    ) -> Page[Item]:
+    ) -> Page[ItemListing]:
         """One page of live items: the actor's own, or (admins) everyone's or one owner's.
 
         Raises:

@@ -8,6 +8,7 @@ import flask_openapi3_swagger
 from flask import Blueprint, Response, current_app, jsonify, render_template_string, url_for
 from flask_openapi3.openapi import OpenAPI
 from flask_openapi3.types import ResponseDict
+from pydantic import BaseModel
 
 BEARER_SCHEME: Final = "bearerAuth"
 SECURITY_SCHEMES: Final[dict[str, Any]] = {
@@ -171,6 +172,16 @@ def init_docs(app: OpenAPI) -> None:
 
 
 JsonBody = dict[str, Any]
-ViewResult = JsonBody | tuple[JsonBody | str, int] | tuple[JsonBody | str, int, dict[str, str]]
+ViewResult = (
+    JsonBody | Response | tuple[JsonBody | str, int] | tuple[JsonBody | str, int, dict[str, str]]
+)
 """What a controller returns. Flask's own `ResponseReturnValue` holds forward references that
 flask-openapi3 cannot resolve when it reads the view's annotations."""
+
+
+def json_response(
+    model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    """A JSON response serialised by Pydantic directly (no intermediate dict): the fast path
+    for large bodies such as list pages."""
+    return Response(model.model_dump_json(), status, headers, mimetype="application/json")
