@@ -577,6 +577,17 @@ def test_patch_user_returns_200_with_new_role_when_caller_is_admin(
     assert (response.status_code, json_body(response)["role"]) == (200, "admin")
 
 
+@pytest.mark.parametrize("field", ["role", "is_active"])
+def test_patch_user_returns_422_when_a_non_nullable_field_is_null(
+    client: FlaskClient, user: User, admin_headers: dict[str, str], field: str
+) -> None:
+    response = client.patch(
+        f"/api/v1/users/{user.public_id}", json={field: None}, headers=admin_headers
+    )
+
+    assert problem(response) == (422, PROBLEM, "validation_failed")
+
+
 def test_login_returns_401_invalid_credentials_when_admin_deactivated_the_user(
     client: FlaskClient, user: User, admin_headers: dict[str, str]
 ) -> None:

@@ -1,8 +1,10 @@
 """Pydantic bases for the HTTP edge: strict inputs that reject unknown fields, ORM-fed outputs."""
 
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic.config import JsonDict
+from pydantic.json_schema import SkipJsonSchema
 
 Cursor = Annotated[
     str, StringConstraints(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_=-]+$")
@@ -13,11 +15,37 @@ Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 the schema says so (422 instead of a database error). Add lengths with another Annotated."""
 
 
+T = TypeVar("T")
+
+
+def _without_default(schema: JsonDict) -> None:
+    schema.pop("default", None)
+
+
+Omittable = Annotated[T | SkipJsonSchema[None], Field(json_schema_extra=_without_default)]
+"""A PATCH field that may be left out but not sent as null: the schema shows neither a null
+branch nor `default: null`; `PatchModel` rejects an explicit null at runtime."""
+
+
 class InputModel(BaseModel):
     """Request bodies: unknown fields are errors, no type coercion. Strings are taken as sent
     (trimming would make the documented lengths lie: "  a" would pass `minLength` and fail)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class PatchModel(InputModel):
+    """A partial update: only the fields present change. Fields typed `Omittable[...]` are
+    listed in `not_nullable`: sending them as null is a 422, not a silent no-op."""
+
+    not_nullable: ClassVar[tuple[str, ...]] = ()
+
+    @model_validator(mode="after")
+    def _reject_explicit_nulls(self) -> Self:
+        for field in self.not_nullable:
+            if field in self.model_fields_set and getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
 
 
 class _RequestPartModel(BaseModel):

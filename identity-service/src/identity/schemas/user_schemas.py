@@ -2,13 +2,21 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
 
 from identity.models import Role
-from service_kit.schemas import InputModel, OutputModel, PageQuery, ParamModel, Text
+from service_kit.schemas import (
+    InputModel,
+    Omittable,
+    OutputModel,
+    PageQuery,
+    ParamModel,
+    PatchModel,
+    Text,
+)
 
 Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 NEW_PASSWORD_MIN_LENGTH = 8
@@ -50,10 +58,14 @@ class UserUpdate(InputModel):
     full_name: FullName | None = None
 
 
-class AdminUserUpdate(InputModel):
+class AdminUserUpdate(PatchModel):
+    """Only the fields present change; `full_name: null` clears the name."""
+
+    not_nullable: ClassVar[tuple[str, ...]] = ("role", "is_active")
+
     full_name: FullName | None = None
-    role: Annotated[Role | None, Field(strict=False)] = None
-    is_active: bool | None = None
+    role: Omittable[Annotated[Role, Field(strict=False)]] = None
+    is_active: Omittable[bool] = None
 
 
 class PasswordChange(InputModel):

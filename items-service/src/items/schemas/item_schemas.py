@@ -2,29 +2,25 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StringConstraints, model_validator
-from pydantic.config import JsonDict
-from pydantic.json_schema import SkipJsonSchema
+from pydantic import Field, StringConstraints
 
 from items.models import ItemStatus
-from service_kit.schemas import HeaderModel, InputModel, OutputModel, PageQuery, ParamModel, Text
+from service_kit.schemas import (
+    HeaderModel,
+    InputModel,
+    Omittable,
+    OutputModel,
+    PageQuery,
+    ParamModel,
+    PatchModel,
+    Text,
+)
 
 Name = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
 Description = Annotated[Text, StringConstraints(max_length=2000)]
 LaxStatus = Annotated[ItemStatus, Field(strict=False)]
-
-
-def _without_default(schema: JsonDict) -> None:
-    schema.pop("default", None)
-
-
-# May be left out but not null, so the schema shows neither a null branch nor `default: null`.
-OptionalName = Annotated[Name | SkipJsonSchema[None], Field(json_schema_extra=_without_default)]
-OptionalStatus = Annotated[
-    LaxStatus | SkipJsonSchema[None], Field(json_schema_extra=_without_default)
-]
 
 
 class ItemCreate(InputModel):
@@ -33,19 +29,14 @@ class ItemCreate(InputModel):
     status: LaxStatus = ItemStatus.DRAFT
 
 
-class ItemUpdate(InputModel):
+class ItemUpdate(PatchModel):
     """Only the fields present change; `description: null` clears it."""
 
-    name: OptionalName = None
-    description: Description | None = None
-    status: OptionalStatus = None
+    not_nullable: ClassVar[tuple[str, ...]] = ("name", "status")
 
-    @model_validator(mode="after")
-    def _name_and_status_are_not_nullable(self) -> Self:
-        for field in ("name", "status"):
-            if field in self.model_fields_set and getattr(self, field) is None:
-                raise ValueError(f"{field} cannot be null")
-        return self
+    name: Omittable[Name] = None
+    description: Description | None = None
+    status: Omittable[LaxStatus] = None
 
 
 class ItemOut(OutputModel):
