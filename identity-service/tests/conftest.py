@@ -1,10 +1,9 @@
-"""Fixtures every identity test may use: settings, a fake clock, a cheap real hasher."""
+"""Fixtures every identity test may use: settings and a cheap real hasher."""
 
 import pytest
 
 from identity.config import IdentitySettings
 from identity.security.hashing import Argon2idHasher
-from service_kit.testing import FakeClock
 
 # Database, connection, session and clock fixtures shared with every service's suite.
 pytest_plugins = ["service_kit.testing.pytest_plugin"]
@@ -25,11 +24,6 @@ def make_settings(**overrides: object) -> IdentitySettings:
     }
     values.update(overrides)
     return IdentitySettings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from items.config import ItemsSettings
 from service_kit.testing import FakeClock
+from service_kit.testing.auth import bearer
 
 # Database, connection, session and clock fixtures shared with every service's suite.
 pytest_plugins = ["service_kit.testing.pytest_plugin"]
@@ -81,12 +82,7 @@ class TokenIssuer:
         )
 
     def headers(self, user_id: uuid.UUID, *, role: str = "user") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token(user_id=user_id, role=role)}"}
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+        return bearer(self.token(user_id=user_id, role=role))
 
 
 @pytest.fixture

@@ -1,36 +1,35 @@
 """Integration fixtures: a real, migrated PostgreSQL database; each test rolls back.
 
-The database, connection and session fixtures come from `service_kit.testing.pytest_plugin`.
+The database, connection, session and client fixtures (and the migrations, through
+`migrations_app_factory`) come from `service_kit.testing.pytest_plugin`.
 
 The server comes from `TEST_DATABASE_URL` or a throwaway container. With neither, these tests
 skip with a reason, unless `REQUIRE_POSTGRES=1`, which makes that a failure.
 """
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from flask_openapi3.openapi import OpenAPI
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from identity import create_app
+from identity import create_app, wiring
 from identity.config import IdentitySettings
-from identity.security.hashing import Argon2idHasher
+from identity.models import User
+from identity.security.hashing import Argon2idHasher, PasswordHasher
+from identity.services.auth_service import AuthService
+from identity.services.results import TokenPair
+from identity.wiring import Components
 from service_kit.db import Database
+from service_kit.http.auth import VERIFIER_KEY
+from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit.testing import FakeClock
+from service_kit.testing.auth import bearer
+from service_kit.testing.migrations import AppFactory
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
-
-
-def migrate(url: str) -> None:
-    """Apply every migration to `url` the way `flask db upgrade` does."""
-    app = create_app(make_settings(database_url=url))
-    with app.app_context():
-        upgrade()
-    app.extensions["service_kit.db"].dispose()
 
 
 @pytest.fixture(scope="session")
@@ -39,8 +38,8 @@ def database_prefix() -> str:
 
 
 @pytest.fixture(scope="session")
-def migrate_database() -> Callable[[str], None]:
-    return migrate
+def migrations_app_factory() -> AppFactory:
+    return lambda url: create_app(make_settings(database_url=url))
 
 
 @pytest.fixture
@@ -51,21 +50,11 @@ def settings(database_url: str) -> IdentitySettings:
 @pytest.fixture
 def app(
     settings: IdentitySettings,
-    session_factory: sessionmaker[Session],
-    database_url: str,
+    rollback_database: Database,
     clock: FakeClock,
     hasher: Argon2idHasher,
-) -> Iterator[OpenAPI]:
-    database = Database(database_url, pool_size=1, max_overflow=1)
-    database.session_factory = session_factory
-    app = create_app(settings, clock=clock, hasher=hasher, database=database)
-    yield app
-    database.dispose()
-
-
-@pytest.fixture
-def client(app: OpenAPI) -> FlaskClient:
-    return app.test_client()
+) -> OpenAPI:
+    return create_app(settings, clock=clock, hasher=hasher, database=rollback_database)
 
 
 @dataclass
@@ -86,9 +75,51 @@ class AuthActions:
     def new_user_headers(self, **user_fields: Any) -> dict[str, str]:
         user = make_user(self.session, **user_fields)
         tokens = self.login(user.email, user_fields.get("password", DEFAULT_PASSWORD))
-        return {"Authorization": f"Bearer {tokens['access_token']}"}
+        return bearer(tokens["access_token"])
 
 
 @pytest.fixture
 def auth(client: FlaskClient, session: Session) -> AuthActions:
     return AuthActions(client, session)
+
+
+@pytest.fixture
+def parts(app: OpenAPI) -> Components:
+    """The collaborators `create_app` wired, for building services on the test's session."""
+    with app.app_context():
+        return wiring.components()
+
+
+@pytest.fixture
+def verifier(app: OpenAPI) -> AccessTokenVerifier:
+    return cast(AccessTokenVerifier, app.extensions[VERIFIER_KEY])
+
+
+def build_auth_service(
+    session: Session, parts: Components, *, hasher: PasswordHasher | None = None
+) -> AuthService:
+    """An AuthService with the collaborators `create_app` wires, on the test's session."""
+    return AuthService(
+        session,
+        issuer=parts.issuer,
+        box=parts.box,
+        hasher=hasher or parts.hasher,
+        policy=parts.refresh_policy,
+        clock=parts.clock,
+    )
+
+
+@pytest.fixture
+def auth_service(session: Session, parts: Components) -> AuthService:
+    return build_auth_service(session, parts)
+
+
+def login(
+    service: AuthService,
+    user: User,
+    *,
+    password: str = DEFAULT_PASSWORD,
+    user_agent: str | None = None,
+) -> TokenPair:
+    """Log `user` in through the service, as the login endpoint does."""
+    return service.authenticate(email=user.email, password=password, user_agent=user_agent)

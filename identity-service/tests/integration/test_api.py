@@ -18,6 +18,7 @@ from werkzeug.test import TestResponse
 from identity.config import IdentitySettings
 from identity.models import Role, User
 from service_kit.testing import FakeClock
+from service_kit.testing.auth import bearer
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.integration.conftest import AuthActions
@@ -36,10 +37,6 @@ def problem(response: TestResponse) -> tuple[int, str, str]:
     """What a client checks first on an error: status, media type and the stable code."""
     body = response.get_json(force=True, silent=True) or {}
     return response.status_code, response.mimetype or "", str(body.get("code", ""))
-
-
-def bearer(tokens: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 def json_body(response: TestResponse) -> Any:
@@ -63,7 +60,7 @@ def admin_headers(auth: AuthActions) -> dict[str, str]:
 
 @pytest.fixture
 def user_headers(tokens: dict[str, Any]) -> dict[str, str]:
-    return bearer(tokens)
+    return bearer(tokens["access_token"])
 
 
 # --- register -------------------------------------------------------------------------------
@@ -305,7 +302,7 @@ def test_refresh_returns_401_invalid_refresh_token_when_caller_logged_out_everyw
     client: FlaskClient, auth: AuthActions, user: User, tokens: dict[str, Any]
 ) -> None:
     other = auth.login(user.email)
-    client.post("/api/v1/auth/logout-all", headers=bearer(tokens))
+    client.post("/api/v1/auth/logout-all", headers=bearer(tokens["access_token"]))
 
     response = client.post("/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
 
@@ -327,7 +324,7 @@ def test_list_sessions_returns_200_marking_current_when_caller_has_two_sessions(
 ) -> None:
     auth.login(user.email)
 
-    response = client.get("/api/v1/auth/sessions", headers=bearer(tokens))
+    response = client.get("/api/v1/auth/sessions", headers=bearer(tokens["access_token"]))
 
     assert (response.status_code, response.mimetype) == (200, JSON)
     assert sorted(item["current"] for item in json_body(response)["data"]) == [False, True]
@@ -463,7 +460,7 @@ def test_refresh_returns_401_invalid_refresh_token_when_another_session_changed_
     client.post(
         "/api/v1/users/me/password",
         json={"current_password": DEFAULT_PASSWORD, "new_password": "a new passphrase"},
-        headers=bearer(tokens),
+        headers=bearer(tokens["access_token"]),
     )
 
     response = client.post("/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
@@ -885,7 +882,7 @@ def test_logs_omit_passwords_tokens_and_emails_when_user_signs_up_logs_in_and_re
     rotated = json_body(
         client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
     )
-    client.get("/api/v1/users/me", headers=bearer(rotated))
+    client.get("/api/v1/users/me", headers=bearer(rotated["access_token"]))
     client.post("/api/v1/auth/logout", json={"refresh_token": rotated["refresh_token"]})
 
     logged = log_output.getvalue()

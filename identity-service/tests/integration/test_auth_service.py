@@ -1,14 +1,11 @@
 """AuthService on PostgreSQL: login, rotation and reuse detection, logout, sessions, pruning."""
 
 import uuid
-from typing import cast
 
 import pytest
-from flask_openapi3.openapi import OpenAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from identity import wiring
 from identity.config import IdentitySettings
 from identity.errors import (
     InvalidCredentialsError,
@@ -17,16 +14,15 @@ from identity.errors import (
     SessionNotFoundError,
 )
 from identity.models import RefreshToken, RefreshTokenFamily, User
-from identity.security.hashing import Argon2idHasher, PasswordHasher
+from identity.security.hashing import Argon2idHasher
 from identity.security.tokens import hash_refresh_token
 from identity.services.auth_service import AuthService
-from identity.services.results import TokenPair
 from identity.wiring import Components
-from service_kit.http.auth import VERIFIER_KEY
 from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit.testing import FakeClock
 from tests.conftest import CHEAP_ARGON2
 from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.integration.conftest import build_auth_service, login
 
 
 class CountingHasher(Argon2idHasher):
@@ -43,40 +39,6 @@ class CountingHasher(Argon2idHasher):
     def verify(self, password_hash: str, password: str) -> bool:
         self.verifications += 1
         return super().verify(password_hash, password)
-
-
-@pytest.fixture
-def parts(app: OpenAPI) -> Components:
-    with app.app_context():
-        return wiring.components()
-
-
-def build_auth_service(
-    session: Session, parts: Components, *, hasher: PasswordHasher | None = None
-) -> AuthService:
-    """An AuthService with the collaborators `create_app` wires, on the test's session."""
-    return AuthService(
-        session,
-        issuer=parts.issuer,
-        box=parts.box,
-        hasher=hasher or parts.hasher,
-        policy=parts.refresh_policy,
-        clock=parts.clock,
-    )
-
-
-@pytest.fixture
-def auth_service(session: Session, parts: Components) -> AuthService:
-    return build_auth_service(session, parts)
-
-
-@pytest.fixture
-def verifier(app: OpenAPI) -> AccessTokenVerifier:
-    return cast(AccessTokenVerifier, app.extensions[VERIFIER_KEY])
-
-
-def login(service: AuthService, user: User, *, user_agent: str | None = None) -> TokenPair:
-    return service.authenticate(email=user.email, password=DEFAULT_PASSWORD, user_agent=user_agent)
 
 
 def find_token(session: Session, raw_token: str) -> RefreshToken:

@@ -1,13 +1,11 @@
-"""Races over real, parallel database connections: the app is served over HTTP from a thread.
+"""identity under real races: refresh rotation and reuse, and registrations of one email.
 
-The rollback-per-test fixtures share one connection, so they cannot show what row locks and
-unique indexes do when requests really overlap; these tests use their own migrated database.
+Served over HTTP on a database of this module's own (`service_kit.testing.concurrency`), so
+requests overlap on parallel connections, as in production.
 """
 
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +13,6 @@ import pytest
 import requests
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from identity import create_app
 from identity.models import RefreshToken, RefreshTokenFamily, User
@@ -23,27 +20,21 @@ from identity.security.hashing import Argon2idHasher
 from identity.security.tokens import hash_refresh_token
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import Database
-from service_kit.testing import FakeClock, PostgresServer
+from service_kit.testing import FakeClock
+from service_kit.testing.concurrency import (
+    PARALLEL,
+    Answer,
+    all_at_once,
+    live_server,
+    server_errors,
+)
 from tests.conftest import make_settings
-from tests.integration.conftest import migrate
 
 pytestmark = pytest.mark.postgres
 
-PARALLEL = 20
 REQUEST_TIMEOUT_SECONDS = 30
-JOIN_TIMEOUT_SECONDS = 60
 GRACE_SECONDS = 10  # the default window
 PASSWORD = "correct horse battery"
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    body: dict[str, Any]
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +47,7 @@ class Api:
         with requests.post(
             f"{self.base_url}/api/v1{path}", json=payload, timeout=REQUEST_TIMEOUT_SECONDS
         ) as response:
-            is_json = "json" in response.headers.get("Content-Type", "")
-            body = response.json() if is_json else {"text": response.text}
-            return Answer(response.status_code, body)
+            return Answer.read(response)
 
     def new_session(self) -> str:
         """Register a fresh user, log in and return the refresh token of that login."""
@@ -73,33 +62,10 @@ class Api:
         return self.post("/auth/refresh", {"refresh_token": refresh_token})
 
 
-def all_at_once(call: Callable[[int], Answer], *, count: int = PARALLEL) -> list[Answer]:
-    """Run `call(i)` in `count` threads released together by a barrier."""
-    barrier = threading.Barrier(count, timeout=JOIN_TIMEOUT_SECONDS)
-
-    def released(index: int) -> Answer:
-        barrier.wait()
-        return call(index)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        futures = [pool.submit(released, index) for index in range(count)]
-        return [future.result(timeout=JOIN_TIMEOUT_SECONDS) for future in futures]
-
-
 @pytest.fixture(scope="module")
-def concurrency_database_url(pg_server: PostgresServer) -> Iterator[str]:
-    url = pg_server.create_database("identity_conc")
-    try:
-        migrate(url)
-        yield url
-    finally:
-        pg_server.drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def inspection_engine(concurrency_database_url: str) -> Iterator[Engine]:
+def inspection_engine(module_database_url: str) -> Iterator[Engine]:
     """A connection of its own to look at what the served app committed."""
-    engine = create_engine(concurrency_database_url)
+    engine = create_engine(module_database_url)
     yield engine
     engine.dispose()
 
@@ -115,33 +81,22 @@ def _serve(url: str, *, clock: Clock, hasher: Argon2idHasher) -> Iterator[Api]:
         url, pool_size=settings.database_pool_size, max_overflow=settings.database_max_overflow
     )
     app = create_app(settings, clock=clock, hasher=hasher, database=database)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="identity-live-server"
-    )
-    thread.start()
-    try:
-        yield Api(f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        thread.join(timeout=JOIN_TIMEOUT_SECONDS)
-        server.server_close()
-        database.dispose()
-    assert not thread.is_alive(), "the live server did not stop"
+    with live_server(app, name="identity-live-server") as base_url:
+        yield Api(base_url)
 
 
 @pytest.fixture
-def api(concurrency_database_url: str, hasher: Argon2idHasher) -> Iterator[Api]:
+def api(module_database_url: str, hasher: Argon2idHasher) -> Iterator[Api]:
     """The app on the system clock."""
-    yield from _serve(concurrency_database_url, clock=SYSTEM_CLOCK, hasher=hasher)
+    yield from _serve(module_database_url, clock=SYSTEM_CLOCK, hasher=hasher)
 
 
 @pytest.fixture
 def api_on_fake_clock(
-    concurrency_database_url: str, clock: FakeClock, hasher: Argon2idHasher
+    module_database_url: str, clock: FakeClock, hasher: Argon2idHasher
 ) -> Iterator[Api]:
     """The app on a clock the test moves (past the grace window, without sleeping)."""
-    yield from _serve(concurrency_database_url, clock=clock, hasher=hasher)
+    yield from _serve(module_database_url, clock=clock, hasher=hasher)
 
 
 def _token(session: Session, raw_token: str) -> RefreshToken:
@@ -218,7 +173,7 @@ def test_concurrent_reuse_revokes_the_family_when_grace_window_has_passed(
 
     answers = all_at_once(lambda _: api_on_fake_clock.refresh(old))
 
-    assert not [answer for answer in answers if answer.status >= 500], answers
+    assert not server_errors(answers), answers
     with Session(inspection_engine) as session:
         family = session.get_one(RefreshTokenFamily, _token(session, old).family_id)
         children = session.scalar(
@@ -236,7 +191,7 @@ def test_successor_is_refused_when_concurrent_reuse_revoked_its_family(
 ) -> None:
     old, successor = _rotated_past_grace_window(api_on_fake_clock, clock)
     answers = all_at_once(lambda _: api_on_fake_clock.refresh(old))
-    assert not [answer for answer in answers if answer.status >= 500], answers
+    assert not server_errors(answers), answers
 
     answer = api_on_fake_clock.refresh(successor)
 
@@ -284,7 +239,7 @@ def test_concurrent_registration_stores_one_row_when_emails_differ_only_in_case(
         lambda index: api.post("/auth/register", {"email": emails[index], "password": PASSWORD})
     )
 
-    assert not [answer for answer in answers if answer.status >= 500], answers
+    assert not server_errors(answers), answers
     with Session(inspection_engine) as session:
         rows = session.scalar(
             select(func.count()).select_from(User).where(func.lower(User.email) == race_email)

@@ -21,76 +21,53 @@ handlers. Each example (and each stateful scenario) runs in its own savepoint th
 back afterwards, so examples cannot affect one another and a replay sees the same database,
 which Hypothesis needs to shrink a failure.
 
-Why not `schemathesis.pytest.from_fixture` with the function-scoped `app`: with pytest 9.2 its
-lazy loader fails before the first case (`'Function' object has no attribute '_nodeid'`). So
-the schema is loaded when this module is imported, from an app that only serves the document,
-and `_InProcessApp` forwards every request to the app of the running test.
+The schema is loaded when this module is imported, and `IN_PROCESS` forwards every request to
+the app of the running test (`service_kit.testing.schemathesis` says why).
 """
 
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any
 
 import jwt
 import pytest
-import schemathesis
 from flask.testing import FlaskClient
 from flask_openapi3.openapi import OpenAPI
-from hypothesis import HealthCheck, settings
-from schemathesis.schemas import BaseSchema
+from hypothesis import settings
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from identity import create_app
 from identity.models import Role
+from service_kit.testing.auth import bearer
+from service_kit.testing.schemathesis import (
+    ApiCase,
+    InProcessApi,
+    is_positive,
+    per_operation_settings,
+)
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.integration.conftest import AuthActions
 
 pytestmark = pytest.mark.postgres
 
-ApiCase: TypeAlias = schemathesis.Case[Any]
-
 MAX_EXAMPLES = 40
 """Fuzzed examples per operation (coverage-phase cases come on top), and stateful scenarios."""
 STATEFUL_STEPS = 8
 
 
-class _InProcessApp:
-    """A WSGI app that forwards to the app of the running test (set by the `served` fixture)."""
-
-    def __init__(self) -> None:
-        self.target: OpenAPI | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        assert self.target is not None, "requests are only sent while a test runs"
-        return self.target(environ, start_response)
-
-
-_APP = _InProcessApp()
-
-
-def _load_schema() -> BaseSchema:
-    app = create_app(make_settings())  # serves the document without touching a database
-    _APP.target = app
-    try:
-        return schemathesis.openapi.from_wsgi("/openapi.json", _APP)
-    finally:
-        _APP.target = None
-        app.extensions["service_kit.db"].dispose()
-
-
-schema = _load_schema()
+IN_PROCESS = InProcessApi()
+schema = IN_PROCESS.load_schema(create_app(make_settings()))  # the document needs no database
 
 
 @pytest.fixture
 def served(app: OpenAPI) -> Iterator[OpenAPI]:
-    _APP.target = app
-    yield app
-    _APP.target = None
+    with IN_PROCESS.serving(app):
+        yield app
 
 
 @dataclass(frozen=True)
@@ -101,7 +78,7 @@ class Caller:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        return bearer(self.token)
 
 
 @dataclass
@@ -163,10 +140,6 @@ def _caller_for(case: ApiCase, world: World) -> Caller | None:
     return world.user if own_account else world.admin
 
 
-def _is_positive(case: ApiCase) -> bool:
-    return case.meta is not None and case.meta.generation.mode.is_positive
-
-
 def _take(value: object) -> bool:
     """Whether to replace this generated value: half of them, decided by the value itself."""
     return zlib.crc32(repr(value).encode()) % 2 == 0
@@ -184,7 +157,7 @@ def _send_as_reported(case: ApiCase) -> None:
 
 def _use_issued_cursor(case: ApiCase, world: World) -> None:
     """A cursor is valid only if the service issued it, which no schema can say (422 else)."""
-    if _is_positive(case) and "cursor" in (case.query or {}):
+    if is_positive(case) and "cursor" in (case.query or {}):
         case.query["cursor"] = world.cursor
 
 
@@ -193,7 +166,7 @@ def _make_real(case: ApiCase, world: World, caller: Caller | None) -> None:
     positive cases: only there, and only values that are just as schema-valid, so every check
     keeps its meaning (and the other half still tests unknown ids and wrong credentials)."""
     _use_issued_cursor(case, world)
-    if not _is_positive(case):
+    if not is_positive(case):
         return
     path = case.path_parameters or {}
     body = case.body if isinstance(case.body, dict) else {}
@@ -210,14 +183,7 @@ def _make_real(case: ApiCase, world: World, caller: Caller | None) -> None:
 
 
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    derandomize=True,
-    # The fixtures are shared by one operation's examples on purpose; `world.example()`
-    # isolates the examples from one another.
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@per_operation_settings(max_examples=MAX_EXAMPLES)  # `world.example()` isolates the examples
 def test_each_operation_conforms(case: ApiCase, served: OpenAPI, world: World) -> None:
     with world.example():
         caller = _caller_for(case, world)

@@ -1,16 +1,11 @@
 """Forged, stale and misused bearer tokens all get the same 401 `invalid_token` problem."""
 
-import base64
-import hashlib
-import hmac
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 from flask_openapi3.openapi import OpenAPI
@@ -19,7 +14,8 @@ from identity.config import IdentitySettings
 from identity.security.keys import load_public_jwk
 from identity.security.signing import ActiveSigningKey
 from identity.wiring import components
-from service_kit.testing import FakeClock
+from service_kit.testing import FakeClock, forgery
+from service_kit.testing.auth import assert_invalid_token, bearer
 from tests.factories import make_user
 from tests.integration.conftest import AuthActions
 
@@ -55,9 +51,7 @@ class Attacker:
     def published_public_key_pem(self) -> bytes:
         jwks = self.client.get("/.well-known/jwks.json").get_json()
         [jwk] = [jwk for jwk in jwks["keys"] if jwk["kid"] == self.header()["kid"]]
-        return load_public_jwk(jwk).public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return forgery.public_key_pem(load_public_jwk(jwk))
 
     def resign(self, *, headers: dict[str, Any] | None = None, **claim_overrides: Any) -> str:
         """The genuine claims (with overrides) signed validly by the app's own active key."""
@@ -82,74 +76,57 @@ def attacker(
     return Attacker(app, client, clock, settings, auth.login(user.email))
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _segment(value: dict[str, Any]) -> str:
-    return _b64(json.dumps(value, separators=(",", ":")).encode())
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def alg_none(attacker: Attacker) -> dict[str, str]:
-    header = {**attacker.header(), "alg": "none"}
-    return _bearer(f"{_segment(header)}.{_segment(attacker.claims())}.")
+    return bearer(forgery.alg_none(attacker.header(), attacker.claims()))
 
 
 def hs256_keyed_with_public_key(attacker: Attacker) -> dict[str, str]:
-    header = {**attacker.header(), "alg": "HS256"}
-    signing_input = f"{_segment(header)}.{_segment(attacker.claims())}"
     pem = attacker.published_public_key_pem()
-    signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
-    return _bearer(f"{signing_input}.{_b64(signature)}")
+    return bearer(forgery.hs256_keyed_with(pem, attacker.header(), attacker.claims()))
 
 
 def unknown_kid(attacker: Attacker) -> dict[str, str]:
     # Signed by the real key, so only the unpublished kid is wrong.
-    return _bearer(attacker.resign(headers={"kid": "unpublished-kid", "typ": "at+jwt"}))
+    return bearer(attacker.resign(headers={"kid": "unpublished-kid", "typ": "at+jwt"}))
 
 
 def foreign_key_under_published_kid(attacker: Attacker) -> dict[str, str]:
     own_key = ec.generate_private_key(ec.SECP256R1())
     headers = {"kid": attacker.header()["kid"], "typ": "at+jwt"}
-    return _bearer(jwt.encode(attacker.claims(), own_key, algorithm="ES256", headers=headers))
+    return bearer(jwt.encode(attacker.claims(), own_key, algorithm="ES256", headers=headers))
 
 
 def wrong_issuer(attacker: Attacker) -> dict[str, str]:
-    return _bearer(attacker.resign(iss="https://evil.example.com"))
+    return bearer(attacker.resign(iss="https://evil.example.com"))
 
 
 def wrong_audience(attacker: Attacker) -> dict[str, str]:
-    return _bearer(attacker.resign(aud="some-other-api"))
+    return bearer(attacker.resign(aud="some-other-api"))
 
 
 def typ_plain_jwt(attacker: Attacker) -> dict[str, str]:
     key = attacker.signing_key()
-    return _bearer(attacker.resign(headers={"kid": key.kid, "typ": "JWT"}))
+    return bearer(attacker.resign(headers={"kid": key.kid, "typ": "JWT"}))
 
 
 def expired(attacker: Attacker) -> dict[str, str]:
     attacker.clock.advance(
         seconds=attacker.settings.access_token_ttl_seconds + VERIFIER_LEEWAY_SECONDS + 1
     )
-    return _bearer(attacker.access_token)
+    return bearer(attacker.access_token)
 
 
 def not_yet_valid(attacker: Attacker) -> dict[str, str]:
-    return _bearer(attacker.resign(nbf=attacker.claims()["nbf"] + 3600))
+    return bearer(attacker.resign(nbf=attacker.claims()["nbf"] + 3600))
 
 
 def tampered_role(attacker: Attacker) -> dict[str, str]:
-    header, _payload, signature = attacker.access_token.split(".")
-    payload = _segment({**attacker.claims(), "role": "admin"})
-    return _bearer(f"{header}.{payload}.{signature}")
+    claims = {**attacker.claims(), "role": "admin"}
+    return bearer(forgery.with_payload(attacker.access_token, claims))
 
 
 def refresh_token_as_bearer(attacker: Attacker) -> dict[str, str]:
-    return _bearer(str(attacker.tokens["refresh_token"]))
+    return bearer(str(attacker.tokens["refresh_token"]))
 
 
 def no_authorization_header(attacker: Attacker) -> dict[str, str]:
@@ -189,11 +166,7 @@ def test_get_me_answers_401_invalid_token_when_bearer_token_is_not_trusted(
 
     response = client.get(ME, headers=headers)
 
-    assert response.status_code == 401
-    assert response.mimetype == "application/problem+json"
-    assert response.json is not None
-    assert response.json["code"] == "invalid_token"
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert_invalid_token(response)
 
 
 # Controls: the forging harness itself produces accepted tokens, so each rejection above is
@@ -203,7 +176,7 @@ def test_get_me_answers_401_invalid_token_when_bearer_token_is_not_trusted(
 def test_get_me_answers_200_when_token_is_the_one_login_issued(
     client: FlaskClient, attacker: Attacker
 ) -> None:
-    response = client.get(ME, headers=_bearer(attacker.access_token))
+    response = client.get(ME, headers=bearer(attacker.access_token))
 
     assert response.status_code == 200
 
@@ -213,7 +186,7 @@ def test_get_me_answers_200_when_genuine_claims_are_resigned_with_the_active_key
 ) -> None:
     token = attacker.resign()
 
-    response = client.get(ME, headers=_bearer(token))
+    response = client.get(ME, headers=bearer(token))
 
     assert response.status_code == 200
 
@@ -225,6 +198,6 @@ def test_get_me_answers_200_when_token_expired_within_the_leeway(
         seconds=attacker.settings.access_token_ttl_seconds + VERIFIER_LEEWAY_SECONDS - 1
     )
 
-    response = client.get(ME, headers=_bearer(attacker.access_token))
+    response = client.get(ME, headers=bearer(attacker.access_token))
 
     assert response.status_code == 200

@@ -2,14 +2,11 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import pytest
-from flask_openapi3.openapi import OpenAPI
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from identity import wiring
 from identity.config import IdentitySettings
 from identity.errors import (
     EmailTakenError,
@@ -27,11 +24,11 @@ from identity.services.user_service import UserService
 from identity.wiring import Components
 from service_kit.db import KeysetPosition
 from service_kit.errors import InvalidTokenError
-from service_kit.http.auth import VERIFIER_KEY
 from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit.testing import FakeClock
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.integration.conftest import login
 
 MIN_LENGTH = 10  # differs from the default 8, so the tests show the setting is honoured
 NEW_PASSWORD = "a brand new passphrase"
@@ -43,37 +40,10 @@ def settings(database_url: str) -> IdentitySettings:
 
 
 @pytest.fixture
-def parts(app: OpenAPI) -> Components:
-    with app.app_context():
-        return wiring.components()
-
-
-@pytest.fixture
 def user_service(session: Session, parts: Components) -> UserService:
     return UserService(
         session, hasher=parts.hasher, password_policy=parts.password_policy, clock=parts.clock
     )
-
-
-@pytest.fixture
-def auth_service(session: Session, parts: Components) -> AuthService:
-    return AuthService(
-        session,
-        issuer=parts.issuer,
-        box=parts.box,
-        hasher=parts.hasher,
-        policy=parts.refresh_policy,
-        clock=parts.clock,
-    )
-
-
-@pytest.fixture
-def verifier(app: OpenAPI) -> AccessTokenVerifier:
-    return cast(AccessTokenVerifier, app.extensions[VERIFIER_KEY])
-
-
-def login(service: AuthService, user: User, password: str = DEFAULT_PASSWORD) -> TokenPair:
-    return service.authenticate(email=user.email, password=password, user_agent=None)
 
 
 def revoke_reasons(session: Session, user: User) -> list[str | None]:
@@ -85,6 +55,17 @@ def revoke_reasons(session: Session, user: User) -> list[str | None]:
         .order_by(RefreshTokenFamily.id)
     )
     return list(session.scalars(stmt))
+
+
+def change_password(
+    user_service: UserService, user: User, *, current: TokenPair, verifier: AccessTokenVerifier
+) -> None:
+    """Change `user`'s password to NEW_PASSWORD from the session `current` belongs to."""
+    user_service.change_password(
+        user.public_id,
+        PasswordChange(current_password=DEFAULT_PASSWORD, new_password=NEW_PASSWORD),
+        current_session_id=verifier.verify(current.access_token).session_id,
+    )
 
 
 NEW_USER_PASSWORD = "long enough pw"
@@ -194,11 +175,7 @@ def test_change_password_keeps_current_session_live_when_password_changes(
     user = make_user(session)
     current = login(auth_service, user)
 
-    user_service.change_password(
-        user.public_id,
-        PasswordChange(current_password=DEFAULT_PASSWORD, new_password=NEW_PASSWORD),
-        current_session_id=verifier.verify(current.access_token).session_id,
-    )
+    change_password(user_service, user, current=current, verifier=verifier)
 
     assert auth_service.rotate_refresh_token(current.refresh_token).refresh_token
 
@@ -213,11 +190,7 @@ def test_change_password_revokes_other_sessions_when_password_changes(
     current = login(auth_service, user)
     other = login(auth_service, user)
 
-    user_service.change_password(
-        user.public_id,
-        PasswordChange(current_password=DEFAULT_PASSWORD, new_password=NEW_PASSWORD),
-        current_session_id=verifier.verify(current.access_token).session_id,
-    )
+    change_password(user_service, user, current=current, verifier=verifier)
 
     with pytest.raises(InvalidRefreshTokenError):
         auth_service.rotate_refresh_token(other.refresh_token)
@@ -232,13 +205,9 @@ def test_change_password_lets_new_password_log_in_when_password_changes(
     user = make_user(session)
     current = login(auth_service, user)
 
-    user_service.change_password(
-        user.public_id,
-        PasswordChange(current_password=DEFAULT_PASSWORD, new_password=NEW_PASSWORD),
-        current_session_id=verifier.verify(current.access_token).session_id,
-    )
+    change_password(user_service, user, current=current, verifier=verifier)
 
-    assert login(auth_service, user, NEW_PASSWORD).access_token
+    assert login(auth_service, user, password=NEW_PASSWORD).access_token
 
 
 def test_change_password_raises_invalid_credentials_when_current_password_is_wrong(

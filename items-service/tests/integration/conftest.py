@@ -1,30 +1,20 @@
 """Integration fixtures: a real, migrated PostgreSQL database; each test rolls back.
 
-The database, connection and session fixtures come from `service_kit.testing.pytest_plugin`.
+The database, connection, session and client fixtures (and the migrations, through
+`migrations_app_factory`) come from `service_kit.testing.pytest_plugin`.
 """
 
 import uuid
-from collections.abc import Callable, Iterator
 
 import pytest
-from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from flask_openapi3.openapi import OpenAPI
-from sqlalchemy.orm import Session, sessionmaker
 
 from items import create_app
 from items.config import ItemsSettings
 from service_kit.db import Database
 from service_kit.testing import FakeClock
+from service_kit.testing.migrations import AppFactory
 from tests.conftest import TokenIssuer, make_settings
-
-
-def migrate(url: str) -> None:
-    """Apply every migration to `url` the way `flask db upgrade` does."""
-    app = create_app(make_settings(database_url=url))
-    with app.app_context():
-        upgrade()
-    app.extensions["service_kit.db"].dispose()
 
 
 @pytest.fixture(scope="session")
@@ -33,8 +23,8 @@ def database_prefix() -> str:
 
 
 @pytest.fixture(scope="session")
-def migrate_database() -> Callable[[str], None]:
-    return migrate
+def migrations_app_factory() -> AppFactory:
+    return lambda url: create_app(make_settings(database_url=url))
 
 
 @pytest.fixture
@@ -44,22 +34,9 @@ def settings(database_url: str) -> ItemsSettings:
 
 @pytest.fixture
 def app(
-    settings: ItemsSettings,
-    session_factory: sessionmaker[Session],
-    database_url: str,
-    clock: FakeClock,
-    issuer: TokenIssuer,
-) -> Iterator[OpenAPI]:
-    database = Database(database_url, pool_size=1, max_overflow=1)
-    database.session_factory = session_factory
-    app = create_app(settings, clock=clock, database=database, keys=issuer)
-    yield app
-    database.dispose()
-
-
-@pytest.fixture
-def client(app: OpenAPI) -> FlaskClient:
-    return app.test_client()
+    settings: ItemsSettings, rollback_database: Database, clock: FakeClock, issuer: TokenIssuer
+) -> OpenAPI:
+    return create_app(settings, clock=clock, database=rollback_database, keys=issuer)
 
 
 @pytest.fixture

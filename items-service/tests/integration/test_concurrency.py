@@ -1,13 +1,12 @@
-"""Races over real, parallel database connections: the app is served over HTTP from a thread.
+"""items under real races: idempotent creation, conditional updates, paging during inserts.
 
-The rollback-per-test fixtures share one connection, so they cannot show what row locks and
-unique indexes do when requests really overlap; these tests use their own migrated database.
+The racing requests reach a live server on a database of this module's own, each on its own
+connection: see `service_kit.testing.concurrency`.
 """
 
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,38 +15,31 @@ import pytest
 import requests
 from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
-from werkzeug.serving import make_server
 
 from items import create_app
 from items.models import Item, ItemStatus
 from items.repositories.item_repository import ItemRepository
 from service_kit.clock import SYSTEM_CLOCK
 from service_kit.db import transaction
-from service_kit.testing import PostgresServer
+from service_kit.testing.auth import bearer
+from service_kit.testing.concurrency import (
+    JOIN_TIMEOUT_SECONDS,
+    PARALLEL,
+    Answer,
+    all_at_once,
+    live_server,
+    server_errors,
+)
 from tests.conftest import TokenIssuer, make_settings
-from tests.integration.conftest import migrate
 
 pytestmark = pytest.mark.postgres
 
-PARALLEL = 20
 REQUEST_TIMEOUT_SECONDS = 30
-JOIN_TIMEOUT_SECONDS = 60
 ORIGINAL_ITEMS = 1_000
 PAGE_SIZE = 37
 TIE_GROUP = 4  # items sharing one created_at, so the id tie-break decides across page edges
 MAX_PAGES = 200  # far above what 1,000 items and the concurrent inserts need
 MAX_CONCURRENT_INSERTS = 2_000
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: dict[str, Any]
-
-    @property
-    def code(self) -> str | None:
-        return self.body.get("code")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +53,7 @@ class Api:
     def request(self, method: str, path: str, **kwargs: Any) -> Answer:
         # Tokens carry real time: the served app verifies them on the system clock.
         token = self.issuer.token(user_id=self.user_id, now=SYSTEM_CLOCK.now())
-        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        headers = {**bearer(token), **kwargs.pop("headers", {})}
         with requests.request(
             method,
             f"{self.base_url}/api/v1{path}",
@@ -69,67 +61,27 @@ class Api:
             timeout=REQUEST_TIMEOUT_SECONDS,
             **kwargs,
         ) as response:
-            is_json = "json" in response.headers.get("Content-Type", "")
-            body = response.json() if is_json else {"text": response.text}
-            return Answer(response.status_code, dict(response.headers), body)
-
-
-def all_at_once(call: Callable[[int], Answer], *, count: int = PARALLEL) -> list[Answer]:
-    """Run `call(i)` in `count` threads released together by a barrier."""
-    barrier = threading.Barrier(count, timeout=JOIN_TIMEOUT_SECONDS)
-
-    def released(index: int) -> Answer:
-        barrier.wait()
-        return call(index)
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        futures = [pool.submit(released, index) for index in range(count)]
-        return [future.result(timeout=JOIN_TIMEOUT_SECONDS) for future in futures]
-
-
-def server_errors(answers: list[Answer]) -> list[Answer]:
-    return [answer for answer in answers if answer.status >= 500]
+            return Answer.read(response)
 
 
 @pytest.fixture(scope="module")
-def concurrency_database_url(pg_server: PostgresServer) -> Iterator[str]:
-    url = pg_server.create_database("items_conc")
-    try:
-        migrate(url)
-        yield url
-    finally:
-        pg_server.drop_database(url)
-
-
-@pytest.fixture(scope="module")
-def inspection_engine(concurrency_database_url: str) -> Iterator[Engine]:
+def inspection_engine(module_database_url: str) -> Iterator[Engine]:
     """A connection pool of its own to look at (and seed) what the served app sees."""
-    engine = create_engine(concurrency_database_url, pool_size=2, max_overflow=0)
+    engine = create_engine(module_database_url, pool_size=2, max_overflow=0)
     yield engine
     engine.dispose()
 
 
 @pytest.fixture
-def api(concurrency_database_url: str, issuer: TokenIssuer) -> Iterator[Api]:
+def api(module_database_url: str, issuer: TokenIssuer) -> Iterator[Api]:
     settings = make_settings(
-        database_url=concurrency_database_url,
+        database_url=module_database_url,
         database_pool_size=25,  # every racing request holds its own connection
         database_max_overflow=5,
     )
     app = create_app(settings, keys=issuer)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="items-live-server"
-    )
-    thread.start()
-    try:
-        yield Api(f"http://127.0.0.1:{server.server_port}", issuer)
-    finally:
-        server.shutdown()
-        thread.join(timeout=JOIN_TIMEOUT_SECONDS)
-        server.server_close()
-        app.extensions["service_kit.db"].dispose()
-    assert not thread.is_alive(), "the live server did not stop"
+    with live_server(app, name="items-live-server") as base_url:
+        yield Api(base_url, issuer)
 
 
 def _create(api: Api, name: str = "first") -> Answer:

@@ -26,6 +26,10 @@ def item_url(item_id: object) -> str:
     return f"{ITEMS}/{item_id}"
 
 
+def restore_url(item_id: object) -> str:
+    return f"{item_url(item_id)}/restore"
+
+
 def json_body(response: TestResponse) -> Any:
     assert response.mimetype == "application/json", response.get_data(as_text=True)
     return response.get_json()
@@ -47,6 +51,15 @@ def listed_ids(response: TestResponse) -> list[str]:
 
 def at(clock: FakeClock, seconds: float) -> datetime:
     return clock.now() + timedelta(seconds=seconds)
+
+
+def make_item_in_state(
+    session: Session, clock: FakeClock, *, owner_id: uuid.UUID, deleted: bool
+) -> Item:
+    """A deleted item (what restore acts on) or a live one (what every other endpoint acts on)."""
+    if deleted:
+        return make_deleted_item(session, owner_id=owner_id, deleted_at=clock.now())
+    return make_item(session, owner_id=owner_id)
 
 
 @pytest.fixture
@@ -165,24 +178,28 @@ def test_create_item_accepts_boundary_lengths_when_name_is_100_and_description_2
 # --- ownership ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("method", "suffix", "body"),
-    [
-        pytest.param("GET", "", None, id="get"),
-        pytest.param("PATCH", "", {"name": "mine now"}, id="patch"),
-        pytest.param("DELETE", "", None, id="delete"),
-    ],
-)
+# Every item endpoint, as a user would call it on someone else's item (restore takes a deleted one).
+FOREIGN_ITEM_CALLS = [
+    pytest.param("GET", "", None, False, id="get"),
+    pytest.param("PATCH", "", {"name": "mine now"}, False, id="patch"),
+    pytest.param("DELETE", "", None, False, id="delete"),
+    pytest.param("POST", "/restore", None, True, id="restore"),
+]
+
+
+@pytest.mark.parametrize(("method", "suffix", "body", "deleted"), FOREIGN_ITEM_CALLS)
 def test_item_endpoint_answers_404_item_not_found_when_item_belongs_to_another_user(
     client: FlaskClient,
     session: Session,
     other_id: uuid.UUID,
+    clock: FakeClock,
     user_headers: dict[str, str],
     method: str,
     suffix: str,
     body: dict[str, str] | None,
+    deleted: bool,
 ) -> None:
-    theirs = make_item(session, owner_id=other_id)
+    theirs = make_item_in_state(session, clock, owner_id=other_id, deleted=deleted)
 
     response = client.open(
         item_url(theirs.public_id) + suffix, method=method, json=body, headers=user_headers
@@ -191,29 +208,7 @@ def test_item_endpoint_answers_404_item_not_found_when_item_belongs_to_another_u
     assert_problem(response, 404, "item_not_found")
 
 
-def test_restore_item_answers_404_item_not_found_when_deleted_item_belongs_to_another_user(
-    client: FlaskClient,
-    session: Session,
-    other_id: uuid.UUID,
-    clock: FakeClock,
-    user_headers: dict[str, str],
-) -> None:
-    theirs = make_deleted_item(session, owner_id=other_id, deleted_at=clock.now())
-
-    response = client.post(f"{item_url(theirs.public_id)}/restore", headers=user_headers)
-
-    assert_problem(response, 404, "item_not_found")
-
-
-@pytest.mark.parametrize(
-    ("method", "suffix", "body", "deleted"),
-    [
-        pytest.param("GET", "", None, False, id="get"),
-        pytest.param("PATCH", "", {"name": "mine now"}, False, id="patch"),
-        pytest.param("DELETE", "", None, False, id="delete"),
-        pytest.param("POST", "/restore", None, True, id="restore"),
-    ],
-)
+@pytest.mark.parametrize(("method", "suffix", "body", "deleted"), FOREIGN_ITEM_CALLS)
 def test_item_endpoint_answers_exactly_like_a_missing_id_when_item_belongs_to_another_user(
     client: FlaskClient,
     session: Session,
@@ -225,11 +220,7 @@ def test_item_endpoint_answers_exactly_like_a_missing_id_when_item_belongs_to_an
     body: dict[str, str] | None,
     deleted: bool,
 ) -> None:
-    theirs = (
-        make_deleted_item(session, owner_id=other_id, deleted_at=clock.now())
-        if deleted
-        else make_item(session, owner_id=other_id)
-    )
+    theirs = make_item_in_state(session, clock, owner_id=other_id, deleted=deleted)
 
     foreign = client.open(
         item_url(theirs.public_id) + suffix, method=method, json=body, headers=user_headers
@@ -346,11 +337,7 @@ def test_item_endpoint_succeeds_when_admin_acts_on_another_users_item(
     deleted: bool,
     status: int,
 ) -> None:
-    theirs = (
-        make_deleted_item(session, owner_id=other_id, deleted_at=clock.now())
-        if deleted
-        else make_item(session, owner_id=other_id)
-    )
+    theirs = make_item_in_state(session, clock, owner_id=other_id, deleted=deleted)
 
     response = client.open(
         item_url(theirs.public_id) + suffix, method=method, json=body, headers=admin_headers
@@ -1153,7 +1140,7 @@ def test_restore_item_answers_200_with_the_item_when_item_was_deleted(
     item = make_item(session, owner_id=user_id)
     client.delete(item_url(item.public_id), headers=user_headers)
 
-    response = client.post(f"{item_url(item.public_id)}/restore", headers=user_headers)
+    response = client.post(restore_url(item.public_id), headers=user_headers)
 
     assert response.status_code == 200
     assert json_body(response)["id"] == str(item.public_id)
@@ -1165,7 +1152,7 @@ def test_get_item_answers_200_when_item_was_restored(
 ) -> None:
     item = make_item(session, owner_id=user_id)
     client.delete(item_url(item.public_id), headers=user_headers)
-    client.post(f"{item_url(item.public_id)}/restore", headers=user_headers)
+    client.post(restore_url(item.public_id), headers=user_headers)
 
     response = client.get(item_url(item.public_id), headers=user_headers)
 
@@ -1177,7 +1164,7 @@ def test_list_items_includes_item_when_it_was_restored(
 ) -> None:
     item = make_item(session, owner_id=user_id)
     client.delete(item_url(item.public_id), headers=user_headers)
-    client.post(f"{item_url(item.public_id)}/restore", headers=user_headers)
+    client.post(restore_url(item.public_id), headers=user_headers)
 
     response = client.get(ITEMS, headers=user_headers)
 
@@ -1189,7 +1176,7 @@ def test_restore_item_answers_404_item_not_found_when_item_is_live(
 ) -> None:
     item = make_item(session, owner_id=user_id)
 
-    response = client.post(f"{item_url(item.public_id)}/restore", headers=user_headers)
+    response = client.post(restore_url(item.public_id), headers=user_headers)
 
     assert_problem(response, 404, "item_not_found")
 
@@ -1197,7 +1184,7 @@ def test_restore_item_answers_404_item_not_found_when_item_is_live(
 def test_restore_item_answers_404_item_not_found_when_id_never_existed(
     client: FlaskClient, user_headers: dict[str, str]
 ) -> None:
-    response = client.post(f"{item_url(uuid.uuid4())}/restore", headers=user_headers)
+    response = client.post(restore_url(uuid.uuid4()), headers=user_headers)
 
     assert_problem(response, 404, "item_not_found")
 

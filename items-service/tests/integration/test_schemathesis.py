@@ -7,30 +7,33 @@ generated requests reach validation and the handlers instead of stopping at 401.
 check runs (none is excluded): no 5xx, responses match their documented status, content type,
 schema and headers, schema-valid requests are accepted and schema-violating ones rejected.
 
-Why not `schemathesis.pytest.from_fixture`: with pytest 9.2 its lazy loader fails before the first
-case (`'Function' object has no attribute '_nodeid'`). The schema is therefore loaded when the
-module is imported, from an app that only serves the document, and every request is forwarded
-to the app of the running test by `_InProcessApp`. Each operation is one pytest test, so the
-function-scoped fixtures (and the database rollback) are per operation and shared by its
-examples; every example acts as a new user, so examples do not depend on one another.
+The schema is loaded when the module is imported, and `IN_PROCESS` forwards every request to
+the app of the running test (`service_kit.testing.schemathesis` says why). Each operation is
+one pytest test, so the function-scoped fixtures (and the database rollback) are per operation
+and shared by its examples; every example acts as a new user, so examples do not depend on one
+another.
 """
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
-import schemathesis
 from flask.testing import FlaskClient
 from flask_openapi3.openapi import OpenAPI
-from hypothesis import HealthCheck, settings
 from sqlalchemy.orm import Session
 
 from items import create_app
 from items.models import Item
 from service_kit.testing import FakeClock
+from service_kit.testing.auth import bearer
+from service_kit.testing.schemathesis import (
+    ApiCase,
+    InProcessApi,
+    is_positive,
+    per_operation_settings,
+)
 from tests.conftest import TokenIssuer, make_settings
 from tests.factories import make_deleted_item, make_item
 
@@ -39,38 +42,14 @@ pytestmark = pytest.mark.postgres
 RESTORE_PATH_SUFFIX = "/restore"
 
 
-class _InProcessApp:
-    """A WSGI app that forwards to the app of the running test (set by the `served` fixture)."""
-
-    def __init__(self) -> None:
-        self.target: OpenAPI | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        assert self.target is not None, "requests are only sent while a test runs"
-        return self.target(environ, start_response)
-
-
-_APP = _InProcessApp()
-
-
-def _load_schema() -> Any:
-    app = create_app(make_settings())  # no database needed to serve the document
-    _APP.target = app
-    try:
-        return schemathesis.openapi.from_wsgi("/openapi.json", _APP)
-    finally:
-        _APP.target = None
-        app.extensions["service_kit.db"].dispose()
-
-
-schema = _load_schema()
+IN_PROCESS = InProcessApi()
+schema = IN_PROCESS.load_schema(create_app(make_settings()))  # the document needs no database
 
 
 @pytest.fixture
 def served(app: OpenAPI) -> Iterator[OpenAPI]:
-    _APP.target = app
-    yield app
-    _APP.target = None
+    with IN_PROCESS.serving(app):
+        yield app
 
 
 @dataclass
@@ -100,7 +79,7 @@ class Callers:
             response = self.client.get(
                 "/api/v1/items",
                 query_string={"limit": 1, "sort": sort},
-                headers=_bearer(self.token(owner_id, is_admin=False)),
+                headers=bearer(self.token(owner_id, is_admin=False)),
             )
             assert response.status_code == 200, response.json
             cursor = response.json["next_cursor"]  # type: ignore[index]
@@ -109,11 +88,7 @@ class Callers:
         return self._cursors[sort]
 
 
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def _coin(case: schemathesis.Case, purpose: str) -> bool:
+def _coin(case: ApiCase, purpose: str) -> bool:
     """Heads for about half of the cases, decided by the case's content so that replays are
     identical. (Not by the id alone: the coverage phase sends all its bodies to one id.)"""
     headers = sorted(
@@ -123,21 +98,16 @@ def _coin(case: schemathesis.Case, purpose: str) -> bool:
     return hashlib.sha256(content.encode()).digest()[0] % 2 == 0
 
 
-def _is_positive(case: schemathesis.Case) -> bool:
-    meta = case.meta
-    return meta is not None and meta.generation.mode.is_positive
-
-
-def _header(case: schemathesis.Case, name: str) -> str | None:
+def _header(case: ApiCase, name: str) -> str | None:
     """The name a generated header is stored under (case-insensitively), if present."""
     return next((key for key in case.headers or {} if key.lower() == name.lower()), None)
 
 
-def _point_at_real_data(case: schemathesis.Case, callers: Callers, user_id: uuid.UUID) -> None:
+def _point_at_real_data(case: ApiCase, callers: Callers, user_id: uuid.UUID) -> None:
     """Schema-valid values that the schema cannot make real: the ids of the caller's items, their
     current ETags and cursors the service issued. Only positive cases are changed, and only to
     values that are just as schema-valid, so every check keeps its meaning."""
-    if not _is_positive(case):
+    if not is_positive(case):
         return
     query = case.query if isinstance(case.query, dict) else {}
     if "cursor" in query:
@@ -161,15 +131,9 @@ def callers(
 
 
 @schema.parametrize()
-@settings(
-    max_examples=40,
-    deadline=None,
-    derandomize=True,
-    # The fixtures are meant to be shared by one operation's examples (see the module docstring).
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@per_operation_settings(max_examples=40)
 def test_operation_conforms_to_the_openapi_document_when_called_with_a_valid_token(
-    case: schemathesis.Case, served: OpenAPI, callers: Callers
+    case: ApiCase, served: OpenAPI, callers: Callers
 ) -> None:
     user_id = uuid.uuid4()
     query = case.query if isinstance(case.query, dict) else {}
@@ -177,4 +141,4 @@ def test_operation_conforms_to_the_openapi_document_when_called_with_a_valid_tok
     is_admin = "owner" in query and _coin(case, "admin")
     _point_at_real_data(case, callers, user_id)
 
-    case.call_and_validate(headers=_bearer(callers.token(user_id, is_admin=is_admin)))
+    case.call_and_validate(headers=bearer(callers.token(user_id, is_admin=is_admin)))

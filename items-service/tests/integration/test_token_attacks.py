@@ -1,9 +1,5 @@
 """Forged, stale and misused bearer tokens on /api/v1/items: every one is 401 `invalid_token`."""
 
-import base64
-import hashlib
-import hmac
-import json
 import secrets
 import uuid
 from collections.abc import Callable
@@ -11,29 +7,18 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 
 from items.config import ItemsSettings
+from service_kit.testing import forgery
+from service_kit.testing.auth import assert_invalid_token, bearer
 from tests.conftest import TokenIssuer
 
 ITEMS = "/api/v1/items"
 ACCESS_TTL_SECONDS = 900  # TokenIssuer.token's default lifetime
 
 Forge = Callable[[TokenIssuer, ItemsSettings], dict[str, str]]
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _segment(value: dict[str, Any]) -> str:
-    return _b64(json.dumps(value, separators=(",", ":")).encode())
-
-
-def _bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _genuine_claims(issuer: TokenIssuer) -> dict[str, Any]:
@@ -46,23 +31,19 @@ def _signed(issuer: TokenIssuer, claims: dict[str, Any], headers: dict[str, Any]
 
 
 def alg_none(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
-    header = {"alg": "none", "typ": "at+jwt", "kid": issuer.kid}
-    return _bearer(f"{_segment(header)}.{_segment(_genuine_claims(issuer))}.")
+    header = {"typ": "at+jwt", "kid": issuer.kid}
+    return bearer(forgery.alg_none(header, _genuine_claims(issuer)))
 
 
 def hs256_keyed_with_public_key_pem(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
-    pem = issuer.private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    header = {"alg": "HS256", "typ": "at+jwt", "kid": issuer.kid}
-    signing_input = f"{_segment(header)}.{_segment(_genuine_claims(issuer))}"
-    signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
-    return _bearer(f"{signing_input}.{_b64(signature)}")
+    pem = forgery.public_key_pem(issuer.private_key.public_key())
+    header = {"typ": "at+jwt", "kid": issuer.kid}
+    return bearer(forgery.hs256_keyed_with(pem, header, _genuine_claims(issuer)))
 
 
 def unknown_kid(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
     headers = {"kid": "attacker-key", "typ": "at+jwt"}
-    return _bearer(_signed(issuer, _genuine_claims(issuer), headers))
+    return bearer(_signed(issuer, _genuine_claims(issuer), headers))
 
 
 def foreign_key_under_trusted_kid(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
@@ -73,44 +54,43 @@ def foreign_key_under_trusted_kid(issuer: TokenIssuer, settings: ItemsSettings) 
         algorithm="ES256",
         headers={"kid": issuer.kid, "typ": "at+jwt"},
     )
-    return _bearer(token)
+    return bearer(token)
 
 
 def wrong_issuer(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
-    return _bearer(issuer.token(iss="https://evil.example.com"))
+    return bearer(issuer.token(iss="https://evil.example.com"))
 
 
 def wrong_audience(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
-    return _bearer(issuer.token(aud="some-other-api"))
+    return bearer(issuer.token(aud="some-other-api"))
 
 
 def expired(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
     token = issuer.token()
     issuer.clock.advance(seconds=ACCESS_TTL_SECONDS + settings.token_leeway_seconds + 1)
-    return _bearer(token)
+    return bearer(token)
 
 
 def not_yet_valid(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
     nbf = int(issuer.clock.now().timestamp()) + settings.token_leeway_seconds + 60
-    return _bearer(issuer.token(nbf=nbf))
+    return bearer(issuer.token(nbf=nbf))
 
 
 def tampered_payload(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
-    header, _payload, signature = issuer.token().split(".")
     forged = {**_genuine_claims(issuer), "role": "admin"}
-    return _bearer(f"{header}.{_segment(forged)}.{signature}")
+    return bearer(forgery.with_payload(issuer.token(), forged))
 
 
 def typ_plain_jwt(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
-    return _bearer(_signed(issuer, _genuine_claims(issuer), {"kid": issuer.kid, "typ": "JWT"}))
+    return bearer(_signed(issuer, _genuine_claims(issuer), {"kid": issuer.kid, "typ": "JWT"}))
 
 
 def typ_missing(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
-    return _bearer(_signed(issuer, _genuine_claims(issuer), {"kid": issuer.kid, "typ": None}))
+    return bearer(_signed(issuer, _genuine_claims(issuer), {"kid": issuer.kid, "typ": None}))
 
 
 def refresh_token_like_string(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
-    return _bearer(secrets.token_urlsafe(32))  # what identity hands out as a refresh token
+    return bearer(secrets.token_urlsafe(32))  # what identity hands out as a refresh token
 
 
 def no_authorization_header(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
@@ -125,7 +105,7 @@ def _claim_removed(name: str) -> Forge:
     def forge(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
         claims = _genuine_claims(issuer)
         del claims[name]
-        return _bearer(_signed(issuer, claims, {"kid": issuer.kid, "typ": "at+jwt"}))
+        return bearer(_signed(issuer, claims, {"kid": issuer.kid, "typ": "at+jwt"}))
 
     return forge
 
@@ -162,10 +142,7 @@ def test_list_items_answers_401_invalid_token_when_bearer_token_is_not_trusted(
 
     response = client.get(ITEMS, headers=headers)
 
-    assert response.status_code == 401
-    assert response.mimetype == "application/problem+json"
-    assert response.get_json()["code"] == "invalid_token"
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert_invalid_token(response)
 
 
 def test_list_items_answers_200_when_token_expired_within_the_leeway(
@@ -174,7 +151,7 @@ def test_list_items_answers_200_when_token_expired_within_the_leeway(
     token = issuer.token()
     issuer.clock.advance(seconds=ACCESS_TTL_SECONDS + settings.token_leeway_seconds - 1)
 
-    response = client.get(ITEMS, headers=_bearer(token))
+    response = client.get(ITEMS, headers=bearer(token))
 
     assert response.status_code == 200
 
@@ -202,7 +179,4 @@ def test_item_endpoint_answers_401_invalid_token_when_request_has_no_token(
 ) -> None:
     response = client.open(path, method=method, json={"name": "x"})
 
-    assert response.status_code == 401
-    assert response.mimetype == "application/problem+json"
-    assert response.get_json()["code"] == "invalid_token"
-    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert_invalid_token(response)

@@ -4,7 +4,7 @@ import json
 import secrets
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -430,41 +430,44 @@ def test_verify_rejects_token_when_its_key_was_retired_and_ttl_passed(
         verifier.verify(old_key.access_token(clock))
 
 
-def test_verify_rejects_token_when_its_kid_is_published_only_as_a_private_key(
+def _as_private_key(key: SigningKey) -> dict[str, Any]:
+    return key.private_jwk()
+
+
+def _as_encryption_key(key: SigningKey) -> dict[str, Any]:
+    return key.public_jwk(use="enc")
+
+
+# JWKS entries a verifier must never take a verification key from.
+UNUSABLE_JWKS = [
+    pytest.param(_as_private_key, id="private-key-with-d"),
+    pytest.param(_as_encryption_key, id="use-enc"),
+]
+
+
+@pytest.mark.parametrize("unusable", UNUSABLE_JWKS)
+def test_verify_rejects_token_when_its_kid_is_published_only_as_an_unusable_key(
     identity: IdentityServer,
     verifier: AccessTokenVerifier,
     clock: FakeClock,
     old_key: SigningKey,
     new_key: SigningKey,
+    unusable: Callable[[SigningKey], dict[str, Any]],
 ) -> None:
-    identity.publish(old_key.public_jwk(), new_key.private_jwk())
+    identity.publish(old_key.public_jwk(), unusable(new_key))
 
     with pytest.raises(InvalidTokenError):
         verifier.verify(new_key.access_token(clock))
 
 
-def test_verify_rejects_token_when_its_kid_is_published_only_as_an_encryption_key(
-    identity: IdentityServer,
-    verifier: AccessTokenVerifier,
-    clock: FakeClock,
-    old_key: SigningKey,
-    new_key: SigningKey,
-) -> None:
-    identity.publish(old_key.public_jwk(), new_key.public_jwk(use="enc"))
-
-    with pytest.raises(InvalidTokenError):
-        verifier.verify(new_key.access_token(clock))
-
-
-@pytest.mark.parametrize(
-    "unusable",
-    [pytest.param("private", id="private-key-with-d"), pytest.param("enc", id="use-enc")],
-)
+@pytest.mark.parametrize("unusable", UNUSABLE_JWKS)
 def test_find_key_raises_jwks_unavailable_when_jwks_holds_only_unusable_keys(
-    identity: IdentityServer, jwks: JwksClient, old_key: SigningKey, unusable: str
+    identity: IdentityServer,
+    jwks: JwksClient,
+    old_key: SigningKey,
+    unusable: Callable[[SigningKey], dict[str, Any]],
 ) -> None:
-    jwk = old_key.private_jwk() if unusable == "private" else old_key.public_jwk(use="enc")
-    identity.publish(jwk)
+    identity.publish(unusable(old_key))
 
     with pytest.raises(JwksUnavailableError):
         jwks.find_key(old_key.kid)

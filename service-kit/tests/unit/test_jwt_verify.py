@@ -1,8 +1,5 @@
 """AccessTokenVerifier: a valid RFC 9068 token becomes a Principal; anything else is rejected."""
 
-import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Callable
@@ -10,16 +7,16 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from service_kit.errors import InvalidTokenError
 from service_kit.security.jwt_verify import AccessTokenVerifier, Principal
-from service_kit.testing import FakeClock
+from service_kit.testing import FakeClock, forgery
 
 ISSUER = "https://identity.example.test"
 AUDIENCE = "api"
 KID = "key-1"
+HEADER = {"kid": KID, "typ": "at+jwt"}
 TTL_SECONDS = 900
 LEEWAY_SECONDS = 10
 USER_ID = uuid.UUID("7d1f3c2a-5b4e-4f6a-9c8d-1e2f3a4b5c6d")
@@ -83,35 +80,8 @@ def sign(
         json.dumps(claims).encode(),
         key,
         algorithm="ES256",
-        headers=headers or {"kid": KID, "typ": "at+jwt"},
+        headers=headers or HEADER,
     )
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _segment(value: dict[str, Any]) -> str:
-    return _b64(json.dumps(value, separators=(",", ":")).encode())
-
-
-def _hs256_with_public_key_pem(claims: dict[str, Any]) -> str:
-    """The classic key-confusion forgery: HMAC keyed with the verifier's public key PEM."""
-    pem = PRIVATE_KEY.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    signing_input = f"{_segment({'alg': 'HS256', 'typ': 'at+jwt', 'kid': KID})}.{_segment(claims)}"
-    signature = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{_b64(signature)}"
-
-
-def _alg_none(claims: dict[str, Any]) -> str:
-    return f"{_segment({'alg': 'none', 'typ': 'at+jwt', 'kid': KID})}.{_segment(claims)}."
-
-
-def _with_payload(token: str, claims: dict[str, Any]) -> str:
-    header, _payload, signature = token.split(".")
-    return f"{header}.{_segment(claims)}.{signature}"
 
 
 def test_verify_returns_principal_when_token_is_valid(
@@ -252,7 +222,7 @@ def test_verify_raises_invalid_token_when_typ_is_not_at_jwt(
 def test_verify_raises_invalid_token_when_alg_is_none(
     verifier: AccessTokenVerifier, clock: FakeClock
 ) -> None:
-    token = _alg_none(valid_claims(clock))
+    token = forgery.alg_none(HEADER, valid_claims(clock))
 
     with pytest.raises(InvalidTokenError):
         verifier.verify(token)
@@ -261,7 +231,8 @@ def test_verify_raises_invalid_token_when_alg_is_none(
 def test_verify_raises_invalid_token_when_hs256_is_keyed_with_the_public_key_pem(
     verifier: AccessTokenVerifier, clock: FakeClock
 ) -> None:
-    token = _hs256_with_public_key_pem(valid_claims(clock))
+    pem = forgery.public_key_pem(PRIVATE_KEY.public_key())
+    token = forgery.hs256_keyed_with(pem, HEADER, valid_claims(clock))
 
     with pytest.raises(InvalidTokenError):
         verifier.verify(token)
@@ -297,7 +268,7 @@ def test_verify_raises_invalid_token_when_payload_was_tampered_with(
     verifier: AccessTokenVerifier, clock: FakeClock
 ) -> None:
     token = sign(valid_claims(clock))
-    tampered = _with_payload(token, valid_claims(clock, role="admin"))
+    tampered = forgery.with_payload(token, valid_claims(clock, role="admin"))
 
     with pytest.raises(InvalidTokenError):
         verifier.verify(tampered)

@@ -142,7 +142,7 @@ class KeyRing:
 
     def active_signing_key(self) -> ActiveSigningKey:
         with self._lock:
-            if self._signing is None or time.monotonic() - self._signing_loaded_at > self._ttl:
+            if self._signing is None or time.monotonic() - self._signing_loaded_at >= self._ttl:
                 with self._session_factory() as session:
                     key = KeyService(session, box=self._box).ensure_active_key()
                     pem = self._box.decrypt(key.private_key_ciphertext)
@@ -156,7 +156,7 @@ class KeyRing:
         """The public key published under `kid`, or None (refreshes at most once per second)."""
         with self._lock:
             age = time.monotonic() - self._public_loaded_at
-            if age > self._ttl or (kid not in self._public and age > self._miss_refresh):
+            if age >= self._ttl or (kid not in self._public and age > self._miss_refresh):
                 self._public = self._load_published()
                 self._public_loaded_at = time.monotonic()
             return self._public.get(kid)

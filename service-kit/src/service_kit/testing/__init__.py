@@ -1,9 +1,25 @@
-"""Test support shared by the services' suites: a controllable clock and PostgreSQL provisioning.
+"""Test support shared by the services' suites.
+
+A controllable clock, PostgreSQL provisioning and the pytest plugin with the database fixtures;
+then migrations (`migrations`, and the tests every service runs in `migration_tests`), races
+over a live server (`concurrency`), the in-process Schemathesis harness (`schemathesis`),
+forged JWTs (`forgery`) and bearer credentials (`auth`).
 
 Imported only by tests; nothing in a running service depends on it.
 """
 
+import pytest
+
 from service_kit.testing.clock import FakeClock
 from service_kit.testing.postgres import PostgresServer, postgres_server
+
+# The shared tests and assertion helpers report failures the way a test file does. This runs
+# when the package is first imported, before any of these modules can be.
+pytest.register_assert_rewrite(
+    "service_kit.testing.auth",
+    "service_kit.testing.concurrency",
+    "service_kit.testing.migration_tests",
+    "service_kit.testing.schemathesis",
+)
 
 __all__ = ["FakeClock", "PostgresServer", "postgres_server"]

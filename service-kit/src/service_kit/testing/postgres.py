@@ -39,6 +39,15 @@ class PostgresServer:
         name = make_url(url).database
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    @contextmanager
+    def temporary_database(self, prefix: str) -> Iterator[str]:
+        """An empty database (see `create_database`) that is dropped when the block ends."""
+        url = self.create_database(prefix)
+        try:
+            yield url
+        finally:
+            self.drop_database(url)
+
     def _admin(self, statement: str) -> None:
         engine = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=None)
         try:

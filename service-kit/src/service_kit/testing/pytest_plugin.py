@@ -1,22 +1,29 @@
 """pytest fixtures every service's integration suite shares (`pytest_plugins = [...]`).
 
-A service's conftest provides two session-scoped fixtures:
-- `database_prefix`: the prefix of the throwaway database names (e.g. "identity_test");
-- `migrate_database`: a callable that migrates an empty database at the given URL to head.
+A service's conftest provides:
+- `database_prefix` (session scope): the prefix of the throwaway database names ("identity_test");
+- `migrations_app_factory` (session scope): builds the service's app on a database URL, as
+  `flask db` does; migrations run through it;
+- `app`: the app under test, built on `rollback_database` (for `client`).
 
 Then `database_url` is a real, migrated PostgreSQL database for the whole run, and `session` /
 `session_factory` give each test sessions that join one outer transaction through savepoints:
-services commit as usual and the test's rollback undoes everything.
+services commit as usual and the test's rollback undoes everything. `rollback_database` hands
+the app those same sessions. `module_database_url` is a migrated database of a module's own.
 """
 
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from service_kit.db import Database
 from service_kit.testing.clock import FakeClock
+from service_kit.testing.migrations import AppFactory, migrate_to_head
 from service_kit.testing.postgres import (
     PostgresServer,
     PostgresUnavailableError,
@@ -37,15 +44,35 @@ def pg_server() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture(scope="session")
+def migrate_database(migrations_app_factory: AppFactory) -> Callable[[str], None]:
+    """Migrates the empty database at a URL to head, as `flask db upgrade` does."""
+    return partial(migrate_to_head, migrations_app_factory)
+
+
+@pytest.fixture(scope="session")
 def database_url(
     pg_server: PostgresServer,
     database_prefix: str,
     migrate_database: Callable[[str], None],
 ) -> Iterator[str]:
-    url = pg_server.create_database(database_prefix)
-    migrate_database(url)
-    yield url
-    pg_server.drop_database(url)
+    with pg_server.temporary_database(database_prefix) as url:
+        migrate_database(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_database_url(
+    pg_server: PostgresServer,
+    database_prefix: str,
+    migrate_database: Callable[[str], None],
+) -> Iterator[str]:
+    """A migrated database for one test module, for tests the rollback fixtures cannot serve.
+
+    Those share one connection; races need the app on a pool of its own that really commits.
+    """
+    with pg_server.temporary_database(f"{database_prefix}_module") as url:
+        migrate_database(url)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +101,22 @@ def session_factory(connection: Connection) -> sessionmaker[Session]:
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     with session_factory() as session:
         yield session
+
+
+@pytest.fixture
+def rollback_database(
+    database_url: str, session_factory: sessionmaker[Session]
+) -> Iterator[Database]:
+    """A `Database` for the app under test whose sessions join the test's outer transaction."""
+    database = Database(database_url, pool_size=1, max_overflow=1)
+    database.session_factory = session_factory
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
 
 
 @pytest.fixture
