@@ -3,13 +3,20 @@
 # nginx gateway (nginx from PATH) on 127.0.0.1:8080 in front of both.
 # Embedded SQLite under var/ unless IDENTITY_DATABASE_URL / ITEMS_DATABASE_URL say otherwise.
 # Migrations are applied first. Ctrl-C (SIGINT) or SIGTERM stops every process cleanly.
+# RUN_LOCAL_SERVICES picks which of `identity items gateway` to start (default: all three), so
+# one of them can run, stop and restart on its own (a debugger, the e2e outage drill).
+# GATEWAY_DIR is where the gateway's configuration is rendered (default var/gateway).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=".venv/bin"
 [ -x "$bin/gunicorn" ] || { echo "run 'make install' first" >&2; exit 1; }
-nginx_bin=$(command -v nginx || command -v /usr/sbin/nginx || true)
-[ -n "$nginx_bin" ] || { echo "nginx not found: apt-get install nginx" >&2; exit 1; }
+services=" ${RUN_LOCAL_SERVICES:-identity items gateway} "
+wants() { [[ "$services" == *" $1 "* ]]; }
+if wants gateway; then
+  nginx_bin=$(command -v nginx || command -v /usr/sbin/nginx || true)
+  [ -n "$nginx_bin" ] || { echo "nginx not found: apt-get install nginx" >&2; exit 1; }
+fi
 
 IDENTITY_PORT=${IDENTITY_PORT:-8001}
 ITEMS_PORT=${ITEMS_PORT:-8002}
@@ -20,14 +27,16 @@ export IDENTITY_TRUSTED_PROXY_COUNT=${IDENTITY_TRUSTED_PROXY_COUNT:-1}
 export ITEMS_TRUSTED_PROXY_COUNT=${ITEMS_TRUSTED_PROXY_COUNT:-1}
 
 # The gateway's configuration: the same template the container renders (see gateway/render.py).
-gateway_dir="$PWD/var/gateway"
+gateway_dir=${GATEWAY_DIR:-$PWD/var/gateway}
 GATEWAY_LISTEN=${GATEWAY_LISTEN:-127.0.0.1:8080}
-IDENTITY_UPSTREAM="127.0.0.1:${IDENTITY_PORT}" ITEMS_UPSTREAM="127.0.0.1:${ITEMS_PORT}" \
-  GATEWAY_LISTEN="$GATEWAY_LISTEN" "$bin/python" gateway/render.py --out "$gateway_dir" >/dev/null
-"$nginx_bin" -q -t -p "$gateway_dir/" -c "$gateway_dir/nginx.conf"
+if wants gateway; then
+  IDENTITY_UPSTREAM="127.0.0.1:${IDENTITY_PORT}" ITEMS_UPSTREAM="127.0.0.1:${ITEMS_PORT}" \
+    GATEWAY_LISTEN="$GATEWAY_LISTEN" "$bin/python" gateway/render.py --out "$gateway_dir" >/dev/null
+  "$nginx_bin" -q -t -p "$gateway_dir/" -c "$gateway_dir/nginx.conf"
+fi
 
-"$bin/flask" --app identity db upgrade
-"$bin/flask" --app items db upgrade
+if wants identity; then "$bin/flask" --app identity db upgrade; fi
+if wants items; then "$bin/flask" --app items db upgrade; fi
 
 pids=()
 stop() {
@@ -44,10 +53,12 @@ serve() {  # serve PORT APP: each gunicorn gets its own metrics directory (set b
     -b "127.0.0.1:$1" "$2" &
   pids+=($!)
 }
-serve "$IDENTITY_PORT" 'identity:create_app()'
-serve "$ITEMS_PORT" 'items:create_app()'
-"$nginx_bin" -p "$gateway_dir/" -c "$gateway_dir/nginx.conf" &
-pids+=($!)
+if wants identity; then serve "$IDENTITY_PORT" 'identity:create_app()'; fi
+if wants items; then serve "$ITEMS_PORT" 'items:create_app()'; fi
+if wants gateway; then
+  "$nginx_bin" -p "$gateway_dir/" -c "$gateway_dir/nginx.conf" &
+  pids+=($!)
+fi
 gateway_url="http://${GATEWAY_LISTEN}"
 [[ "$GATEWAY_LISTEN" == *:* ]] || gateway_url="http://127.0.0.1:${GATEWAY_LISTEN}"
 echo "gateway: ${gateway_url}  docs: ${gateway_url}/docs/identity and ${gateway_url}/docs/items" >&2

@@ -107,6 +107,15 @@ events {{
 }}
 
 http {{
+    # As in the image's nginx.conf: types by extension (include mime.types), else octet-stream.
+    types {{
+        text/html html htm;
+        text/css css;
+        application/javascript js;
+        application/json json;
+        image/svg+xml svg;
+        image/png png;
+    }}
     default_type application/octet-stream;
     sendfile on;
     keepalive_timeout 65s;

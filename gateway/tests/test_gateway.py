@@ -295,6 +295,40 @@ def gateway_without_services(tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield running
 
 
+@contextmanager
+def _unanswered_listener() -> Iterator[str]:
+    """An address whose connections never complete: a listener that accepts nothing, its
+    backlog full, so the kernel drops new SYNs (like a stopped container's stale address)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        fillers: list[socket.socket] = []
+        try:
+            for _ in range(8):  # queue connections until the kernel stops completing them
+                try:
+                    fillers.append(socket.create_connection(address, timeout=0.5))
+                except TimeoutError:
+                    break
+            yield f"{address[0]}:{address[1]}"
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+@pytest.fixture(scope="module")
+def gateway_with_silent_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with (
+        _unanswered_listener() as silent,
+        _running_nginx(
+            tmp_path_factory.mktemp("gateway-silent"),
+            IDENTITY_UPSTREAM=silent,
+            ITEMS_UPSTREAM=silent,
+        ) as running,
+    ):
+        yield running
+
+
 def _assert_problem(reply: Reply, *, status: int, code: str, instance: str) -> None:
     assert reply.status == status
     assert reply.only("Content-Type") == "application/problem+json"
@@ -690,11 +724,23 @@ def test_service_errors_pass_through_untouched(gateway: Gateway, path: str, stat
     assert reply.body == UPSTREAM_PROBLEM % status
 
 
-@pytest.mark.parametrize("path", ["/api/v1/items", "/api/v1/auth/login", "/docs/identity"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/items", "/api/v1/auth/login", "/docs/identity", "/.well-known/jwks.json"]
+)
 def test_unreachable_service_is_a_problem_502(gateway_without_services: Gateway, path: str) -> None:
     reply = gateway_without_services.get(path)
 
     _assert_problem(reply, status=502, code="bad_gateway", instance=path)
+
+
+def test_service_that_never_accepts_the_connection_is_a_problem_503(
+    gateway_with_silent_services: Gateway,
+) -> None:
+    reply = gateway_with_silent_services.get("/.well-known/jwks.json")
+
+    _assert_problem(
+        reply, status=503, code="service_unavailable", instance="/.well-known/jwks.json"
+    )
 
 
 # -- headers ---------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ def create_app(
         version=__version__,
         description="Items owned by users; access tokens are verified locally from the JWKS.",
         readiness_checks={"jwks": jwks.ensure_available} if keys is None else None,
+        warm_ups=[jwks.warm_up] if keys is None else [],
     )
     secret = settings.secret_key.get_secret_value()
     app.extensions[COMPONENTS_KEY] = Components(

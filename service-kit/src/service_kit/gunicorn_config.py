@@ -42,6 +42,13 @@ def on_starting(_server: Any) -> None:
     os.makedirs(directory, exist_ok=True)
 
 
+def post_worker_init(worker: Any) -> None:
+    """Run the app's warm-ups (e.g. loading the JWKS) before the worker takes requests."""
+    extensions = getattr(worker.wsgi, "extensions", {})
+    for warm_up in extensions.get("service_kit.warm_ups", ()):
+        warm_up()
+
+
 def child_exit(_server: Any, worker: Any) -> None:
     mark_worker_dead(worker.pid)
 

@@ -365,3 +365,24 @@ def test_jwks_unavailable_error_has_stable_code_when_raised() -> None:
     error = JwksUnavailableError()
 
     assert error.code == "jwks_unavailable"
+
+
+def test_warm_up_lets_a_worker_verify_during_an_outage_when_it_ran_before_the_outage(
+    client: JwksClient, identity: FakeIdentity
+) -> None:
+    client.warm_up()
+    identity.error = requests.ConnectionError("identity is down")
+
+    key = client.find_key("key-1")
+
+    assert key is not None
+
+
+def test_warm_up_does_not_raise_when_identity_is_unreachable(
+    client: JwksClient, identity: FakeIdentity
+) -> None:
+    identity.error = requests.ConnectionError("identity is down")
+
+    client.warm_up()
+
+    assert len(identity.calls) == 1

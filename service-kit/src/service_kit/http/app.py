@@ -1,6 +1,6 @@
 """Builds a service's Flask app with every shared concern wired in one place."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from flask_cors import CORS
 from flask_openapi3.models.info import Info
@@ -18,6 +18,8 @@ from service_kit.http.request_id import init_request_id
 from service_kit.logging import configure_logging
 
 SETTINGS_KEY = "settings"
+WARM_UPS_KEY = "service_kit.warm_ups"
+"""Callables gunicorn runs once in each worker after it loads the app (see gunicorn_config)."""
 
 
 def create_service_app(
@@ -29,6 +31,7 @@ def create_service_app(
     version: str,
     description: str,
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    warm_ups: Sequence[Callable[[], None]] = (),
 ) -> OpenAPI:
     """An OpenAPI (Flask) app with logging, request ids, problem+json, health, metrics and docs."""
     configure_logging(level=settings.log_level, json=settings.log_json)
@@ -47,6 +50,7 @@ def create_service_app(
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[SETTINGS_KEY] = settings
+    app.extensions[WARM_UPS_KEY] = tuple(warm_ups)
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the configured number of proxies (the gateway).
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

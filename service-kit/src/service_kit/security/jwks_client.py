@@ -88,6 +88,13 @@ class JwksClient:
             if not self._keys:
                 raise JwksUnavailableError()
 
+    def warm_up(self) -> None:
+        """Load the keys once at worker start, so a worker can verify tokens even if identity
+        is down later, before it ever saw a request. Failure only logs; lookups retry."""
+        with self._lock:
+            if not self._keys:
+                self._refresh(self._monotonic())
+
     def _may_attempt(self, now: float, *, urgent: bool) -> bool:
         if self._attempted_at is None:
             return True

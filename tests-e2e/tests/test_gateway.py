@@ -1,0 +1,114 @@
+"""What the gateway itself answers: rate limits, body limits, unknown and private paths, and
+the request id it keeps from the client and hands to the services."""
+
+import json
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from e2e.api_client import Account, ApiClient, expect_problem, unique_email
+from e2e.stack import AUTH_BURST, AUTH_RATE_PER_SECOND, Stack
+from e2e.waiting import wait_until
+
+ONE_MIB = 1024 * 1024
+FLOOD_CONCURRENCY = 8
+
+
+def _failed_login(base_url: str, email: str) -> requests.Response:
+    with ApiClient(base_url) as client:  # one client per thread: sessions are not shared
+        return client.login(email, "not-the-password")
+
+
+def test_login_flood_is_answered_429_problem_with_retry_after(stack: Stack, api: ApiClient) -> None:
+    email = unique_email()
+
+    with ThreadPoolExecutor(FLOOD_CONCURRENCY) as pool:
+
+        def first_429() -> requests.Response | None:
+            batch = list(pool.map(lambda _: _failed_login(stack.base_url, email), range(16)))
+            return next((r for r in batch if r.status_code == 429), None)
+
+        limited = wait_until(first_429, timeout=30, interval=0, what="a 429 from a login flood")
+
+    expect_problem(limited, 429, "too_many_requests")
+    assert int(limited.headers["Retry-After"]) >= 1
+    # Leave the budget as the flood found it: accepted again, then empty for burst/rate seconds.
+    wait_until(
+        lambda: api.login(email, "not-the-password").status_code == 401,
+        timeout=30,
+        interval=0.5,
+        what="the auth rate limit to accept logins again",
+    )
+    time.sleep(AUTH_BURST / AUTH_RATE_PER_SECOND)
+
+
+def test_body_larger_than_1_mib_is_answered_413_problem(api: ApiClient, account: Account) -> None:
+    body = b'{"name": "' + b"x" * ONE_MIB + b'"}'
+
+    response = api.request(
+        "POST",
+        "/api/v1/items",
+        token=account.tokens.access_token,
+        data=body,
+        headers={"Content-Type": "application/json"},
+    )
+
+    expect_problem(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("path", ["/no/such/page", "/api/v2/items", "/api/v1/nothing-here"])
+def test_unknown_path_is_answered_404_problem(api: ApiClient, path: str) -> None:
+    response = api.request("GET", path)
+
+    body = expect_problem(response, 404, "not_found")
+    assert body["instance"] == path
+
+
+@pytest.mark.parametrize(
+    "path", ["/metrics", "/docs/identity/metrics", "/docs/items/metrics", "/health/ready"]
+)
+def test_service_internals_are_not_reachable_through_the_gateway(api: ApiClient, path: str) -> None:
+    response = api.request("GET", path)
+
+    expect_problem(response, 404, "not_found")
+    assert "http_requests_total" not in response.text
+
+
+def _service_lines(logs: str, request_id: str) -> list[dict[str, object]]:
+    """The service's (not the gateway's) JSON log lines that carry `request_id`."""
+    lines = []
+    for line in logs.splitlines():
+        if request_id not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("logger") != "gateway":
+            lines.append(record)
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("service", "path"), [("identity", "/api/v1/users/me"), ("items", "/api/v1/items")]
+)
+def test_request_id_from_the_client_is_echoed_and_logged_by_the_service(
+    stack: Stack, api: ApiClient, account: Account, service: str, path: str
+) -> None:
+    request_id = f"e2e-{uuid.uuid4().hex}"
+
+    response = api.request(
+        "GET", path, token=account.tokens.access_token, headers={"X-Request-ID": request_id}
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Request-ID"] == request_id
+    lines = wait_until(
+        lambda: _service_lines(stack.service_logs(service), request_id),
+        timeout=15,
+        interval=0.5,
+        what=f"{service}'s log mentioning request id {request_id}",
+    )
+    assert all(line["request_id"] == request_id for line in lines), lines
