@@ -17,7 +17,7 @@ from identity.wiring import COMPONENTS_KEY, Components
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import CursorCodec, Database
 from service_kit.http.app import create_service_app
-from service_kit.http.auth import VERIFIER_KEY
+from service_kit.http.auth import init_auth
 from service_kit.security.jwt_verify import AccessTokenVerifier
 
 __version__ = "0.1.0"
@@ -74,12 +74,15 @@ def create_app(
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
         user_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="users"),
     )
-    app.extensions[VERIFIER_KEY] = AccessTokenVerifier(
-        key_ring,
-        issuer=settings.issuer,
-        audience=settings.access_token_audience,
-        algorithms=[settings.signing_algorithm],
-        clock=clock,
+    init_auth(
+        app,
+        AccessTokenVerifier(
+            key_ring,
+            issuer=settings.issuer,
+            audience=settings.access_token_audience,
+            algorithms=[settings.signing_algorithm],
+            clock=clock,
+        ),
     )
     app.register_api(auth_bp)
     app.register_api(users_bp)

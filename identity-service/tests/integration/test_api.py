@@ -892,3 +892,28 @@ def test_logs_omit_passwords_tokens_and_emails_when_user_signs_up_logs_in_and_re
     secrets += [pair["access_token"], pair["refresh_token"]]
     secrets += [rotated["access_token"], rotated["refresh_token"]]
     assert [secret for secret in secrets if secret in logged] == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1//users/me", "/api/v1/users/me//", "/health//live"])
+def test_request_answers_404_problem_not_an_html_redirect_when_path_has_double_slashes(
+    client: FlaskClient, path: str
+) -> None:
+    response = client.get(path)
+
+    assert problem(response) == (404, PROBLEM, "not_found")
+
+
+def test_list_users_answers_401_before_validating_the_query_when_token_is_missing(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/api/v1/users?limit=not-a-number")
+
+    assert problem(response) == (401, PROBLEM, "invalid_token")
+
+
+def test_list_users_answers_403_before_validating_the_query_when_caller_is_not_admin(
+    client: FlaskClient, auth: AuthActions
+) -> None:
+    response = client.get("/api/v1/users?limit=not-a-number", headers=auth.new_user_headers())
+
+    assert problem(response) == (403, PROBLEM, "forbidden")

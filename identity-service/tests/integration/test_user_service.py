@@ -23,7 +23,7 @@ from identity.services.results import TokenPair
 from identity.services.user_service import UserService
 from identity.wiring import Components
 from service_kit.db import KeysetPosition
-from service_kit.errors import InvalidTokenError
+from service_kit.errors import InvalidTokenError, PermissionDeniedError
 from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit.testing import FakeClock
 from tests.conftest import make_settings
@@ -75,6 +75,12 @@ def registration(
     email: str = "new.user@example.com", password: str = NEW_USER_PASSWORD
 ) -> UserCreate:
     return UserCreate(email=email, password=password, full_name="New User")
+
+
+@pytest.fixture
+def admin_id(session: Session) -> uuid.UUID:
+    """A live admin acting on other accounts."""
+    return make_user(session, role=Role.ADMIN).public_id
 
 
 def test_register_user_stores_lower_case_email_when_email_has_capitals(
@@ -271,74 +277,86 @@ def test_delete_own_account_revokes_every_session_when_user_has_several(
 
 
 def test_admin_update_user_revokes_every_session_when_user_is_deactivated(
-    session: Session, user_service: UserService, auth_service: AuthService
+    admin_id: uuid.UUID, session: Session, user_service: UserService, auth_service: AuthService
 ) -> None:
     user = make_user(session)
     login(auth_service, user)
     login(auth_service, user)
 
-    user_service.admin_update_user(user.public_id, AdminUserUpdate(is_active=False))
+    user_service.admin_update_user(
+        user.public_id, AdminUserUpdate(is_active=False), actor_id=admin_id
+    )
 
     assert revoke_reasons(session, user) == ["deactivated", "deactivated"]
 
 
 def test_admin_update_user_keeps_sessions_when_user_stays_active(
-    session: Session, user_service: UserService, auth_service: AuthService
+    admin_id: uuid.UUID, session: Session, user_service: UserService, auth_service: AuthService
 ) -> None:
     user = make_user(session)
     login(auth_service, user)
 
-    user_service.admin_update_user(user.public_id, AdminUserUpdate(is_active=True))
+    user_service.admin_update_user(
+        user.public_id, AdminUserUpdate(is_active=True), actor_id=admin_id
+    )
 
     assert revoke_reasons(session, user) == [None]
 
 
 def test_admin_update_user_blocks_login_when_user_is_deactivated(
-    session: Session, user_service: UserService, auth_service: AuthService
+    admin_id: uuid.UUID, session: Session, user_service: UserService, auth_service: AuthService
 ) -> None:
     user = make_user(session)
 
-    user_service.admin_update_user(user.public_id, AdminUserUpdate(is_active=False))
+    user_service.admin_update_user(
+        user.public_id, AdminUserUpdate(is_active=False), actor_id=admin_id
+    )
 
     with pytest.raises(InvalidCredentialsError):
         login(auth_service, user)
 
 
 def test_admin_update_user_stores_new_role_when_role_is_changed(
-    session: Session, user_service: UserService
+    admin_id: uuid.UUID, session: Session, user_service: UserService
 ) -> None:
     user = make_user(session)
 
-    user_service.admin_update_user(user.public_id, AdminUserUpdate(role=Role.ADMIN))
+    user_service.admin_update_user(
+        user.public_id, AdminUserUpdate(role=Role.ADMIN), actor_id=admin_id
+    )
 
     session.expire_all()
     assert session.get_one(User, user.id).role is Role.ADMIN
 
 
 def test_admin_update_user_keeps_unsent_fields_when_only_role_is_changed(
-    session: Session, user_service: UserService
+    admin_id: uuid.UUID, session: Session, user_service: UserService
 ) -> None:
     user = make_user(session, full_name="Kept Name")
 
-    user_service.admin_update_user(user.public_id, AdminUserUpdate(role=Role.ADMIN))
+    user_service.admin_update_user(
+        user.public_id, AdminUserUpdate(role=Role.ADMIN), actor_id=admin_id
+    )
 
     session.expire_all()
     assert session.get_one(User, user.id).full_name == "Kept Name"
 
 
 def test_admin_update_user_raises_not_found_when_user_id_is_unknown(
-    user_service: UserService,
+    admin_id: uuid.UUID, user_service: UserService
 ) -> None:
     with pytest.raises(UserNotFoundError):
-        user_service.admin_update_user(uuid.uuid4(), AdminUserUpdate(role=Role.ADMIN))
+        user_service.admin_update_user(
+            uuid.uuid4(), AdminUserUpdate(role=Role.ADMIN), actor_id=admin_id
+        )
 
 
 def test_get_user_raises_not_found_when_admin_deleted_the_user(
-    session: Session, user_service: UserService
+    admin_id: uuid.UUID, session: Session, user_service: UserService
 ) -> None:
     user = make_user(session)
 
-    user_service.admin_delete_user(user.public_id)
+    user_service.admin_delete_user(user.public_id, actor_id=admin_id)
 
     with pytest.raises(UserNotFoundError):
         user_service.get_user(user.public_id)
@@ -441,3 +459,20 @@ def test_list_users_starts_after_position_when_cursor_is_given(
     )
 
     assert [user.id for user in page.items] == [second.id]
+
+
+@pytest.mark.parametrize(
+    "actor_change", [{"role": Role.USER}, {"is_active": False}], ids=["demoted", "deactivated"]
+)
+def test_admin_update_user_raises_permission_denied_when_the_actor_lost_the_admin_role(
+    session: Session, user_service: UserService, actor_change: dict[str, object]
+) -> None:
+    actor = make_user(session, role=Role.ADMIN)
+    for field, value in actor_change.items():
+        setattr(actor, field, value)
+    session.flush()
+
+    with pytest.raises(PermissionDeniedError):
+        user_service.admin_update_user(
+            actor.public_id, AdminUserUpdate(role=Role.ADMIN), actor_id=actor.public_id
+        )

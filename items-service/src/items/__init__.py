@@ -9,7 +9,7 @@ from items.wiring import COMPONENTS_KEY, Components
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import CursorCodec, Database
 from service_kit.http.app import create_service_app
-from service_kit.http.auth import VERIFIER_KEY
+from service_kit.http.auth import init_auth
 from service_kit.security.jwks_client import JwksClient
 from service_kit.security.jwt_verify import AccessTokenVerifier, KeySource
 
@@ -50,13 +50,16 @@ def create_app(
         newest_first_cursors=CursorCodec(secret, scope="items:-created_at"),
         oldest_first_cursors=CursorCodec(secret, scope="items:created_at"),
     )
-    app.extensions[VERIFIER_KEY] = AccessTokenVerifier(
-        key_source,
-        issuer=settings.token_issuer,
-        audience=settings.token_audience,
-        algorithms=settings.token_algorithms,
-        leeway_seconds=settings.token_leeway_seconds,
-        clock=clock,
+    init_auth(
+        app,
+        AccessTokenVerifier(
+            key_source,
+            issuer=settings.token_issuer,
+            audience=settings.token_audience,
+            algorithms=settings.token_algorithms,
+            leeway_seconds=settings.token_leeway_seconds,
+            clock=clock,
+        ),
     )
     app.register_api(items_bp)
     from items.cli import init_cli

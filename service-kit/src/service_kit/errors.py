@@ -64,7 +64,7 @@ class ServiceUnavailableError(DomainError):
     default_detail = "A dependency is unavailable; try again shortly."
 
 
-class UniqueViolationError(DomainError):
+class UniqueViolationError(ConflictError):
     """A unique constraint rejected a write; services re-raise it as a specific conflict."""
 
     code, title = "unique_violation", "Conflict"

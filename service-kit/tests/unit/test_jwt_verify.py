@@ -309,3 +309,15 @@ def test_verifier_refuses_to_build_when_algorithms_are_not_asymmetric_only(
         AccessTokenVerifier(
             InMemoryKeys({}), issuer=ISSUER, audience=AUDIENCE, algorithms=algorithms
         )
+
+
+@pytest.mark.parametrize("typ", [1, None, ["at+jwt"], {"t": "at+jwt"}])
+def test_verify_raises_invalid_token_when_typ_is_not_a_string(
+    verifier: AccessTokenVerifier, clock: FakeClock, typ: object
+) -> None:
+    header = forgery.json_segment({"alg": "ES256", "kid": KID, "typ": typ})
+    payload = forgery.json_segment(valid_claims(clock))
+    token = f"{header}.{payload}.{forgery.b64url(b'not-a-signature')}"
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)

@@ -93,7 +93,11 @@ def get_user(path: UserPath) -> ViewResult:
 @require_admin
 def update_user(path: UserPath, body: AdminUserUpdate) -> ViewResult:
     """Admins: change role, activity or name; deactivating revokes every session."""
-    return _user(wiring.user_service().admin_update_user(path.user_id, body))
+    return _user(
+        wiring.user_service().admin_update_user(
+            path.user_id, body, actor_id=current_principal().user_id
+        )
+    )
 
 
 @users_bp.delete(
@@ -102,5 +106,5 @@ def update_user(path: UserPath, body: AdminUserUpdate) -> ViewResult:
 @require_admin
 def delete_user(path: UserPath) -> ViewResult:
     """Admins: delete a user (soft delete) and revoke every session."""
-    wiring.user_service().admin_delete_user(path.user_id)
+    wiring.user_service().admin_delete_user(path.user_id, actor_id=current_principal().user_id)
     return "", 204

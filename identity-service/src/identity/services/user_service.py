@@ -19,7 +19,7 @@ from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange, UserC
 from identity.security.hashing import PasswordHasher
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
-from service_kit.errors import InvalidTokenError, UniqueViolationError
+from service_kit.errors import InvalidTokenError, PermissionDeniedError, UniqueViolationError
 
 logger = logging.getLogger(__name__)
 
@@ -152,12 +152,16 @@ class UserService:
     def delete_own_account(self, user_id: uuid.UUID) -> None:
         self._delete(self.get_current_user(user_id))
 
-    def admin_update_user(self, user_id: uuid.UUID, data: AdminUserUpdate) -> User:
+    def admin_update_user(
+        self, user_id: uuid.UUID, data: AdminUserUpdate, *, actor_id: uuid.UUID
+    ) -> User:
         """Change role, activity or name; deactivation revokes every session.
 
         Raises:
+            PermissionDeniedError: the actor is not, or no longer, a live admin.
             UserNotFoundError: no live user has this id.
         """
+        self._require_admin(actor_id)
         user = self.get_user(user_id)
         fields = data.model_fields_set
         with transaction(self._session):
@@ -174,11 +178,20 @@ class UserService:
         logger.info("user updated by admin", extra={"user_id": str(user_id)})
         return user
 
-    def admin_delete_user(self, user_id: uuid.UUID) -> None:
+    def admin_delete_user(self, user_id: uuid.UUID, *, actor_id: uuid.UUID) -> None:
         """Raises:
+        PermissionDeniedError: the actor is not, or no longer, a live admin.
         UserNotFoundError: no live user has this id.
         """
+        self._require_admin(actor_id)
         self._delete(self.get_user(user_id))
+
+    def _require_admin(self, actor_id: uuid.UUID) -> None:
+        # The token's role claim lives up to 15 minutes; for changes to accounts the database
+        # decides, so an admin demoted or deactivated a minute ago cannot undo it.
+        actor = self._users.find_by_public_id(actor_id)
+        if actor is None or not actor.can_log_in or actor.role != Role.ADMIN:
+            raise PermissionDeniedError("This operation needs the admin role.")
 
     def _delete(self, user: User) -> None:
         now = self._clock.now()

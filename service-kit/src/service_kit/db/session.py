@@ -73,6 +73,7 @@ def _create_engine(
         max_overflow=max_overflow,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
+        hide_parameters=True,  # error messages must not carry hashes, tokens or emails
         connect_args=connect_args,
     )
 
@@ -81,7 +82,9 @@ def _create_sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 15}, hide_parameters=True
+    )
 
     # pysqlite's own transaction handling breaks SAVEPOINT; take it over as SQLAlchemy documents:
     # https://docs.sqlalchemy.org/en/20/dialects/sqlite.html#serializable-isolation-savepoints-transactional-ddl
@@ -96,6 +99,9 @@ def _create_sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front: SQLite has no row locks (FOR UPDATE is a
+        # no-op), so two racing writers would otherwise fail with SQLITE_BUSY mid-transaction.
+        # The embedded default trades concurrency for that; PostgreSQL locks rows instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

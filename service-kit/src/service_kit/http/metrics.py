@@ -59,7 +59,7 @@ def _metrics() -> Response:
 
 def init_metrics(app: Flask) -> None:
     """Time every request and serve `/metrics`."""
-    app.before_request(_start_timer)
+    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
     app.after_request(_record)
     app.add_url_rule("/metrics", "metrics", _metrics)
 

@@ -66,7 +66,11 @@ class AccessTokenVerifier:
         """
         try:
             header = jwt.get_unverified_header(token)
-            if header.get("typ", "").lower() not in (ACCESS_TOKEN_TYPE, "application/at+jwt"):
+            typ = header.get("typ")
+            if not isinstance(typ, str) or typ.lower() not in (
+                ACCESS_TOKEN_TYPE,
+                "application/at+jwt",
+            ):
                 raise InvalidTokenError()
             if header.get("alg") not in self._algorithms:
                 raise InvalidTokenError()
