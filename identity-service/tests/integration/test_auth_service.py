@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from identity.config import IdentitySettings
 from identity.errors import (
@@ -513,3 +513,33 @@ def test_prune_tokens_forgets_kept_successor_when_grace_window_is_over(
 
     assert result.grace_secrets_cleared == 1
     assert find_token(session, first.refresh_token).successor_ciphertext is None
+
+
+class DeactivatingHasher(Argon2idHasher):
+    """Verifies for real, then lets an admin deactivate the account before login goes on:
+    the moment between the password check and the session being written."""
+
+    def __init__(self, session_factory: sessionmaker[Session], user_id: int) -> None:
+        super().__init__(**CHEAP_ARGON2)
+        self._session_factory = session_factory
+        self._user_id = user_id
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        verified = super().verify(password_hash, password)
+        with self._session_factory() as other:
+            other.get_one(User, self._user_id).is_active = False
+            other.commit()
+        return verified
+
+
+def test_authenticate_raises_invalid_credentials_when_account_is_deactivated_during_login(
+    session: Session, session_factory: sessionmaker[Session], parts: Components
+) -> None:
+    user = make_user(session)
+    session.commit()
+    service = build_auth_service(
+        session, parts, hasher=DeactivatingHasher(session_factory, user.id)
+    )
+
+    with pytest.raises(InvalidCredentialsError):
+        login(service, user)

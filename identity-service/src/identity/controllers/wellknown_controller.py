@@ -29,14 +29,15 @@ def jwks() -> ViewResult:
 @wellknown_bp.get("/openid-configuration", responses={200: DiscoveryOut})
 def openid_configuration() -> ViewResult:
     """Where the keys and endpoints are, for resource servers and clients."""
-    issuer = wiring.settings().issuer.rstrip("/")
+    issuer = wiring.settings().issuer  # exactly the `iss` of the tokens
+    base = issuer.rstrip("/")
     body = DiscoveryOut(
         issuer=issuer,
-        jwks_uri=f"{issuer}/.well-known/jwks.json",
-        token_endpoint=f"{issuer}/api/v1/auth/login",
-        registration_endpoint=f"{issuer}/api/v1/auth/register",
-        revocation_endpoint=f"{issuer}/api/v1/auth/logout",
-        userinfo_endpoint=f"{issuer}/api/v1/users/me",
+        jwks_uri=f"{base}/.well-known/jwks.json",
+        token_endpoint=f"{base}/api/v1/auth/login",
+        registration_endpoint=f"{base}/api/v1/auth/register",
+        revocation_endpoint=f"{base}/api/v1/auth/logout",
+        userinfo_endpoint=f"{base}/api/v1/users/me",
         grant_types_supported=["password", "refresh_token"],
         id_token_signing_alg_values_supported=["ES256"],
         token_endpoint_auth_methods_supported=["none"],

@@ -22,6 +22,16 @@ class UserRepository(BaseRepository[User]):
         stmt = select(User).where(User.public_id == public_id, User.deleted_at.is_(None))
         return self.session.scalars(stmt).one_or_none()
 
+    def find_by_id_for_update(self, user_id: int) -> User | None:
+        """The live user row, re-read and locked until the transaction ends."""
+        stmt = (
+            select(User)
+            .where(User.id == user_id, User.deleted_at.is_(None))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalars(stmt).one_or_none()
+
     def exists_with_email(self, email: str) -> bool:
         return self.find_by_email(email) is not None
 

@@ -99,8 +99,14 @@ class AuthService:
         if not self._hasher.verify(user.password_hash, password) or not user.can_log_in:
             logger.warning("login failed", extra={"user_id": str(user.public_id)})
             raise InvalidCredentialsError()
+        verified_hash = user.password_hash
         now = self._clock.now()
         with transaction(self._session):
+            # Re-check under the row lock: a deactivation, deletion or password change that
+            # committed since the check above wins, and no session is started after it.
+            user = self._users.find_by_id_for_update(user.id)
+            if user is None or not user.can_log_in or user.password_hash != verified_hash:
+                raise InvalidCredentialsError()
             if self._hasher.needs_rehash(user.password_hash):
                 user.password_hash = self._hasher.hash(password)
             family = self._families.add(

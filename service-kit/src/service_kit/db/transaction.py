@@ -27,6 +27,10 @@ def _in_autocommit_read(session: Session) -> bool:
 def transaction(session: Session) -> Iterator[Session]:
     """Commit when the block ends normally; roll back and re-raise when it raises."""
     if _in_autocommit_read(session):
+        if session.new or session.dirty or session.deleted:
+            # Committing here would write them without a transaction: change models only
+            # inside the block.
+            raise RuntimeError("model changes made before entering transaction()")
         session.commit()  # ends the read phase; nothing to send in autocommit
         session.connection(execution_options={"isolation_level": WRITE_ISOLATION})
     try:
