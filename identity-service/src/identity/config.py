@@ -11,9 +11,7 @@ from service_kit.config import ServiceSettings
 class IdentitySettings(ServiceSettings):
     """Settings of identity-service, read from `IDENTITY_*` variables and `.env`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="IDENTITY_", env_file=".env", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="IDENTITY_")  # the rest comes from the base
 
     database_url: str = "sqlite:///var/identity.db"
     issuer: str = "http://localhost:8080"

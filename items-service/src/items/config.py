@@ -9,9 +9,7 @@ from service_kit.config import ServiceSettings
 class ItemsSettings(ServiceSettings):
     """Settings of items-service, read from `ITEMS_*` variables and `.env`."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="ITEMS_", env_file=".env", extra="ignore", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="ITEMS_")  # the rest comes from the base
 
     database_url: str = "sqlite:///var/items.db"
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
