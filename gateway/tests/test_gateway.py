@@ -671,6 +671,28 @@ def test_register_and_refresh_share_the_login_limit(gateway: Gateway, path: str)
     _assert_problem(reply, status=429, code="too_many_requests", instance=path)
 
 
+def test_password_change_burst_is_a_problem_429_after_reaching_identity(gateway: Gateway) -> None:
+    path = "/api/v1/users/me/password"
+    replies = [
+        gateway.request("POST", path, body=b"{}", source="127.0.0.9") for _ in range(AUTH_BURST + 2)
+    ]
+
+    assert [reply.status for reply in replies] == [200] * (AUTH_BURST + 1) + [429]
+    assert (replies[0].json()["service"], replies[0].json()["path"]) == ("identity", path)
+    _assert_problem(replies[-1], status=429, code="too_many_requests", instance=path)
+    assert replies[-1].only("Retry-After") == "60"
+
+
+def test_password_change_shares_the_login_limit(gateway: Gateway) -> None:
+    _exhaust_auth_limit(gateway, source="127.0.0.10")
+
+    reply = gateway.request("POST", "/api/v1/users/me/password", body=b"{}", source="127.0.0.10")
+
+    _assert_problem(
+        reply, status=429, code="too_many_requests", instance="/api/v1/users/me/password"
+    )
+
+
 def test_auth_limit_is_per_client_address(gateway: Gateway) -> None:
     _exhaust_auth_limit(gateway, source="127.0.0.5")
 

@@ -78,7 +78,7 @@ def list_users_command(limit: int, search: str | None) -> None:
         click.echo("... more users; narrow with --search")
 
 
-keys_cli = AppGroup("keys", help="Signing keys: list, rotate, retire.")
+keys_cli = AppGroup("keys", help="Signing keys: list, rotate, retire, reencrypt.")
 
 
 @keys_cli.command("list")
@@ -116,19 +116,32 @@ def keys_rotate() -> None:
 @click.option("--all-retiring", is_flag=True, help="Retire every retiring key.")
 def keys_retire(kid: str | None, all_retiring: bool) -> None:  # noqa: FBT001 - click flag
     """Unpublish a retiring key: tokens it signed stop verifying."""
-    service = wiring.key_service()
     if all_retiring:
-        kids = [key.kid for key in service.list_signing_keys() if key.state.value == "retiring"]
+        retired = wiring.key_service().retire_all_retiring_keys()
+        if not retired:
+            click.echo("no retiring keys")
     elif kid:
-        kids = [kid]
-    else:
-        raise click.UsageError("give a KID or --all-retiring")
-    for each in kids:
         try:
-            service.retire_signing_key(each)
+            retired = [wiring.key_service().retire_signing_key(kid)]
         except DomainError as exc:
             raise click.ClickException(exc.detail) from None
-        click.echo(f"retired {each}")
+    else:
+        raise click.UsageError("give a KID or --all-retiring")
+    for key in retired:
+        click.echo(f"retired {key.kid}")
+
+
+@keys_cli.command("reencrypt")
+def keys_reencrypt() -> None:
+    """Re-encrypt every private key with the first IDENTITY_KEY_ENCRYPTION_KEYS key.
+
+    Afterwards the other keys in that setting can be removed.
+    """
+    try:
+        count = wiring.key_service().reencrypt_private_keys()
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from None
+    click.echo(f"re-encrypted {count} signing keys")
 
 
 tokens_cli = AppGroup("tokens", help="Refresh-token housekeeping.")

@@ -49,3 +49,8 @@ class SigningKeyNotFoundError(NotFoundError):
 
 class SigningKeyStateError(ConflictError):
     code, title = "signing_key_state", "Signing key is in the wrong state"
+
+
+class SigningKeyUndecryptableError(BusinessRuleError):
+    code, title = "signing_key_undecryptable", "Signing key cannot be decrypted"
+    default_detail = "A private signing key was encrypted with none of the configured keys."

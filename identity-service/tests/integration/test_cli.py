@@ -1,22 +1,31 @@
 """identity's Flask CLI through `app.test_cli_runner()`: users, seed data, signing keys, pruning."""
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import jwt
 import pytest
 from click.testing import Result
+from cryptography.fernet import Fernet
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_openapi3.openapi import OpenAPI
+from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from identity import create_app
 from identity.cli import SEED_USERS
 from identity.config import IdentitySettings
 from identity.models import KeyState, Role, SigningKey, User
+from identity.security.hashing import Argon2idHasher
+from identity.security.keys import SecretBox
+from service_kit.db import Database
 from service_kit.testing import FakeClock
 from tests.factories import make_user
 from tests.integration.conftest import AuthActions
+
+AppWithKeys = Callable[..., OpenAPI]
 
 
 @pytest.fixture
@@ -263,3 +272,124 @@ def test_tokens_prune_prints_counts_when_tokens_expired(
 
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "deleted 1 tokens, 1 families; cleared 0 grace-window secrets"
+
+
+# -- retiring every retiring key, re-encrypting private keys -----------------------------------
+
+
+def test_keys_retire_all_retiring_retires_every_retiring_key_and_keeps_the_active_one(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    first, second, active = active_kid(runner), active_kid(runner), active_kid(runner)
+
+    result = invoke(runner, "keys", "retire", "--all-retiring")
+
+    assert result.exit_code == 0, result.output
+    assert sorted(result.output.split()) == sorted(["retired", first, "retired", second])
+    assert key_states(session) == {
+        first: KeyState.RETIRED,
+        second: KeyState.RETIRED,
+        active: KeyState.ACTIVE,
+    }
+
+
+def test_keys_retire_all_retiring_says_so_when_no_key_is_retiring(runner: FlaskCliRunner) -> None:
+    active_kid(runner)
+
+    result = invoke(runner, "keys", "retire", "--all-retiring")
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "no retiring keys"
+
+
+@pytest.fixture
+def app_with_keys(
+    settings: IdentitySettings,
+    rollback_database: Database,
+    clock: FakeClock,
+    hasher: Argon2idHasher,
+) -> AppWithKeys:
+    """An app on the test's database whose IDENTITY_KEY_ENCRYPTION_KEYS are `keys`, in order."""
+
+    def build(*keys: str) -> OpenAPI:
+        configured = settings.model_copy(update={"key_encryption_keys": SecretStr(",".join(keys))})
+        return create_app(configured, clock=clock, hasher=hasher, database=rollback_database)
+
+    return build
+
+
+def ciphertexts(session: Session) -> dict[str, str]:
+    session.expire_all()
+    return {key.kid: key.private_key_ciphertext for key in session.scalars(select(SigningKey))}
+
+
+@pytest.fixture
+def old_fernet_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def new_fernet_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def keys_under_old_fernet_key(app_with_keys: AppWithKeys, old_fernet_key: str) -> list[str]:
+    """An active, a retiring and a retired key, all encrypted with the old Fernet key."""
+    runner = app_with_keys(old_fernet_key).test_cli_runner()
+    retired, retiring, active = active_kid(runner), active_kid(runner), active_kid(runner)
+    invoke(runner, "keys", "retire", retired)
+    return [retired, retiring, active]
+
+
+def test_keys_reencrypt_makes_every_private_key_decrypt_with_only_the_new_fernet_key(
+    app_with_keys: AppWithKeys,
+    session: Session,
+    keys_under_old_fernet_key: list[str],
+    old_fernet_key: str,
+    new_fernet_key: str,
+) -> None:
+    runner = app_with_keys(new_fernet_key, old_fernet_key).test_cli_runner()
+
+    result = invoke(runner, "keys", "reencrypt")
+
+    only_new = SecretBox([new_fernet_key])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "re-encrypted 3 signing keys"
+    stored = ciphertexts(session)
+    assert sorted(stored) == sorted(keys_under_old_fernet_key)
+    assert all(only_new.decrypt(ciphertext) is not None for ciphertext in stored.values())
+
+
+def test_login_signs_with_the_active_key_when_only_the_new_fernet_key_remains_after_reencrypt(
+    app_with_keys: AppWithKeys,
+    session: Session,
+    keys_under_old_fernet_key: list[str],
+    old_fernet_key: str,
+    new_fernet_key: str,
+) -> None:
+    invoke(app_with_keys(new_fernet_key, old_fernet_key).test_cli_runner(), "keys", "reencrypt")
+    auth = AuthActions(app_with_keys(new_fernet_key).test_client(), session)
+
+    headers = auth.new_user_headers()
+    response = auth.client.get("/api/v1/users/me", headers=headers)
+
+    token = headers["Authorization"].removeprefix("Bearer ")
+    assert jwt.get_unverified_header(token)["kid"] == keys_under_old_fernet_key[-1]
+    assert response.status_code == 200
+
+
+def test_keys_reencrypt_changes_nothing_when_a_key_was_encrypted_with_an_unknown_fernet_key(
+    app_with_keys: AppWithKeys,
+    session: Session,
+    keys_under_old_fernet_key: list[str],
+    new_fernet_key: str,
+) -> None:
+    before = ciphertexts(session)
+    runner = app_with_keys(new_fernet_key).test_cli_runner()
+
+    result = invoke(runner, "keys", "reencrypt")
+
+    assert result.exit_code != 0
+    assert "none of the configured key-encryption keys" in result.output
+    assert ciphertexts(session) == before

@@ -141,7 +141,16 @@ def test_secret_box_rotate_reencrypts_with_the_first_key_when_old_key_is_then_dr
 
     rotated = SecretBox([new_key, old_key]).rotate(ciphertext)
 
+    assert rotated is not None
     assert SecretBox([new_key]).decrypt(rotated) == b"secret"
+
+
+def test_secret_box_rotate_returns_none_when_ciphertext_was_made_with_a_foreign_key() -> None:
+    ciphertext = SecretBox([Fernet.generate_key().decode()]).encrypt(b"secret")
+
+    rotated = SecretBox([Fernet.generate_key().decode()]).rotate(ciphertext)
+
+    assert rotated is None
 
 
 @pytest.mark.parametrize(

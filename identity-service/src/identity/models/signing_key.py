@@ -48,7 +48,3 @@ class SigningKey(PublicIdMixin, TimestampMixin, Base):
     )
     retiring_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    @property
-    def is_published(self) -> bool:
-        return self.state in (KeyState.ACTIVE, KeyState.RETIRING)

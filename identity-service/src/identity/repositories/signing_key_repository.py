@@ -36,6 +36,11 @@ class SigningKeyRepository(BaseRepository[SigningKey]):
         stmt = select(SigningKey).order_by(SigningKey.created_at.desc(), SigningKey.id.desc())
         return self.session.scalars(stmt.limit(limit)).all()
 
+    def list_all_for_update(self) -> Sequence[SigningKey]:
+        """Every key, unbounded and locked (for changes that must reach each one)."""
+        stmt = select(SigningKey).order_by(SigningKey.id).with_for_update()
+        return self.session.scalars(stmt).all()
+
     def list_retiring(self) -> Sequence[SigningKey]:
         stmt = select(SigningKey).where(SigningKey.state == KeyState.RETIRING)
         return self.session.scalars(stmt).all()

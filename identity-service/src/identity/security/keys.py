@@ -86,5 +86,10 @@ class SecretBox:
         except InvalidToken:
             return None
 
-    def rotate(self, ciphertext: str) -> str:
-        return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+    def rotate(self, ciphertext: str) -> str | None:
+        """The same plaintext encrypted with the first key, or None when the ciphertext was not
+        made with one of our keys."""
+        try:
+            return self._fernet.rotate(ciphertext.encode("ascii")).decode("ascii")
+        except InvalidToken:
+            return None

@@ -1,4 +1,4 @@
-"""Signing-key lifecycle (create, rotate, retire) and the process-wide key cache."""
+"""Signing-key lifecycle (create, rotate, retire, re-encrypt) and the process-wide key cache."""
 
 import logging
 import threading
@@ -8,7 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from identity.errors import SigningKeyNotFoundError, SigningKeyStateError
+from identity.errors import (
+    SigningKeyNotFoundError,
+    SigningKeyStateError,
+    SigningKeyUndecryptableError,
+)
 from identity.models import KeyState, SigningKey
 from identity.repositories.signing_key_repository import SigningKeyRepository
 from identity.security.keys import SecretBox, generate_es256_key, load_private_key, load_public_jwk
@@ -84,10 +88,40 @@ class KeyService:
                 raise SigningKeyStateError(
                     f"Only retiring keys can be retired; this key is {key.state.value}."
                 )
-            key.state = KeyState.RETIRED
-            key.retired_at = self._clock.now()
+            self._retire(key)
         logger.info("signing key retired", extra={"kid": kid})
         return key
+
+    def retire_all_retiring_keys(self) -> Sequence[SigningKey]:
+        """Unpublish every retiring key at once; returns the keys retired (maybe none)."""
+        with transaction(self._session):
+            keys = self._keys.list_retiring()
+            for key in keys:
+                self._retire(key)
+        for key in keys:
+            logger.info("signing key retired", extra={"kid": key.kid})
+        return keys
+
+    def reencrypt_private_keys(self) -> int:
+        """Re-encrypt every stored private key with the first key-encryption key, so the keys
+        after it can be dropped from the configuration; returns how many keys were rewritten.
+        All or nothing: one undecryptable key leaves every key as it was.
+
+        Raises:
+            SigningKeyUndecryptableError: a private key was encrypted with none of our keys.
+        """
+        with transaction(self._session):
+            keys = self._keys.list_all_for_update()
+            for key in keys:
+                ciphertext = self._box.rotate(key.private_key_ciphertext)
+                if ciphertext is None:
+                    raise SigningKeyUndecryptableError(
+                        f"The private key of {key.kid} was encrypted with none of the "
+                        "configured key-encryption keys; nothing was re-encrypted."
+                    )
+                key.private_key_ciphertext = ciphertext
+        logger.info("signing keys re-encrypted", extra={"count": len(keys)})
+        return len(keys)
 
     def list_signing_keys(self) -> Sequence[SigningKey]:
         return self._keys.list_all()
@@ -100,6 +134,10 @@ class KeyService:
         """The public JWKs to publish; a fresh database gets its first key here."""
         self.ensure_active_key()
         return [dict(key.public_jwk) for key in self._keys.list_published()]
+
+    def _retire(self, key: SigningKey) -> None:
+        key.state = KeyState.RETIRED
+        key.retired_at = self._clock.now()
 
     def _create_active_key(self) -> SigningKey:
         generated = generate_es256_key()

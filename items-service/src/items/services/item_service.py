@@ -235,6 +235,13 @@ class ItemService:
         logger.info("items seeded", extra={"owner_id": str(owner_id), "count": count})
         return count
 
+    def prune_idempotency_records(self) -> int:
+        """Delete idempotency records past their TTL; returns how many were deleted."""
+        with transaction(self._session):
+            deleted = self._idempotency.delete_expired(now=self._clock.now())
+        logger.info("idempotency records pruned", extra={"count": deleted})
+        return deleted
+
     def _new_item(self, actor: Actor, data: ItemCreate) -> Item:
         now = self._clock.now()
         return Item(
