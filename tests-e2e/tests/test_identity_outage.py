@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from e2e.api_client import Account, ApiClient, expect_problem
-from e2e.stack import KEY_CACHE_SECONDS, Stack, UnsupportedInModeError
+from e2e.stack import KEY_CACHE_SECONDS, Stack
 
 pytestmark = pytest.mark.disruptive
 
@@ -16,10 +16,7 @@ def identity_down(stack: Stack, api: ApiClient, account: Account) -> Iterator[Ac
     """`account`, whose token items has already verified; then identity is stopped. Identity
     runs again after the test, whatever the test did (starting a running identity is a no-op)."""
     assert api.list_items(account.tokens.access_token).status_code == 200  # keys now cached
-    try:
-        stack.stop_identity()
-    except UnsupportedInModeError as exc:
-        pytest.skip(f"STACK={stack.mode}: {exc}")
+    stack.stop_identity()
     yield account
     stack.start_identity()
 

@@ -73,10 +73,6 @@ class StackError(RuntimeError):
     """The stack failed to start, or a command inside it failed; the message has its output."""
 
 
-class UnsupportedInModeError(RuntimeError):
-    """This mode cannot do that (yet); the message says why."""
-
-
 def free_ports(count: int) -> list[int]:
     """`count` distinct ports that were free on 127.0.0.1 a moment ago."""
     sockets = [socket.socket() for _ in range(count)]
@@ -180,17 +176,6 @@ def nginx_binary() -> str | None:
     return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
 
 
-def run_local_starts_services_separately() -> bool:
-    """Whether deploy/run-local.sh can start a subset of the services (`RUN_LOCAL_SERVICES`,
-    with `GATEWAY_DIR` for where it renders the gateway).
-
-    Without that the script is one unit: it stops everything as soon as any of its processes
-    exits, so identity cannot be stopped on its own. (Read from the script itself, so the
-    native outage drill turns on by itself once the script has the variable.)
-    """
-    return "RUN_LOCAL_SERVICES" in RUN_LOCAL.read_text()
-
-
 class RunLocal:
     """One `deploy/run-local.sh` in its own process group, its output appended to a file."""
 
@@ -247,10 +232,8 @@ class RunLocal:
 class NativeStack(Stack):
     """The services as local processes, run by deploy/run-local.sh.
 
-    When the script can start services separately, identity runs in a run-local.sh of its own
-    (so it can be stopped and started again) and items + gateway in another, each with its own
-    log file; otherwise one run-local.sh runs all three into one log, and identity cannot be
-    stopped alone (`stop_identity` raises `UnsupportedInModeError`).
+    Identity runs in a run-local.sh of its own (`RUN_LOCAL_SERVICES=identity`, so it can be
+    stopped and started again) and items + gateway in another, each with its own log file.
     """
 
     mode = "native"
@@ -258,35 +241,29 @@ class NativeStack(Stack):
     def __init__(self, *, base_url: str, workdir: Path, env: Mapping[str, str]) -> None:
         super().__init__(base_url=base_url, workdir=workdir)
         self.env = dict(env)
-        self._identity: RunLocal | None = None
-        if run_local_starts_services_separately():
-            self._identity = RunLocal(
-                env={**env, "RUN_LOCAL_SERVICES": "identity"},
-                log_path=workdir / "identity.log",
-            )
-            self._rest = RunLocal(
-                env={
-                    **env,
-                    "RUN_LOCAL_SERVICES": "items gateway",
-                    "GATEWAY_DIR": str(workdir / "gateway"),
-                },
-                log_path=workdir / "items-gateway.log",
-            )
-        else:
-            self._rest = RunLocal(env=env, log_path=workdir / "run-local.log")
+        self._identity = RunLocal(
+            env={**env, "RUN_LOCAL_SERVICES": "identity"},
+            log_path=workdir / "identity.log",
+        )
+        self._rest = RunLocal(
+            env={
+                **env,
+                "RUN_LOCAL_SERVICES": "items gateway",
+                "GATEWAY_DIR": str(workdir / "gateway"),
+            },
+            log_path=workdir / "items-gateway.log",
+        )
 
     def start(self) -> None:
-        if self._identity is not None:
-            self._identity.start()
+        self._identity.start()
         self._rest.start()
 
     def stop(self) -> None:
         self._rest.stop()
-        if self._identity is not None:
-            self._identity.stop()
+        self._identity.stop()
 
     def _units(self) -> list[RunLocal]:
-        return [unit for unit in (self._identity, self._rest) if unit is not None]
+        return [self._identity, self._rest]
 
     def _died(self) -> str | None:
         return next((reason for unit in self._units() if (reason := unit.died())), None)
@@ -301,25 +278,16 @@ class NativeStack(Stack):
         )
 
     def stop_identity(self) -> None:
-        if self._identity is None:
-            raise UnsupportedInModeError(
-                "deploy/run-local.sh stops the whole stack as soon as one of its processes "
-                "exits and cannot start identity on its own (no RUN_LOCAL_SERVICES), so "
-                "identity cannot be stopped alone"
-            )
         self._identity.stop()
 
     def start_identity(self) -> None:
-        if self._identity is None:
-            self.stop_identity()  # raises
-            return
         if not self._identity.is_running:
             self._identity.start()
         self.wait_until_identity_answers(timeout=IDENTITY_RESTART_SECONDS)
 
     def service_logs(self, name: str) -> str:
-        """The output of the run-local.sh that runs `name` (one shared file without the split)."""
-        if name == "identity" and self._identity is not None:
+        """The output of the run-local.sh that runs `name`."""
+        if name == "identity":
             return self._identity.logs()
         return self._rest.logs()
 
