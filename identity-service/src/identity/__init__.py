@@ -33,6 +33,13 @@ def create_app(
     """Build the identity app. Reads the environment only when no settings are given."""
     settings = settings or IdentitySettings()
     database = database or Database.from_settings(settings)
+    box = SecretBox.from_setting(
+        settings.key_encryption_keys.get_secret_value(),
+        fallback_secret=settings.secret_key.get_secret_value(),
+    )
+    key_ring = KeyRing(
+        database.session_factory, box=box, ttl_seconds=settings.verification_key_cache_seconds
+    )
     app = create_service_app(
         __name__,
         settings=settings,
@@ -40,13 +47,7 @@ def create_app(
         title="identity-service",
         version=__version__,
         description="Users, passwords, sessions (refresh-token families) and signing keys.",
-    )
-    box = SecretBox.from_setting(
-        settings.key_encryption_keys.get_secret_value(),
-        fallback_secret=settings.secret_key.get_secret_value(),
-    )
-    key_ring = KeyRing(
-        database.session_factory, box=box, ttl_seconds=settings.verification_key_cache_seconds
+        warm_ups=[key_ring.warm_up],
     )
     app.extensions[COMPONENTS_KEY] = Components(
         settings=settings,

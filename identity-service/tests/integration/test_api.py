@@ -15,6 +15,7 @@ from flask_openapi3.openapi import OpenAPI
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from identity import create_app
 from identity.config import IdentitySettings
 from identity.models import Role, User
 from service_kit.testing import FakeClock
@@ -917,3 +918,13 @@ def test_list_users_answers_403_before_validating_the_query_when_caller_is_not_a
     response = client.get("/api/v1/users?limit=not-a-number", headers=auth.new_user_headers())
 
     assert problem(response) == (403, PROBLEM, "forbidden")
+
+
+def test_health_ready_answers_503_problem_when_the_database_is_unreachable() -> None:
+    app = create_app(
+        make_settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"),
+    )
+
+    response = app.test_client().get("/health/ready")
+
+    assert problem(response) == (503, PROBLEM, "not_ready")

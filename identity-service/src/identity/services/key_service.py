@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from identity.errors import (
@@ -189,6 +190,14 @@ class KeyRing:
                 self._signing = ActiveSigningKey(key.kid, key.algorithm, load_private_key(pem))
                 self._signing_loaded_at = time.monotonic()
             return self._signing
+
+    def warm_up(self) -> None:
+        """At worker start: create the first signing key of a fresh database and cache it.
+        A database that is not reachable yet only logs; the first request tries again."""
+        try:
+            self.active_signing_key()
+        except SQLAlchemyError as exc:
+            logger.warning("signing key not loaded at start", extra={"error": type(exc).__name__})
 
     def find_key(self, kid: str) -> Any | None:
         """The public key published under `kid`, or None (refreshes at most once per second)."""
