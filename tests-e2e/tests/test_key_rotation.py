@@ -65,7 +65,7 @@ def test_access_tokens_of_a_retired_key_are_rejected_with_401(
     old_kid = token_header(token)["kid"]
     rotate(stack)
 
-    stack.identity_cli("keys", "retire", old_kid)
+    stack.identity_cli("keys", "retire", "--", old_kid)  # a kid may start with "-"
 
     wait_until(
         lambda: api.list_items(token).status_code == 401 and api.me(token).status_code == 401,

@@ -115,7 +115,10 @@ def keys_rotate() -> None:
 @click.argument("kid", required=False)
 @click.option("--all-retiring", is_flag=True, help="Retire every retiring key.")
 def keys_retire(kid: str | None, all_retiring: bool) -> None:  # noqa: FBT001 - click flag
-    """Unpublish a retiring key: tokens it signed stop verifying."""
+    """Unpublish a retiring key: tokens it signed stop verifying.
+
+    Kids are base64url thumbprints and may start with "-": write `keys retire -- KID`.
+    """
     if all_retiring:
         retired = wiring.key_service().retire_all_retiring_keys()
         if not retired:

@@ -393,3 +393,18 @@ def test_keys_reencrypt_changes_nothing_when_a_key_was_encrypted_with_an_unknown
     assert result.exit_code != 0
     assert "none of the configured key-encryption keys" in result.output
     assert ciphertexts(session) == before
+
+
+def test_keys_retire_accepts_a_kid_that_starts_with_a_dash_after_double_dash(
+    runner: FlaskCliRunner, session: Session
+) -> None:
+    old = active_kid(runner)
+    active_kid(runner)
+    key = session.scalars(select(SigningKey).where(SigningKey.kid == old)).one()
+    key.kid = "-" + old[1:]  # thumbprints are base64url: about 1 in 64 starts with "-"
+    session.flush()
+
+    result = invoke(runner, "keys", "retire", "--", key.kid)
+
+    assert result.exit_code == 0, result.output
+    assert key_states(session)[key.kid] is KeyState.RETIRED
