@@ -1,5 +1,6 @@
 """JwksClient with an injected fetcher and monotonic clock: caching, refetch limits, outages."""
 
+import threading
 from typing import Any
 
 import jwt
@@ -386,3 +387,45 @@ def test_warm_up_does_not_raise_when_identity_is_unreachable(
     client.warm_up()
 
     assert len(identity.calls) == 1
+
+
+class SlowIdentity(FakeIdentity):
+    """Answers the first fetch at once, then holds every later fetch until released."""
+
+    def __init__(self, *keys: dict[str, Any]) -> None:
+        super().__init__(*keys)
+        self.release = threading.Event()
+        self.fetching = threading.Event()
+
+    def __call__(self, url: str, timeout_seconds: float) -> dict[str, Any]:
+        if self.calls:
+            self.fetching.set()
+            self.release.wait(timeout=10)
+        return super().__call__(url, timeout_seconds)
+
+
+def test_find_key_serves_cached_keys_without_waiting_when_another_thread_is_fetching(
+    monotonic: FakeMonotonic,
+) -> None:
+    identity = SlowIdentity(public_jwk("key-1"))
+    client = JwksClient(
+        URL, min_refetch_interval_seconds=MIN_REFETCH_SECONDS, fetcher=identity, monotonic=monotonic
+    )
+    client.find_key("key-1")
+    monotonic.advance(MIN_REFETCH_SECONDS)
+    fetcher = threading.Thread(target=client.find_key, args=("unknown-kid",))
+    fetcher.start()
+    assert identity.fetching.wait(timeout=5)
+    found: list[Any] = []
+    reader = threading.Thread(target=lambda: found.append(client.find_key("key-1")))
+
+    reader.start()
+    reader.join(timeout=2)
+    finished_while_fetch_was_in_flight = not reader.is_alive()
+    identity.release.set()
+    reader.join(timeout=5)
+    fetcher.join(timeout=5)
+
+    assert finished_while_fetch_was_in_flight
+    assert found != [None]
+    assert len(found) == 1

@@ -58,7 +58,8 @@ class JwksClient:
         self._timeout = timeout_seconds
         self._fetch = fetcher
         self._monotonic = monotonic
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the fields below; never held over the network
+        self._fetch_lock = threading.Lock()  # one fetch at a time
         self._keys: dict[str, Any] = {}
         self._fetched_at: float | None = None  # last successful fetch
         self._attempted_at: float | None = None  # last attempt, successful or not
@@ -70,55 +71,77 @@ class JwksClient:
         Raises:
             JwksUnavailableError: no key has ever been loaded and identity cannot be reached.
         """
+        now = self._monotonic()
         with self._lock:
-            now = self._monotonic()
             stale = self._fetched_at is None or now - self._fetched_at >= self._ttl
             unknown = kid not in self._keys
-            if (stale or unknown) and self._may_attempt(now, urgent=self._fetched_at is None):
-                self._refresh(now)
-            if not self._keys:
-                raise JwksUnavailableError()
-            return self._keys.get(kid)
+            claimed = (stale or unknown) and self._claim_attempt(
+                now, urgent=self._fetched_at is None
+            )
+        if claimed:
+            self._fetch_and_store(now)
+        elif not self._keys:
+            with self._fetch_lock:  # another thread is fetching the first keys: wait for it
+                pass
+        keys = self._keys
+        if not keys:
+            raise JwksUnavailableError()
+        return keys.get(kid)
 
     def ensure_available(self) -> None:
         """Readiness check: raise unless at least one key is cached or can be fetched."""
+        now = self._monotonic()
         with self._lock:
-            if not self._keys and self._may_attempt(self._monotonic(), urgent=True):
-                self._refresh(self._monotonic())
-            if not self._keys:
-                raise JwksUnavailableError()
+            claimed = not self._keys and self._claim_attempt(now, urgent=True)
+        if claimed:
+            self._fetch_and_store(now)
+        if not self._keys:
+            raise JwksUnavailableError()
 
     def warm_up(self) -> None:
         """Load the keys once at worker start, so a worker can verify tokens even if identity
         is down later, before it ever saw a request. Failure only logs; lookups retry."""
+        now = self._monotonic()
         with self._lock:
-            if not self._keys:
-                self._refresh(self._monotonic())
+            claimed = not self._keys and self._claim_attempt(now, urgent=True, force=True)
+        if claimed:
+            self._fetch_and_store(now)
 
-    def _may_attempt(self, now: float, *, urgent: bool) -> bool:
-        if self._attempted_at is None:
-            return True
-        # With no keys at all, retry sooner (every second) so recovery is quick.
-        interval = min(self._min_interval, 1.0) if urgent else self._min_interval
-        return now - self._attempted_at >= interval
-
-    def _refresh(self, now: float) -> None:
+    def _claim_attempt(self, now: float, *, urgent: bool, force: bool = False) -> bool:
+        """Under `_lock`: whether this thread may fetch now; if so the attempt is recorded, so
+        concurrent callers keep serving cached keys instead of fetching too."""
+        if not force and self._attempted_at is not None:
+            # With no keys at all, retry sooner (every second) so recovery is quick.
+            interval = min(self._min_interval, 1.0) if urgent else self._min_interval
+            if now - self._attempted_at < interval:
+                return False
         self._attempted_at = now
-        self.fetch_count += 1
-        try:
-            document = self._fetch(self._url, self._timeout)
-        except (requests.RequestException, ValueError) as exc:
-            logger.warning(
-                "JWKS fetch failed; serving cached keys",
-                extra={"url": self._url, "error": type(exc).__name__, "cached": len(self._keys)},
-            )
-            return
-        keys = _parse_keys(document)
-        if not keys:
-            logger.warning("JWKS had no usable keys", extra={"url": self._url})
-            return
-        self._keys = keys
-        self._fetched_at = now
+        return True
+
+    def _fetch_and_store(self, now: float) -> None:
+        # The network call runs outside `_lock`: a slow identity delays only the thread that
+        # fetches (and threads that have no key at all), never lookups served from the cache.
+        with self._fetch_lock:
+            self.fetch_count += 1
+            try:
+                document = self._fetch(self._url, self._timeout)
+            except (requests.RequestException, ValueError) as exc:
+                logger.warning(
+                    "JWKS fetch failed; serving cached keys",
+                    extra={
+                        "url": self._url,
+                        "error": type(exc).__name__,
+                        "cached": len(self._keys),
+                    },
+                )
+                return
+            keys = _parse_keys(document)
+            if not keys:
+                logger.warning("JWKS had no usable keys", extra={"url": self._url})
+                return
+            with self._lock:
+                self._keys = keys
+                self._fetched_at = now
 
 
 def _parse_keys(document: dict[str, Any]) -> dict[str, Any]:
