@@ -4,11 +4,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, Index, String, Text, text
+from sqlalchemy import JSON, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from identity.models.base import Base
-from service_kit.db import PublicIdMixin, TimestampMixin, UTCDateTime
+from service_kit.db import PublicIdMixin, TimestampMixin, UTCDateTime, str_enum
 
 
 class KeyState(StrEnum):
@@ -36,14 +36,7 @@ class SigningKey(PublicIdMixin, TimestampMixin, Base):
     public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
     private_key_ciphertext: Mapped[str] = mapped_column(Text)
     state: Mapped[KeyState] = mapped_column(
-        Enum(
-            KeyState,
-            name="key_state",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda states: [state.value for state in states],
-        ),
+        str_enum(KeyState, name="key_state"),
         default=KeyState.ACTIVE,
     )
     retiring_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

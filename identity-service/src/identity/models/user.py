@@ -2,11 +2,11 @@
 
 from enum import StrEnum
 
-from sqlalchemy import Enum, Index, String, text
+from sqlalchemy import Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from identity.models.base import Base
-from service_kit.db import PublicIdMixin, SoftDeleteMixin, TimestampMixin
+from service_kit.db import PublicIdMixin, SoftDeleteMixin, TimestampMixin, str_enum
 
 
 class Role(StrEnum):
@@ -37,14 +37,7 @@ class User(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
     email: Mapped[str] = mapped_column(String(320))
     full_name: Mapped[str | None] = mapped_column(String(100))
     role: Mapped[Role] = mapped_column(
-        Enum(
-            Role,
-            name="role",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda roles: [role.value for role in roles],
-        ),
+        str_enum(Role, name="role"),
         default=Role.USER,
     )
     is_active: Mapped[bool] = mapped_column(default=True)

@@ -5,12 +5,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final, NamedTuple
 
-from sqlalchemy import Enum, Index, String, Text, text
+from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
 from items.models.base import Base
-from service_kit.db import PublicIdMixin, SoftDeleteMixin, TimestampMixin
+from service_kit.db import PublicIdMixin, SoftDeleteMixin, TimestampMixin, str_enum
 
 
 class ItemStatus(StrEnum):
@@ -62,14 +62,7 @@ class Item(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
     status: Mapped[ItemStatus] = mapped_column(
-        Enum(
-            ItemStatus,
-            name="item_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda statuses: [status.value for status in statuses],
-        ),
+        str_enum(ItemStatus, name="item_status"),
         default=ItemStatus.DRAFT,
     )
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid())

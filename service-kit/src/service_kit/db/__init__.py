@@ -8,6 +8,7 @@ from service_kit.db.mixins import (
     SoftDeleteMixin,
     TimestampMixin,
     UTCDateTime,
+    str_enum,
 )
 from service_kit.db.repository import BaseRepository, escape_like
 from service_kit.db.session import Database
@@ -27,5 +28,6 @@ __all__ = [
     "UTCDateTime",
     "escape_like",
     "page_from_rows",
+    "str_enum",
     "transaction",
 ]

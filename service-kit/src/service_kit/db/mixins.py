@@ -2,9 +2,10 @@
 
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import DateTime, Dialect, func
+from sqlalchemy import DateTime, Dialect, Enum, func
 from sqlalchemy.orm import Mapped, declarative_mixin, mapped_column
 from sqlalchemy.types import TypeDecorator, Uuid
 
@@ -37,6 +38,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime from the database, got {type(value).__name__}")
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def str_enum(enum: type[StrEnum], *, name: str, length: int = 16) -> Enum:
+    """A column type storing a StrEnum's values as VARCHAR with a CHECK constraint: portable
+    across PostgreSQL and SQLite, and a new member is a migration of the constraint only."""
+    return Enum(
+        enum,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 def utcnow() -> datetime:
