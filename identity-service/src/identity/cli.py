@@ -107,7 +107,10 @@ def keys_list(as_json: bool) -> None:  # noqa: FBT001 - click flag
 @keys_cli.command("rotate")
 def keys_rotate() -> None:
     """Create a new active key; the current one keeps verifying as 'retiring'."""
-    key = wiring.key_service().rotate_signing_key()
+    try:
+        key = wiring.key_service().rotate_signing_key()
+    except DomainError as exc:  # e.g. a rotation running at the same moment won
+        raise click.ClickException(exc.detail) from None
     click.echo(f"active {key.kid}")
 
 
