@@ -6,7 +6,14 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select
 
 from identity.models import User
-from service_kit.db import BaseRepository, KeysetPosition, escape_like
+from service_kit.db import (
+    BaseRepository,
+    KeysetPosition,
+    escape_like,
+    keyset_after,
+    keyset_order,
+    keyset_params,
+)
 
 
 class UserRepository(BaseRepository[User]):
@@ -48,12 +55,9 @@ class UserRepository(BaseRepository[User]):
                     User.full_name.ilike(pattern, escape="\\"),
                 )
             )
+        params: dict[str, object] = {}
         if after is not None:
-            stmt = stmt.where(
-                or_(
-                    User.created_at > after.created_at,
-                    (User.created_at == after.created_at) & (User.id > after.id),
-                )
-            )
-        stmt = stmt.order_by(User.created_at, User.id).limit(limit)
-        return self.session.scalars(stmt).all()
+            stmt = stmt.where(keyset_after(User.created_at, User.id, newest_first=False))
+            params = keyset_params(after)
+        stmt = stmt.order_by(*keyset_order(User.created_at, User.id, newest_first=False))
+        return self.session.scalars(stmt.limit(limit), params).all()

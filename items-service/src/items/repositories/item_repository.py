@@ -6,10 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, insert, select, tuple_
+from sqlalchemy import Select, bindparam, insert, select
 
 from items.models import LISTING_COLUMNS, Item, ItemListing, ItemStatus
-from service_kit.db import BaseRepository, KeysetPosition, UTCDateTime, escape_like
+from service_kit.db import (
+    BaseRepository,
+    KeysetPosition,
+    escape_like,
+    keyset_after,
+    keyset_order,
+    keyset_params,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +68,7 @@ class ItemRepository(BaseRepository[Item]):
         if where.name_contains:
             params["pattern"] = f"%{escape_like(where.name_contains)}%"
         if after is not None:
-            params["after_created_at"] = after.created_at
-            params["after_id"] = after.id
+            params.update(keyset_params(after))
         return [ItemListing(*row) for row in self.session.execute(stmt, params)]
 
     def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
@@ -90,14 +96,6 @@ def _page_statement(
     if by_name:
         stmt = stmt.where(Item.name.ilike(bindparam("pattern"), escape="\\"))
     if after:
-        key = tuple_(Item.created_at, Item.id)
-        bound = tuple_(
-            bindparam("after_created_at", type_=UTCDateTime()),
-            bindparam("after_id", type_=Integer()),
-        )
-        stmt = stmt.where(key < bound if newest_first else key > bound)
-    if newest_first:
-        stmt = stmt.order_by(Item.created_at.desc(), Item.id.desc())
-    else:
-        stmt = stmt.order_by(Item.created_at.asc(), Item.id.asc())
+        stmt = stmt.where(keyset_after(Item.created_at, Item.id, newest_first=newest_first))
+    stmt = stmt.order_by(*keyset_order(Item.created_at, Item.id, newest_first=newest_first))
     return stmt.limit(bindparam("limit"))

@@ -10,7 +10,13 @@ from service_kit.db.mixins import (
     UTCDateTime,
     str_enum,
 )
-from service_kit.db.repository import BaseRepository, escape_like
+from service_kit.db.repository import (
+    BaseRepository,
+    escape_like,
+    keyset_after,
+    keyset_order,
+    keyset_params,
+)
 from service_kit.db.session import Database
 from service_kit.db.transaction import transaction
 
@@ -27,6 +33,9 @@ __all__ = [
     "TimestampMixin",
     "UTCDateTime",
     "escape_like",
+    "keyset_after",
+    "keyset_order",
+    "keyset_params",
     "page_from_rows",
     "str_enum",
     "transaction",

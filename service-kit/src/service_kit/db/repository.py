@@ -2,11 +2,20 @@
 
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import CursorResult, Result
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Integer,
+    Result,
+    UnaryExpression,
+    bindparam,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import QueryableAttribute, Session
 
-from service_kit.db.mixins import IntegerPkMixin
+from service_kit.db.cursor import KeysetPosition
+from service_kit.db.mixins import IntegerPkMixin, UTCDateTime
 from service_kit.errors import UniqueViolationError
 
 ModelT = TypeVar("ModelT", bound=IntegerPkMixin)
@@ -29,6 +38,33 @@ def unique_violation_from(error: IntegrityError) -> UniqueViolationError | None:
     if sqlstate is None and "UNIQUE constraint failed" in str(orig):
         return UniqueViolationError(None)
     return None
+
+
+def keyset_after(
+    created_at: QueryableAttribute[Any], pk: QueryableAttribute[Any], *, newest_first: bool
+) -> ColumnElement[bool]:
+    """Rows past the position bound by `keyset_params`, in the listing's direction. One row
+    comparison on (created_at, id), which an index on those two columns answers directly."""
+    key = tuple_(created_at, pk)
+    bound = tuple_(
+        bindparam("after_created_at", type_=UTCDateTime()),
+        bindparam("after_id", type_=Integer()),
+    )
+    return key < bound if newest_first else key > bound
+
+
+def keyset_params(position: KeysetPosition) -> dict[str, Any]:
+    """The bound values `keyset_after` expects."""
+    return {"after_created_at": position.created_at, "after_id": position.id}
+
+
+def keyset_order(
+    created_at: QueryableAttribute[Any], pk: QueryableAttribute[Any], *, newest_first: bool
+) -> tuple[UnaryExpression[Any], UnaryExpression[Any]]:
+    """ORDER BY for a keyset listing; ties on the timestamp break on the integer key."""
+    if newest_first:
+        return created_at.desc(), pk.desc()
+    return created_at.asc(), pk.asc()
 
 
 def affected_rows(result: Result[Any]) -> int:
