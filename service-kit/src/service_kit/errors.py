@@ -60,8 +60,12 @@ class InvalidCursorError(BusinessRuleError):
 
 
 class ServiceUnavailableError(DomainError):
+    """Temporary: the same request may succeed later. `retry_after_seconds`, when set, tells
+    the client how long to wait (the HTTP layer sends it as `Retry-After`)."""
+
     code, title = "service_unavailable", "Service unavailable"
     default_detail = "A dependency is unavailable; try again shortly."
+    retry_after_seconds: ClassVar[int | None] = None
 
 
 class UniqueViolationError(ConflictError):

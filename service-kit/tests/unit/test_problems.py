@@ -36,7 +36,13 @@ class WidgetIn(BaseModel):
     count: int
 
 
+class BusyError(ServiceUnavailableError):
+    code, title = "busy", "Busy"
+    retry_after_seconds = 3
+
+
 DOMAIN_ERRORS: dict[str, type[DomainError]] = {
+    "busy": BusyError,
     "not-found": WidgetNotFoundError,
     "conflict": ConflictError,
     "authentication": AuthenticationError,
@@ -110,6 +116,22 @@ def test_domain_error_renders_rfc9457_body_when_raised_in_a_view(client: FlaskCl
         "code": "widget_not_found",
         "request_id": "req-12345678",
     }
+
+
+def test_unavailable_error_sets_retry_after_when_it_names_a_delay(client: FlaskClient) -> None:
+    response = client.get("/errors/busy")
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "3"
+
+
+def test_unavailable_error_sends_no_retry_after_when_it_names_no_delay(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/errors/unavailable")
+
+    assert response.status_code == 503
+    assert "Retry-After" not in response.headers
 
 
 @pytest.mark.parametrize(

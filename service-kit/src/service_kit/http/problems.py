@@ -119,7 +119,12 @@ def validation_problem(exc: ValidationError) -> Response:
 
 def handle_domain_error(exc: DomainError) -> Response:
     status = next((status for cls, status in _DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
-    return problem_response(status=status, code=exc.code, title=exc.title, detail=exc.detail)
+    headers = {}
+    if isinstance(exc, ServiceUnavailableError) and exc.retry_after_seconds is not None:
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    return problem_response(
+        status=status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers
+    )
 
 
 def handle_http_exception(exc: HTTPException) -> Response:
