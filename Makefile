@@ -1,30 +1,39 @@
-# Everyday commands. `make install` needs only Python >= 3.11: it installs uv when missing.
+# Everyday commands. Every target needs only Python >= 3.11 on PATH: when no uv is on PATH, the
+# pinned one is installed into a private tools directory first (deploy/bootstrap-uv.sh), never
+# into the system Python.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+UV_VERSION := 0.13.9
+TOOLS_DIR ?= $(CURDIR)/.tools
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS_DIR)/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest -p no:cacheprovider
 SOURCES := service-kit/src identity-service/src items-service/src gateway/render.py
 STACK ?= native
 
 
-.PHONY: help install lint fmt test test-unit e2e run migrate seed bench clean images up down
+.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench clean images up down
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: ## Install uv if missing, then every workspace package from the lock file
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+$(TOOLS_DIR)/bin/uv:
+	bash deploy/bootstrap-uv.sh "$(TOOLS_DIR)" $(UV_VERSION)
+
+uv: $(UV) ## Install the pinned uv into .tools/ unless one is on PATH; print which uv is used
+	@echo "$(UV)"
+
+install: $(UV) ## Every workspace package from the lock file into .venv (uv first, if missing)
 	$(UV) sync --all-packages --frozen
 
-lint: ## ruff (lint + format check), mypy --strict, import-linter layer contracts
+lint: install ## ruff (lint + format check), mypy --strict, import-linter layer contracts
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy $(SOURCES)
 	$(RUN) lint-imports
 
-fmt: ## Format and auto-fix
+fmt: install ## Format and auto-fix
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
@@ -49,25 +58,25 @@ test: lint ## Lint, then every test suite (each package's tests run in their own
 	echo "e2e modes run: $$modes"; \
 	if [ -n "$$failed" ]; then echo "e2e modes failed:$$failed" >&2; exit 1; fi
 
-test-unit: ## Only the fast unit tests (no database)
+test-unit: install ## Only the fast unit tests (no database)
 	$(PYTEST) service-kit/tests/unit
 	$(PYTEST) identity-service/tests/unit
 	$(PYTEST) items-service/tests/unit
 
-e2e: ## End-to-end tests through the gateway; STACK=native (local processes, default) or compose
+e2e: install ## End-to-end tests through the gateway; STACK=native (local processes, default) or compose
 	STACK=$(STACK) $(PYTEST) tests-e2e/tests
 
 run: install ## The stack as local processes: gateway 127.0.0.1:8080, identity :8001, items :8002 (SQLite)
 	exec deploy/run-local.sh
 
-migrate: ## Apply both services' migrations (flask db upgrade)
+migrate: install ## Apply both services' migrations (flask db upgrade)
 	$(RUN) flask --app identity db upgrade
 	$(RUN) flask --app items db upgrade
 
 seed: migrate ## Development users (admin@example.com / user@example.com, password change-me-now)
 	$(RUN) flask --app identity seed
 
-bench: ## Load benchmark of the items list against the baseline (needs PostgreSQL and wrk)
+bench: install ## Load benchmark of the items list against the baseline (needs PostgreSQL and wrk)
 	$(RUN) python bench/items_list.py
 
 images: ## Offline stand-ins for the base images (python, postgres, nginx) from Debian packages
@@ -81,4 +90,4 @@ down: ## Stop the containerised stack and delete its volumes (both databases)
 	docker compose down -v --remove-orphans
 
 clean: ## Remove local state (SQLite files, caches)
-	rm -rf var .mypy_cache .ruff_cache .pytest_cache
+	rm -rf var .tools .mypy_cache .ruff_cache .pytest_cache
