@@ -13,7 +13,7 @@ SOURCES := service-kit/src identity-service/src items-service/src gateway/render
 STACK ?= native
 
 
-.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench clean images up down
+.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench bench-flood clean images up down
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -76,8 +76,12 @@ migrate: install ## Apply both services' migrations (flask db upgrade)
 seed: migrate ## Development users (admin@example.com / user@example.com, password change-me-now)
 	$(RUN) flask --app identity seed
 
-bench: install ## Load benchmark of the items list against the baseline (needs PostgreSQL and wrk)
+bench: install ## Load benchmarks: the items list vs a baseline (wrk), and a login flood (nginx)
 	$(RUN) python bench/items_list.py
+	$(RUN) python bench/password_flood.py
+
+bench-flood: install ## Only the login-flood benchmark: reads and refreshes stay fast during it
+	$(RUN) python bench/password_flood.py
 
 images: ## Offline stand-ins for the base images (python, postgres, nginx) from Debian packages
 	deploy/offline-images.sh

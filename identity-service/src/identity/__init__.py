@@ -7,13 +7,14 @@ from identity.config import IdentitySettings
 from identity.controllers.auth_controller import auth_bp
 from identity.controllers.user_controller import users_bp
 from identity.controllers.wellknown_controller import wellknown_bp
-from identity.security.hashing import Argon2idHasher, PasswordHasher
+from identity.security.hashing import Argon2idHasher, BulkheadHasher, PasswordHasher
 from identity.security.keys import SecretBox
 from identity.security.signing import AccessTokenIssuer, AccessTokenPolicy
 from identity.services.auth_service import RefreshPolicy
 from identity.services.key_service import KeyRing
 from identity.services.user_service import PasswordPolicy
 from identity.wiring import COMPONENTS_KEY, Components
+from service_kit.bulkhead import Bulkhead
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import CursorCodec, Database
 from service_kit.http.app import create_service_app
@@ -52,11 +53,18 @@ def create_app(
     app.extensions[COMPONENTS_KEY] = Components(
         settings=settings,
         clock=clock,
-        hasher=hasher
-        or Argon2idHasher(
-            time_cost=settings.argon2_time_cost,
-            memory_cost_kib=settings.argon2_memory_cost_kib,
-            parallelism=settings.argon2_parallelism,
+        hasher=BulkheadHasher(
+            hasher
+            or Argon2idHasher(
+                time_cost=settings.argon2_time_cost,
+                memory_cost_kib=settings.argon2_memory_cost_kib,
+                parallelism=settings.argon2_parallelism,
+            ),
+            Bulkhead(
+                settings.password_hash_concurrency,
+                niceness=settings.password_hash_niceness,
+                name="password-hashing",
+            ),
         ),
         box=box,
         key_ring=key_ring,

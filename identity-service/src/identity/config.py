@@ -28,3 +28,8 @@ class IdentitySettings(ServiceSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+    password_hash_concurrency: int = Field(default=2, ge=0, le=64)
+    """Password hashes (login, registration, password change) running at once per process;
+    more are refused with 503 `overloaded`. 0: no limit."""
+    password_hash_niceness: int = Field(default=10, ge=0, le=19)
+    """CPU niceness of the threads that hash (Linux): busy cores serve cheap requests first."""

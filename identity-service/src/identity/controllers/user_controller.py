@@ -50,7 +50,10 @@ def update_me(body: UserUpdate) -> ViewResult:
     return _user(wiring.user_service().update_profile(current_principal().user_id, body))
 
 
-@users_bp.post("/me/password", responses={204: empty_response("Password changed")})
+@users_bp.post(
+    "/me/password",
+    responses={204: empty_response("Password changed"), **problem_responses(503)},
+)
 @require_auth
 def change_password(body: PasswordChange) -> ViewResult:
     """Change the password; every other session of the caller is revoked."""

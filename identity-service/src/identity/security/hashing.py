@@ -1,10 +1,12 @@
-"""Argon2id password hashing, with a constant-cost path for unknown accounts."""
+"""Argon2id password hashing, with a constant-cost path for unknown accounts and a bulkhead."""
 
 from typing import Protocol
 
 from argon2 import PasswordHasher as Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from service_kit.bulkhead import Bulkhead
 
 
 class PasswordHasher(Protocol):
@@ -51,3 +53,30 @@ class Argon2idHasher:
         if self._dummy_hash is None:
             self._dummy_hash = self._argon2.hash("not-a-real-password")
         self.verify(self._dummy_hash, password)
+
+
+class BulkheadHasher:
+    """Runs another hasher's expensive calls (hash, verify, burn_time) inside a bulkhead.
+
+    A hash holds a worker thread and most of a core for about 100 ms; without a bound, a flood
+    of logins takes every thread and everything else (refreshes, reads) queues behind it. With
+    one, hashing beyond the capacity is refused at once (`OverloadedError`: 503 `overloaded`
+    with `Retry-After`), the other threads stay free, and the admitted hashes run at a lower
+    CPU priority (the bulkhead's niceness), so cheap requests get the cores first.
+    """
+
+    def __init__(self, inner: PasswordHasher, bulkhead: Bulkhead) -> None:
+        self._inner = inner
+        self.bulkhead = bulkhead
+
+    def hash(self, password: str) -> str:
+        return self.bulkhead.call(self._inner.hash, password)
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        return self.bulkhead.call(self._inner.verify, password_hash, password)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._inner.needs_rehash(password_hash)
+
+    def burn_time(self, password: str) -> None:
+        self.bulkhead.call(self._inner.burn_time, password)

@@ -52,7 +52,7 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
     413: "Body too large",
     422: "Validation failed",
     429: "Too many requests",
-    503: "Dependency unavailable",
+    503: "Unavailable or overloaded; retry later",
 }
 
 
@@ -62,6 +62,19 @@ _HEADERS: Final[dict[int, dict[str, Any]]] = {
             "description": "The scheme to authenticate with (`Bearer`)",
             "required": True,
             "schema": {"type": "string"},
+        }
+    },
+    429: {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 0},
+        }
+    },
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before retrying, when the service can tell",
+            "schema": {"type": "integer", "minimum": 0},
         }
     },
 }

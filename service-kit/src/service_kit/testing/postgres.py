@@ -80,7 +80,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         )
     os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
     os.environ.setdefault("TESTCONTAINERS_CONNECTION_MODE", "docker_host")
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     image = os.environ.get(CONTAINER_IMAGE_ENV, "postgres:15-bookworm")
     with PostgresContainer(image, driver="psycopg") as container:

@@ -1,0 +1,365 @@
+"""Load benchmark: a flood of logins must not starve identity's other requests.
+
+One run, through a real nginx gateway (auth rate limits lifted, as when many addresses log in at
+once) in front of identity under gunicorn (2 workers x 4 threads) on PostgreSQL, with production
+Argon2id parameters:
+
+1. probe alone: 4 connections, each alternating `GET /api/v1/users/me` and a real refresh
+   rotation (`POST /api/v1/auth/refresh`, every refresh token used once);
+2. the same probe while 32 connections post correct logins as fast as they are answered.
+
+Both phases run twice, with the password-hashing bulkhead off (`IDENTITY_PASSWORD_HASH_
+CONCURRENCY=0`, the behaviour before it existed) and with it at its default, so the before and
+after figures come from the same run. Targets (bulkhead on, during the flood): probe p99 below
+100 ms for both kinds, and logins beyond the capacity answered at once (503 `overloaded` with
+`Retry-After`, p99 below 100 ms) instead of queueing.
+
+Usage: `make bench-flood` (or `uv run python bench/password_flood.py [--seconds N]`).
+Needs: PostgreSQL (BENCH_DATABASE_SERVER, default the local server) and nginx.
+"""
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH_DIR = ROOT / "bench"
+DATABASE = "identity_bench_flood"
+PASSWORD = "bench password 0123"  # noqa: S105 - the benchmark's own throwaway accounts
+FLOOD_CONNECTIONS, PROBE_CONNECTIONS = 32, 4
+PROBE_P99_MS, REJECT_P99_MS = 100.0, 100.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def fresh_database(server_url: str) -> str:
+    admin = create_engine(
+        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=DATABASE).render_as_string(hide_password=False)
+
+
+def wait_until_up(url: str) -> None:
+    for _ in range(300):
+        try:
+            if requests.get(url, timeout=2).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def identity(url: str, port: int, workdir: Path, *, concurrency: int) -> Iterator[None]:
+    env = {
+        **os.environ,
+        "IDENTITY_ENV": "development",
+        "IDENTITY_DATABASE_URL": url,
+        "IDENTITY_TRUSTED_PROXY_COUNT": "1",
+        "IDENTITY_PASSWORD_HASH_CONCURRENCY": str(concurrency),
+        "IDENTITY_LOG_LEVEL": "WARNING",
+        "WEB_CONCURRENCY": "2",
+        "GUNICORN_THREADS": "4",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    with open(workdir / f"identity-{concurrency}.log", "w") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:service_kit.gunicorn_config",
+                "-b",
+                f"127.0.0.1:{port}",
+                "identity:create_app()",
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/health/ready")
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@contextmanager
+def gateway(identity_port: int, workdir: Path) -> Iterator[str]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    listen = free_port()
+    env = {
+        **os.environ,
+        "IDENTITY_UPSTREAM": f"127.0.0.1:{identity_port}",
+        "ITEMS_UPSTREAM": f"127.0.0.1:{free_port()}",
+        "GATEWAY_LISTEN": f"127.0.0.1:{listen}",
+        "GATEWAY_AUTH_RATE": "100000r/s",  # lifted: the flood comes from many addresses
+        "GATEWAY_AUTH_BURST": "100000",
+    }
+    prefix = workdir / "gateway"
+    conf = subprocess.run(
+        [sys.executable, str(ROOT / "gateway" / "render.py"), "--out", str(prefix)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    with open(workdir / "gateway.log", "w") as log:
+        process = subprocess.Popen(
+            [nginx, "-p", f"{prefix}/", "-c", conf], stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_until_up(f"http://127.0.0.1:{listen}/health")
+            yield f"http://127.0.0.1:{listen}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+class Connection:
+    """One kept-alive HTTP/1.1 connection, as a client library would hold it."""
+
+    def __init__(self, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self._conn = http.client.HTTPConnection(host, int(port), timeout=60)
+
+    def call(
+        self, method: str, path: str, body: dict[str, str] | None = None, token: str | None = None
+    ) -> tuple[int, float, dict[str, Any], dict[str, str]]:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = json.dumps(body) if body is not None else None
+        started = time.perf_counter()
+        try:
+            self._conn.request(method, path, body=payload, headers=headers)
+            response = self._conn.getresponse()
+            raw = response.read()
+        except (OSError, http.client.HTTPException):
+            self._conn.close()
+            return 0, (time.perf_counter() - started) * 1000, {}, {}
+        elapsed = (time.perf_counter() - started) * 1000
+        data = json.loads(raw) if raw else {}
+        return response.status, elapsed, data, dict(response.getheaders())
+
+
+def login(base: str, email: str) -> dict[str, Any]:
+    """Log in, honouring Retry-After while the service is overloaded."""
+    for _ in range(100):
+        status, _, body, headers = Connection(base).call(
+            "POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD}
+        )
+        if status != 503:
+            break
+        time.sleep(float(headers.get("Retry-After", "1")))
+    if status != 200:
+        raise RuntimeError(f"login failed: {status} {body}")
+    return body
+
+
+def probe(base: str, email: str, seconds: float) -> dict[str, list[float]]:
+    """PROBE_CONNECTIONS connections, each alternating a read of /users/me and a refresh."""
+    latencies: dict[str, list[float]] = {"me": [], "refresh": []}
+    failures: Counter[str] = Counter()
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    sessions = [login(base, email) for _ in range(PROBE_CONNECTIONS)]
+
+    def run() -> None:
+        tokens = sessions.pop()
+        conn = Connection(base)
+        while time.monotonic() < deadline:
+            status, me_ms, _, _ = conn.call("GET", "/api/v1/users/me", token=tokens["access_token"])
+            status_r, refresh_ms, body, _ = conn.call(
+                "POST", "/api/v1/auth/refresh", {"refresh_token": tokens["refresh_token"]}
+            )
+            with lock:
+                latencies["me"].append(me_ms)
+                latencies["refresh"].append(refresh_ms)
+                if status != 200:
+                    failures[f"me {status}"] += 1
+                if status_r != 200:
+                    failures[f"refresh {status_r}"] += 1
+            if status_r == 200:
+                tokens = body
+            time.sleep(0.01)
+
+    threads = [threading.Thread(target=run) for _ in range(PROBE_CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        latencies["failures"] = [float(n) for n in failures.values()]
+        print(f"  probe failures: {dict(failures)}", flush=True)
+    return latencies
+
+
+def flood(base: str, email: str, seconds: float, results: Any) -> None:
+    """FLOOD_CONNECTIONS connections posting correct logins back to back (own process)."""
+    by_status: dict[int, list[float]] = {}
+    codes: Counter[str] = Counter()
+    retry_after = Counter[str]()
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def run() -> None:
+        conn = Connection(base)
+        while time.monotonic() < deadline:
+            status, ms, body, headers = conn.call(
+                "POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD}
+            )
+            with lock:
+                by_status.setdefault(status, []).append(ms)
+                if status >= 400:
+                    codes[str(body.get("code"))] += 1
+                    retry_after[headers.get("Retry-After", "-")] += 1
+
+    threads = [threading.Thread(target=run) for _ in range(FLOOD_CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put({"by_status": by_status, "codes": dict(codes), "retry_after": dict(retry_after)})
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    cut = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else ordered
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p99_ms": round(cut[98] if len(ordered) > 1 else ordered[0], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+
+
+def measure(base: str, seconds: float) -> dict[str, Any]:
+    email_probe, email_flood = "probe@bench.example", "flood@bench.example"
+    for email in (email_probe, email_flood):
+        Connection(base).call(
+            "POST", "/api/v1/auth/register", {"email": email, "password": PASSWORD}
+        )
+    alone = probe(base, email_probe, seconds)
+    queue: Any = multiprocessing.get_context("spawn").Queue()
+    flooder = multiprocessing.get_context("spawn").Process(
+        target=flood, args=(base, email_flood, seconds + 1, queue)
+    )
+    flooder.start()
+    time.sleep(1)  # let the flood build up before probing
+    during = probe(base, email_probe, seconds)
+    flooded = queue.get(timeout=seconds + 120)
+    flooder.join()
+    return {
+        "probe_alone": {kind: percentiles(alone[kind]) for kind in ("me", "refresh")},
+        "probe_during_flood": {kind: percentiles(during[kind]) for kind in ("me", "refresh")},
+        "probe_failures_during_flood": int(sum(during.get("failures", []))),
+        "flood_logins": {
+            str(status): percentiles(values)
+            for status, values in sorted(flooded["by_status"].items())
+        },
+        "flood_error_codes": flooded["codes"],
+        "flood_retry_after": flooded["retry_after"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument(
+        "--capacity", type=int, default=None, help="bulkhead capacity (default: the setting's)"
+    )
+    args = parser.parse_args()
+    from identity.config import IdentitySettings
+
+    capacity = args.capacity
+    if capacity is None:
+        capacity = IdentitySettings.model_fields["password_hash_concurrency"].default
+    server = os.environ.get(
+        "BENCH_DATABASE_SERVER",
+        os.environ.get(
+            "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="bench-flood-"))
+    results: dict[str, Any] = {}
+    for label, concurrency in (("bulkhead_off", 0), ("bulkhead_on", capacity)):
+        url = fresh_database(server)
+        subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "identity", "db", "upgrade"],
+            env={**os.environ, "IDENTITY_DATABASE_URL": url, "IDENTITY_LOG_LEVEL": "WARNING"},
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        port = free_port()
+        print(f"{label} (IDENTITY_PASSWORD_HASH_CONCURRENCY={concurrency}) ...", flush=True)
+        with identity(url, port, workdir, concurrency=concurrency), gateway(port, workdir) as base:
+            results[label] = measure(base, args.seconds)
+        print(json.dumps(results[label], indent=2), flush=True)
+    on = results["bulkhead_on"]
+    rejected = on["flood_logins"].get("503", {"n": 0})
+    checks = {
+        "probe me p99 < 100 ms": on["probe_during_flood"]["me"].get("p99_ms", 1e9) < PROBE_P99_MS,
+        "probe refresh p99 < 100 ms": on["probe_during_flood"]["refresh"].get("p99_ms", 1e9)
+        < PROBE_P99_MS,
+        "no probe failures": on["probe_failures_during_flood"] == 0,
+        "logins beyond capacity refused (503 overloaded)": rejected["n"] > 0
+        and set(on["flood_error_codes"]) == {"overloaded"},
+        "refusals at once (503 p99 < 100 ms)": rejected.get("p99_ms", 1e9) < REJECT_P99_MS,
+        "refusals carry Retry-After": "-" not in on["flood_retry_after"],
+    }
+    summary = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "bulkhead_capacity_per_process": capacity,
+        "results": results,
+        "checks": checks,
+    }
+    (BENCH_DIR / "results").mkdir(exist_ok=True)
+    (BENCH_DIR / "results" / "password_flood.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for name, ok in checks.items():
+        print(f"{'ok  ' if ok else 'MISS'} {name}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    if not all(checks.values()):
+        sys.exit("targets missed: " + ", ".join(name for name, ok in checks.items() if not ok))
+
+
+if __name__ == "__main__":
+    main()
