@@ -683,15 +683,45 @@ def test_jwks_lists_the_signing_kid_when_a_token_was_issued(
     assert kid in [key["kid"] for key in json_body(response)["keys"]]
 
 
-def test_openid_configuration_returns_issuer_and_jwks_uri_when_requested(
+def test_authorization_server_metadata_names_the_tokens_issuer_when_requested(
+    client: FlaskClient, tokens: dict[str, Any]
+) -> None:
+    token_issuer = jwt.decode(tokens["access_token"], options={"verify_signature": False})["iss"]
+
+    response = client.get("/.well-known/oauth-authorization-server")
+
+    assert (response.status_code, response.mimetype) == (200, JSON)
+    assert json_body(response)["issuer"] == token_issuer
+
+
+def test_authorization_server_metadata_publishes_only_fields_true_of_this_server_when_requested(
     client: FlaskClient, settings: IdentitySettings
 ) -> None:
+    response = client.get("/.well-known/oauth-authorization-server")
+
+    assert json_body(response) == {
+        "issuer": settings.issuer,
+        "jwks_uri": f"{settings.issuer.rstrip('/')}/.well-known/jwks.json",
+        "response_types_supported": [],
+        "grant_types_supported": [],
+    }
+
+
+def test_authorization_server_metadata_jwks_uri_serves_the_jwks_when_fetched(
+    client: FlaskClient, settings: IdentitySettings
+) -> None:
+    jwks_uri = json_body(client.get("/.well-known/oauth-authorization-server"))["jwks_uri"]
+    path = jwks_uri.removeprefix(settings.issuer.rstrip("/"))
+
+    response = client.get(path)
+
+    assert (response.status_code, bool(json_body(response)["keys"])) == (200, True)
+
+
+def test_openid_configuration_returns_404_problem_when_requested(client: FlaskClient) -> None:
     response = client.get("/.well-known/openid-configuration")
 
-    body = json_body(response)
-    issuer = settings.issuer.rstrip("/")
-    assert (response.status_code, response.mimetype) == (200, JSON)
-    assert (body["issuer"], body["jwks_uri"]) == (issuer, f"{issuer}/.well-known/jwks.json")
+    assert problem(response) == (404, PROBLEM, "not_found")
 
 
 # --- health, docs, metrics ------------------------------------------------------------------
