@@ -644,6 +644,29 @@ def test_admin_user_endpoint_returns_403_forbidden_when_caller_is_not_admin(
     assert problem(response) == (403, PROBLEM, "forbidden")
 
 
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/users/{user_id}"])
+@pytest.mark.parametrize(
+    "actor_change", [{"role": Role.USER}, {"is_active": False}], ids=["demoted", "deactivated"]
+)
+def test_admin_read_returns_403_forbidden_when_the_admin_lost_the_role_after_the_token_was_issued(
+    client: FlaskClient,
+    session: Session,
+    auth: AuthActions,
+    user: User,
+    path: str,
+    actor_change: dict[str, object],
+) -> None:
+    admin = make_user(session, role=Role.ADMIN)
+    headers = bearer(auth.login(admin.email)["access_token"])  # its role claim says admin
+    for field, value in actor_change.items():
+        setattr(admin, field, value)
+    session.flush()
+
+    response = client.get(path.format(user_id=user.public_id), headers=headers)
+
+    assert problem(response) == (403, PROBLEM, "forbidden")
+
+
 def test_admin_user_endpoint_returns_422_when_id_is_not_a_uuid(
     client: FlaskClient, admin_headers: dict[str, str]
 ) -> None:

@@ -476,3 +476,43 @@ def test_admin_update_user_raises_permission_denied_when_the_actor_lost_the_admi
         user_service.admin_update_user(
             actor.public_id, AdminUserUpdate(role=Role.ADMIN), actor_id=actor.public_id
         )
+
+
+@pytest.mark.parametrize(
+    "actor_change", [{"role": Role.USER}, {"is_active": False}], ids=["demoted", "deactivated"]
+)
+def test_admin_get_user_raises_permission_denied_when_the_actor_lost_the_admin_role(
+    session: Session, user_service: UserService, actor_change: dict[str, object]
+) -> None:
+    actor = make_user(session, role=Role.ADMIN)
+    for field, value in actor_change.items():
+        setattr(actor, field, value)
+    session.flush()
+
+    with pytest.raises(PermissionDeniedError):
+        user_service.admin_get_user(make_user(session).public_id, actor_id=actor.public_id)
+
+
+@pytest.mark.parametrize(
+    "actor_change", [{"role": Role.USER}, {"is_active": False}], ids=["demoted", "deactivated"]
+)
+def test_admin_list_users_raises_permission_denied_when_the_actor_lost_the_admin_role(
+    session: Session, user_service: UserService, actor_change: dict[str, object]
+) -> None:
+    actor = make_user(session, role=Role.ADMIN)
+    for field, value in actor_change.items():
+        setattr(actor, field, value)
+    session.flush()
+
+    with pytest.raises(PermissionDeniedError):
+        user_service.admin_list_users(actor_id=actor.public_id, limit=10, after=None, search=None)
+
+
+def test_admin_get_user_returns_the_user_when_the_actor_is_a_live_admin(
+    admin_id: uuid.UUID, session: Session, user_service: UserService
+) -> None:
+    user = make_user(session)
+
+    found = user_service.admin_get_user(user.public_id, actor_id=admin_id)
+
+    assert found.id == user.id

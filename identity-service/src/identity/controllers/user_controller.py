@@ -75,7 +75,9 @@ def list_users(query: UserListQuery) -> ViewResult:
     """Admins: users oldest first, filtered by `q` (substring of email or name)."""
     cursors = wiring.user_cursors()
     after = cursors.decode(query.cursor) if query.cursor else None
-    page = wiring.user_service().list_users(limit=query.limit, after=after, search=query.q)
+    page = wiring.user_service().admin_list_users(
+        actor_id=current_principal().user_id, limit=query.limit, after=after, search=query.q
+    )
     return UserPage(
         data=[UserOut.model_validate(user) for user in page.items],
         next_cursor=cursors.encode(page.next_position) if page.next_position else None,
@@ -86,7 +88,9 @@ def list_users(query: UserListQuery) -> ViewResult:
 @require_admin
 def get_user(path: UserPath) -> ViewResult:
     """Admins: one user."""
-    return _user(wiring.user_service().get_user(path.user_id))
+    return _user(
+        wiring.user_service().admin_get_user(path.user_id, actor_id=current_principal().user_id)
+    )
 
 
 @users_bp.patch("/<user_id>", responses={200: UserOut, **problem_responses(403, 404)})

@@ -101,8 +101,10 @@ class UserService:
         return user
 
     def get_user(self, user_id: uuid.UUID) -> User:
-        """Raises:
-        UserNotFoundError: no live user has this id.
+        """Any live user, with no permission check (operators' CLI, and the admin use cases).
+
+        Raises:
+            UserNotFoundError: no live user has this id.
         """
         user = self._users.find_by_public_id(user_id)
         if user is None:
@@ -112,10 +114,37 @@ class UserService:
     def list_users(
         self, *, limit: int, after: KeysetPosition | None, search: str | None
     ) -> Page[User]:
+        """Live users oldest first, with no permission check (operators' CLI)."""
         rows = self._users.list_page(limit=limit + 1, after=after, search=search)
         return page_from_rows(
             rows, limit=limit, position=lambda user: KeysetPosition(user.created_at, user.id)
         )
+
+    def admin_get_user(self, user_id: uuid.UUID, *, actor_id: uuid.UUID) -> User:
+        """One user, for an admin.
+
+        Raises:
+            PermissionDeniedError: the actor is not, or no longer, a live admin.
+            UserNotFoundError: no live user has this id.
+        """
+        self._require_admin(actor_id)
+        return self.get_user(user_id)
+
+    def admin_list_users(
+        self,
+        *,
+        actor_id: uuid.UUID,
+        limit: int,
+        after: KeysetPosition | None,
+        search: str | None,
+    ) -> Page[User]:
+        """Live users oldest first, for an admin.
+
+        Raises:
+            PermissionDeniedError: the actor is not, or no longer, a live admin.
+        """
+        self._require_admin(actor_id)
+        return self.list_users(limit=limit, after=after, search=search)
 
     def update_profile(self, user_id: uuid.UUID, data: UserUpdate) -> User:
         user = self.get_current_user(user_id)
@@ -187,8 +216,9 @@ class UserService:
         self._delete(self.get_user(user_id))
 
     def _require_admin(self, actor_id: uuid.UUID) -> None:
-        # The token's role claim lives up to 15 minutes; for changes to accounts the database
-        # decides, so an admin demoted or deactivated a minute ago cannot undo it.
+        # The token's role claim lives up to 15 minutes; for reading and changing accounts the
+        # database decides, so an admin demoted or deactivated a minute ago can neither read
+        # other people's accounts nor undo the change.
         actor = self._users.find_by_public_id(actor_id)
         if actor is None or not actor.can_log_in or actor.role != Role.ADMIN:
             raise PermissionDeniedError("This operation needs the admin role.")
