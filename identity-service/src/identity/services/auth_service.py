@@ -155,7 +155,6 @@ class AuthService:
             if token is None:
                 return
             self._families.revoke_family(token.family_id, at=now, reason="logout")
-            self._tokens.clear_successor_ciphertexts(family_id=token.family_id)
         logger.info("session logged out")
 
     def revoke_all_sessions(self, *, user_id: uuid.UUID) -> int:
@@ -194,8 +193,7 @@ class AuthService:
             family = self._families.find_by_public_id(session_id, user_id=user.id)
             if family is None or not family.is_live(now):
                 raise SessionNotFoundError()
-            family.revoke(at=now, reason="session_deleted")
-            self._tokens.clear_successor_ciphertexts(family_id=family.id)
+            self._families.revoke_family(family.id, at=now, reason="session_deleted")
         logger.info(
             "session revoked", extra={"user_id": str(user_id), "session_id": str(session_id)}
         )
@@ -240,8 +238,7 @@ class AuthService:
                 family.last_used_at = now
                 return _grant(user, family, raw_successor.decode())
 
-        family.revoke(at=now, reason="reuse_detected")
-        self._tokens.clear_successor_ciphertexts(family_id=family.id)
+        self._families.revoke_family(family.id, at=now, reason="reuse_detected")
         return _Reused(family.public_id)
 
     def _rotate(
