@@ -71,6 +71,7 @@ def create_app(
         refresh_policy=RefreshPolicy(
             ttl_seconds=settings.refresh_token_ttl_seconds,
             reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+            max_lifetime_seconds=settings.session_max_lifetime_seconds,
         ),
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
         user_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="users"),

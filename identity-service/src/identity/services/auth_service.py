@@ -37,6 +37,14 @@ _USER_AGENT_MAX = 255
 class RefreshPolicy:
     ttl_seconds: int
     reuse_grace_seconds: int
+    max_lifetime_seconds: int
+    """A family's absolute limit, counted from its login; refreshing never extends it."""
+
+    def expiry(self, *, login_at: datetime, now: datetime) -> datetime:
+        """When a token issued `now` in a family started at `login_at` expires: one TTL, capped
+        by the family's absolute end."""
+        family_end = login_at + timedelta(seconds=self.max_lifetime_seconds)
+        return min(now + timedelta(seconds=self.ttl_seconds), family_end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +121,9 @@ class AuthService:
                 RefreshTokenFamily(
                     user_id=user.id,
                     user_agent=_clip(user_agent),
-                    created_at=now,
+                    created_at=now,  # the login time: the absolute lifetime counts from it
                     last_used_at=now,
-                    expires_at=now + timedelta(seconds=self._policy.ttl_seconds),
+                    expires_at=self._policy.expiry(login_at=now, now=now),
                 )
             )
             grant = self._start_chain(user, family, now=now)
@@ -262,7 +270,7 @@ class AuthService:
                 parent_id=token.id,
                 token_hash=hash_refresh_token(raw_successor),
                 created_at=now,
-                expires_at=now + timedelta(seconds=self._policy.ttl_seconds),
+                expires_at=self._policy.expiry(login_at=family.created_at, now=now),
             )
         )
         family.last_used_at = now
