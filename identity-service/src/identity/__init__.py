@@ -83,6 +83,7 @@ def create_app(
             issuer=settings.issuer,
             audience=settings.access_token_audience,
             algorithms=[settings.signing_algorithm],
+            extra_required_claims=("auth_time",),  # recent-login checks rely on it
             clock=clock,
         ),
     )

@@ -21,6 +21,8 @@ class IdentitySettings(ServiceSettings):
     refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
     session_max_lifetime_seconds: int = Field(default=90 * 86_400, ge=300)
     """No session (refresh-token family) outlives its login by more, however often refreshed."""
+    reauth_max_age_seconds: int = Field(default=300, ge=1)
+    """Sensitive operations need a token whose login (`auth_time`) is at most this old."""
     signing_algorithm: Literal["ES256"] = "ES256"
     key_encryption_keys: SecretStr = SecretStr("")
     """Comma-separated Fernet keys; the first encrypts, all decrypt (MultiFernet rotation)."""

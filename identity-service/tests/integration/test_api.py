@@ -418,6 +418,76 @@ def test_patch_me_returns_422_when_body_is_invalid(
     assert problem(response) == (422, PROBLEM, "validation_failed")
 
 
+def test_delete_me_returns_204_when_login_is_fresh(
+    client: FlaskClient, user_headers: dict[str, str]
+) -> None:
+    response = client.delete("/api/v1/users/me", headers=user_headers)
+
+    assert (response.status_code, response.get_data()) == (204, b"")
+
+
+def _refreshed_after_reauth_window(
+    client: FlaskClient, tokens: dict[str, Any], clock: FakeClock, settings: IdentitySettings
+) -> dict[str, str]:
+    """A fresh access token from a refresh made after the login fell out of the reauth window."""
+    clock.advance(seconds=settings.reauth_max_age_seconds + 1)
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.json
+    return bearer(json_body(refreshed)["access_token"])
+
+
+def test_delete_me_returns_401_reauthentication_required_when_token_was_refreshed_after_window(
+    client: FlaskClient, tokens: dict[str, Any], clock: FakeClock, settings: IdentitySettings
+) -> None:
+    headers = _refreshed_after_reauth_window(client, tokens, clock, settings)
+
+    response = client.delete("/api/v1/users/me", headers=headers)
+
+    assert problem(response) == (401, PROBLEM, "reauthentication_required")
+
+
+def test_delete_me_sends_an_rfc9470_challenge_when_reauthentication_is_required(
+    client: FlaskClient, tokens: dict[str, Any], clock: FakeClock, settings: IdentitySettings
+) -> None:
+    headers = _refreshed_after_reauth_window(client, tokens, clock, settings)
+
+    response = client.delete("/api/v1/users/me", headers=headers)
+
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer error="insufficient_user_authentication", '
+        'error_description="A more recent login is required", '
+        f'max_age="{settings.reauth_max_age_seconds}"'
+    )
+
+
+def test_delete_me_leaves_the_account_untouched_when_reauthentication_is_required(
+    client: FlaskClient, tokens: dict[str, Any], clock: FakeClock, settings: IdentitySettings
+) -> None:
+    headers = _refreshed_after_reauth_window(client, tokens, clock, settings)
+
+    client.delete("/api/v1/users/me", headers=headers)
+
+    sessions = client.get("/api/v1/auth/sessions", headers=headers)
+    assert client.get("/api/v1/users/me", headers=headers).status_code == 200
+    assert [item["current"] for item in json_body(sessions)["data"]] == [True]
+
+
+def test_delete_me_returns_204_when_the_user_logs_in_again_after_the_window(
+    client: FlaskClient,
+    auth: AuthActions,
+    user: User,
+    tokens: dict[str, Any],
+    clock: FakeClock,
+    settings: IdentitySettings,
+) -> None:
+    _refreshed_after_reauth_window(client, tokens, clock, settings)
+    fresh = auth.login(user.email)
+
+    response = client.delete("/api/v1/users/me", headers=bearer(fresh["access_token"]))
+
+    assert response.status_code == 204
+
+
 def test_change_password_returns_204_when_current_password_is_right(
     client: FlaskClient, user_headers: dict[str, str]
 ) -> None:
@@ -794,6 +864,32 @@ def test_openapi_json_lists_every_api_path_when_requested(
     documented = {path for path in json_body(response)["paths"] if path.startswith("/api/v1/")}
     assert documented == routes
     assert documented >= DESIGN_PATHS
+
+
+def _problem_codes(document: dict[str, Any], path: str, method: str, status: str) -> list[str]:
+    response = document["paths"][path][method]["responses"][status]
+    return list(
+        response["content"]["application/problem+json"]["schema"]["properties"]["code"]["enum"]
+    )
+
+
+def test_openapi_json_declares_reauthentication_required_when_deleting_own_account(
+    client: FlaskClient,
+) -> None:
+    document = json_body(client.get("/openapi.json"))
+
+    codes = _problem_codes(document, "/api/v1/users/me", "delete", "401")
+
+    assert codes == ["invalid_token", "reauthentication_required"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/users/{user_id}"])
+def test_openapi_json_declares_403_forbidden_when_an_admin_reads(
+    client: FlaskClient, path: str
+) -> None:
+    document = json_body(client.get("/openapi.json"))
+
+    assert _problem_codes(document, path, "get", "403") == ["forbidden"]
 
 
 DESIGN_PATHS = {

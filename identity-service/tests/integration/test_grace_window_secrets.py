@@ -132,7 +132,7 @@ def _deleted_by_admin(f: RotatedSession) -> None:
 
 
 def _deleted_by_owner(f: RotatedSession) -> None:
-    f.users.delete_own_account(f.user.public_id)
+    f.users.delete_own_account(f.user.public_id, auth_time=f.clock.now())
 
 
 ENDINGS: dict[str, Callable[[RotatedSession], None]] = {

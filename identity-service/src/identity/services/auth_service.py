@@ -56,6 +56,7 @@ class _Grant:
     role: str
     session_id: uuid.UUID
     refresh_token: str
+    auth_time: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +294,11 @@ class AuthService:
 
     def _pair(self, grant: _Grant, *, now: datetime) -> TokenPair:
         access = self._issuer.issue(
-            subject=grant.subject, role=grant.role, session_id=grant.session_id, now=now
+            subject=grant.subject,
+            role=grant.role,
+            session_id=grant.session_id,
+            auth_time=grant.auth_time,
+            now=now,
         )
         return TokenPair(
             access_token=access,
@@ -313,4 +318,6 @@ def _clip(user_agent: str | None) -> str | None:
 
 
 def _grant(user: User, family: RefreshTokenFamily, raw_refresh: str) -> _Grant:
-    return _Grant(user.public_id, user.role.value, family.public_id, raw_refresh)
+    # The family starts at login, the last time the password was entered: every token of the
+    # session, however often refreshed, carries that instant as `auth_time`.
+    return _Grant(user.public_id, user.role.value, family.public_id, raw_refresh, family.created_at)

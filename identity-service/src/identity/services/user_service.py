@@ -3,6 +3,7 @@
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -19,11 +20,17 @@ from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange, UserC
 from identity.security.hashing import PasswordHasher
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
-from service_kit.errors import InvalidTokenError, PermissionDeniedError, UniqueViolationError
+from service_kit.errors import (
+    InvalidTokenError,
+    PermissionDeniedError,
+    ReauthenticationRequiredError,
+    UniqueViolationError,
+)
 
 logger = logging.getLogger(__name__)
 
 PASSWORD_MAX_LENGTH = 128
+DEFAULT_REAUTH_MAX_AGE_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,7 @@ class UserService:
         *,
         hasher: PasswordHasher,
         password_policy: PasswordPolicy,
+        reauth_max_age_seconds: int = DEFAULT_REAUTH_MAX_AGE_SECONDS,
         users: UserRepository | None = None,
         families: RefreshTokenFamilyRepository | None = None,
         clock: Clock = SYSTEM_CLOCK,
@@ -57,6 +65,7 @@ class UserService:
         self._session = session
         self._hasher = hasher
         self._password_policy = password_policy
+        self._reauth_max_age = timedelta(seconds=reauth_max_age_seconds)
         self._users = users or UserRepository(session)
         self._families = families or RefreshTokenFamilyRepository(session)
         self._clock = clock
@@ -178,8 +187,24 @@ class UserService:
             )
         logger.info("password changed", extra={"user_id": str(user_id), "revoked": revoked})
 
-    def delete_own_account(self, user_id: uuid.UUID) -> None:
-        self._delete(self.get_current_user(user_id))
+    def delete_own_account(self, user_id: uuid.UUID, *, auth_time: datetime | None) -> None:
+        """Delete the caller's account; only with a recent login.
+
+        `auth_time` is when the caller last entered their password (the token's claim). A
+        session kept alive by refreshes keeps its login time, so a stolen refresh token
+        cannot delete the account.
+
+        Raises:
+            InvalidTokenError: the account behind the token is gone or disabled.
+            ReauthenticationRequiredError: the login is older than the allowed age.
+        """
+        user = self.get_current_user(user_id)
+        if auth_time is None or self._clock.now() - auth_time > self._reauth_max_age:
+            logger.info("account deletion needs a recent login", extra={"user_id": str(user_id)})
+            raise ReauthenticationRequiredError(
+                max_age_seconds=int(self._reauth_max_age.total_seconds())
+            )
+        self._delete(user)
 
     def admin_update_user(
         self, user_id: uuid.UUID, data: AdminUserUpdate, *, actor_id: uuid.UUID
