@@ -478,7 +478,7 @@ def test_render_cli_output_passes_nginx_t(tmp_path: Path) -> None:
         ("GET", "/api/v1/users?limit=5&cursor=abc", "identity"),
         ("PATCH", "/api/v1/users/me", "identity"),
         ("GET", "/.well-known/jwks.json", "identity"),
-        ("GET", "/.well-known/openid-configuration", "identity"),
+        ("GET", "/.well-known/oauth-authorization-server", "identity"),
         ("GET", "/api/v1/items", "items"),
         ("POST", "/api/v1/items", "items"),
         ("GET", "/api/v1/items/0b7c5b8e-4c2a-4d43-9d1e-2f1f3f4a5b6c?x=1", "items"),

@@ -79,6 +79,7 @@ def create_app(
         refresh_policy=RefreshPolicy(
             ttl_seconds=settings.refresh_token_ttl_seconds,
             reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+            max_lifetime_seconds=settings.session_max_lifetime_seconds,
         ),
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
         user_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="users"),
@@ -90,6 +91,7 @@ def create_app(
             issuer=settings.issuer,
             audience=settings.access_token_audience,
             algorithms=[settings.signing_algorithm],
+            extra_required_claims=("auth_time",),  # recent-login checks rely on it
             clock=clock,
         ),
     )

@@ -53,7 +53,14 @@ def create_user_command(email: str, password: str, full_name: str | None, role: 
 @click.command("seed")
 @with_appcontext
 def seed_command() -> None:
-    """Create the development users if they do not exist (idempotent)."""
+    """Create the development users if they do not exist (idempotent); never in production."""
+    if wiring.settings().env == "production":
+        # The seed accounts' password is published in the README: in production they would be
+        # an admin account anyone can log in to.
+        raise click.ClickException(
+            "seed creates development accounts with a published password and refuses to run "
+            "with IDENTITY_ENV=production; create real accounts with create-user"
+        )
     for email, full_name, role in SEED_USERS:
         data = _user_create(email, SEED_PASSWORD, full_name)
         try:

@@ -1,8 +1,8 @@
 """identity-service settings: every variable is `IDENTITY_<NAME>` (see README.md)."""
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from service_kit.config import ServiceSettings
@@ -19,6 +19,10 @@ class IdentitySettings(ServiceSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     refresh_token_ttl_seconds: int = Field(default=30 * 86_400, ge=300)
     refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=300)
+    session_max_lifetime_seconds: int = Field(default=90 * 86_400, ge=300)
+    """No session (refresh-token family) outlives its login by more, however often refreshed."""
+    reauth_max_age_seconds: int = Field(default=300, ge=1)
+    """Sensitive operations need a token whose login (`auth_time`) is at most this old."""
     signing_algorithm: Literal["ES256"] = "ES256"
     key_encryption_keys: SecretStr = SecretStr("")
     """Comma-separated Fernet keys; the first encrypts, all decrypt (MultiFernet rotation)."""
@@ -33,3 +37,12 @@ class IdentitySettings(ServiceSettings):
     more are refused with 503 `overloaded`. 0: no limit."""
     password_hash_niceness: int = Field(default=10, ge=0, le=19)
     """CPU niceness of the threads that hash (Linux): busy cores serve cheap requests first."""
+
+    @model_validator(mode="after")
+    def _session_outlives_one_refresh_token(self) -> Self:
+        # A shorter maximum would silently cut every refresh token's lifetime; say so instead.
+        if self.session_max_lifetime_seconds < self.refresh_token_ttl_seconds:
+            raise ValueError(
+                "session_max_lifetime_seconds must be at least refresh_token_ttl_seconds"
+            )
+        return self

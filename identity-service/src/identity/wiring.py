@@ -56,6 +56,7 @@ def user_service() -> UserService:
         get_session(),
         hasher=parts.hasher,
         password_policy=parts.password_policy,
+        reauth_max_age_seconds=parts.settings.reauth_max_age_seconds,
         clock=parts.clock,
     )
 

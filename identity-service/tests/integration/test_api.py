@@ -418,6 +418,76 @@ def test_patch_me_returns_422_when_body_is_invalid(
     assert problem(response) == (422, PROBLEM, "validation_failed")
 
 
+def test_delete_me_returns_204_when_login_is_fresh(
+    client: FlaskClient, user_headers: dict[str, str]
+) -> None:
+    response = client.delete("/api/v1/users/me", headers=user_headers)
+
+    assert (response.status_code, response.get_data()) == (204, b"")
+
+
+def _refreshed_after_reauth_window(
+    client: FlaskClient, tokens: dict[str, Any], clock: FakeClock, settings: IdentitySettings
+) -> dict[str, str]:
+    """A fresh access token from a refresh made after the login fell out of the reauth window."""
+    clock.advance(seconds=settings.reauth_max_age_seconds + 1)
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.json
+    return bearer(json_body(refreshed)["access_token"])
+
+
+def test_delete_me_returns_401_reauthentication_required_when_token_was_refreshed_after_window(
+    client: FlaskClient, tokens: dict[str, Any], clock: FakeClock, settings: IdentitySettings
+) -> None:
+    headers = _refreshed_after_reauth_window(client, tokens, clock, settings)
+
+    response = client.delete("/api/v1/users/me", headers=headers)
+
+    assert problem(response) == (401, PROBLEM, "reauthentication_required")
+
+
+def test_delete_me_sends_an_rfc9470_challenge_when_reauthentication_is_required(
+    client: FlaskClient, tokens: dict[str, Any], clock: FakeClock, settings: IdentitySettings
+) -> None:
+    headers = _refreshed_after_reauth_window(client, tokens, clock, settings)
+
+    response = client.delete("/api/v1/users/me", headers=headers)
+
+    assert response.headers["WWW-Authenticate"] == (
+        'Bearer error="insufficient_user_authentication", '
+        'error_description="A more recent login is required", '
+        f'max_age="{settings.reauth_max_age_seconds}"'
+    )
+
+
+def test_delete_me_leaves_the_account_untouched_when_reauthentication_is_required(
+    client: FlaskClient, tokens: dict[str, Any], clock: FakeClock, settings: IdentitySettings
+) -> None:
+    headers = _refreshed_after_reauth_window(client, tokens, clock, settings)
+
+    client.delete("/api/v1/users/me", headers=headers)
+
+    sessions = client.get("/api/v1/auth/sessions", headers=headers)
+    assert client.get("/api/v1/users/me", headers=headers).status_code == 200
+    assert [item["current"] for item in json_body(sessions)["data"]] == [True]
+
+
+def test_delete_me_returns_204_when_the_user_logs_in_again_after_the_window(
+    client: FlaskClient,
+    auth: AuthActions,
+    user: User,
+    tokens: dict[str, Any],
+    clock: FakeClock,
+    settings: IdentitySettings,
+) -> None:
+    _refreshed_after_reauth_window(client, tokens, clock, settings)
+    fresh = auth.login(user.email)
+
+    response = client.delete("/api/v1/users/me", headers=bearer(fresh["access_token"]))
+
+    assert response.status_code == 204
+
+
 def test_change_password_returns_204_when_current_password_is_right(
     client: FlaskClient, user_headers: dict[str, str]
 ) -> None:
@@ -644,6 +714,29 @@ def test_admin_user_endpoint_returns_403_forbidden_when_caller_is_not_admin(
     assert problem(response) == (403, PROBLEM, "forbidden")
 
 
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/users/{user_id}"])
+@pytest.mark.parametrize(
+    "actor_change", [{"role": Role.USER}, {"is_active": False}], ids=["demoted", "deactivated"]
+)
+def test_admin_read_returns_403_forbidden_when_the_admin_lost_the_role_after_the_token_was_issued(
+    client: FlaskClient,
+    session: Session,
+    auth: AuthActions,
+    user: User,
+    path: str,
+    actor_change: dict[str, object],
+) -> None:
+    admin = make_user(session, role=Role.ADMIN)
+    headers = bearer(auth.login(admin.email)["access_token"])  # its role claim says admin
+    for field, value in actor_change.items():
+        setattr(admin, field, value)
+    session.flush()
+
+    response = client.get(path.format(user_id=user.public_id), headers=headers)
+
+    assert problem(response) == (403, PROBLEM, "forbidden")
+
+
 def test_admin_user_endpoint_returns_422_when_id_is_not_a_uuid(
     client: FlaskClient, admin_headers: dict[str, str]
 ) -> None:
@@ -683,15 +776,45 @@ def test_jwks_lists_the_signing_kid_when_a_token_was_issued(
     assert kid in [key["kid"] for key in json_body(response)["keys"]]
 
 
-def test_openid_configuration_returns_issuer_and_jwks_uri_when_requested(
+def test_authorization_server_metadata_names_the_tokens_issuer_when_requested(
+    client: FlaskClient, tokens: dict[str, Any]
+) -> None:
+    token_issuer = jwt.decode(tokens["access_token"], options={"verify_signature": False})["iss"]
+
+    response = client.get("/.well-known/oauth-authorization-server")
+
+    assert (response.status_code, response.mimetype) == (200, JSON)
+    assert json_body(response)["issuer"] == token_issuer
+
+
+def test_authorization_server_metadata_publishes_only_fields_true_of_this_server_when_requested(
     client: FlaskClient, settings: IdentitySettings
 ) -> None:
+    response = client.get("/.well-known/oauth-authorization-server")
+
+    assert json_body(response) == {
+        "issuer": settings.issuer,
+        "jwks_uri": f"{settings.issuer.rstrip('/')}/.well-known/jwks.json",
+        "response_types_supported": [],
+        "grant_types_supported": [],
+    }
+
+
+def test_authorization_server_metadata_jwks_uri_serves_the_jwks_when_fetched(
+    client: FlaskClient, settings: IdentitySettings
+) -> None:
+    jwks_uri = json_body(client.get("/.well-known/oauth-authorization-server"))["jwks_uri"]
+    path = jwks_uri.removeprefix(settings.issuer.rstrip("/"))
+
+    response = client.get(path)
+
+    assert (response.status_code, bool(json_body(response)["keys"])) == (200, True)
+
+
+def test_openid_configuration_returns_404_problem_when_requested(client: FlaskClient) -> None:
     response = client.get("/.well-known/openid-configuration")
 
-    body = json_body(response)
-    issuer = settings.issuer.rstrip("/")
-    assert (response.status_code, response.mimetype) == (200, JSON)
-    assert (body["issuer"], body["jwks_uri"]) == (issuer, f"{issuer}/.well-known/jwks.json")
+    assert problem(response) == (404, PROBLEM, "not_found")
 
 
 # --- health, docs, metrics ------------------------------------------------------------------
@@ -741,6 +864,32 @@ def test_openapi_json_lists_every_api_path_when_requested(
     documented = {path for path in json_body(response)["paths"] if path.startswith("/api/v1/")}
     assert documented == routes
     assert documented >= DESIGN_PATHS
+
+
+def _problem_codes(document: dict[str, Any], path: str, method: str, status: str) -> list[str]:
+    response = document["paths"][path][method]["responses"][status]
+    return list(
+        response["content"]["application/problem+json"]["schema"]["properties"]["code"]["enum"]
+    )
+
+
+def test_openapi_json_declares_reauthentication_required_when_deleting_own_account(
+    client: FlaskClient,
+) -> None:
+    document = json_body(client.get("/openapi.json"))
+
+    codes = _problem_codes(document, "/api/v1/users/me", "delete", "401")
+
+    assert codes == ["invalid_token", "reauthentication_required"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/users", "/api/v1/users/{user_id}"])
+def test_openapi_json_declares_403_forbidden_when_an_admin_reads(
+    client: FlaskClient, path: str
+) -> None:
+    document = json_body(client.get("/openapi.json"))
+
+    assert _problem_codes(document, path, "get", "403") == ["forbidden"]
 
 
 DESIGN_PATHS = {

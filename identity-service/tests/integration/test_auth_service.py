@@ -175,6 +175,26 @@ def test_authenticate_starts_a_new_session_when_user_logs_in_twice(
     )
 
 
+def test_authenticate_sets_auth_time_to_the_login_time_when_login_succeeds(
+    session: Session, auth_service: AuthService, clock: FakeClock, verifier: AccessTokenVerifier
+) -> None:
+    pair = login(auth_service, make_user(session))
+
+    assert verifier.verify(pair.access_token).auth_time == clock.now()
+
+
+def test_rotate_refresh_token_keeps_the_login_time_as_auth_time_when_refreshed_later(
+    session: Session, auth_service: AuthService, clock: FakeClock, verifier: AccessTokenVerifier
+) -> None:
+    logged_in_at = clock.now()
+    first = login(auth_service, make_user(session))
+    clock.advance(seconds=3600)
+
+    second = auth_service.rotate_refresh_token(first.refresh_token)
+
+    assert verifier.verify(second.access_token).auth_time == logged_in_at
+
+
 def test_rotate_refresh_token_returns_new_refresh_token_when_token_is_live(
     session: Session, auth_service: AuthService
 ) -> None:

@@ -135,6 +135,44 @@ def test_seed_creates_nothing_when_run_twice(runner: FlaskCliRunner, session: Se
     assert result.output.count("exists") == len(SEED_USERS)
 
 
+@pytest.fixture
+def production_runner(
+    settings: IdentitySettings,
+    rollback_database: Database,
+    clock: FakeClock,
+    hasher: Argon2idHasher,
+) -> FlaskCliRunner:
+    """The CLI of an app whose settings pass the production guard, on the test's database."""
+    production = IdentitySettings(
+        _env_file=None,  # type: ignore[call-arg]
+        **{
+            **settings.model_dump(),
+            "env": "production",
+            "secret_key": SecretStr(Fernet.generate_key().decode()),
+            "key_encryption_keys": SecretStr(Fernet.generate_key().decode()),
+        },
+    )
+    app = create_app(production, clock=clock, hasher=hasher, database=rollback_database)
+    return app.test_cli_runner()
+
+
+def test_seed_fails_with_a_message_when_env_is_production(
+    production_runner: FlaskCliRunner,
+) -> None:
+    result = invoke(production_runner, "seed")
+
+    assert result.exit_code != 0
+    assert "refuses to run with IDENTITY_ENV=production" in result.output
+
+
+def test_seed_creates_no_user_when_env_is_production(
+    production_runner: FlaskCliRunner, session: Session
+) -> None:
+    invoke(production_runner, "seed")
+
+    assert [find_user(session, email) for email, _, _ in SEED_USERS] == [None, None]
+
+
 def test_list_users_prints_every_user_when_no_search_is_given(
     runner: FlaskCliRunner, session: Session
 ) -> None:

@@ -23,7 +23,11 @@ from identity.services.results import TokenPair
 from identity.services.user_service import UserService
 from identity.wiring import Components
 from service_kit.db import KeysetPosition
-from service_kit.errors import InvalidTokenError, PermissionDeniedError
+from service_kit.errors import (
+    InvalidTokenError,
+    PermissionDeniedError,
+    ReauthenticationRequiredError,
+)
 from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit.testing import FakeClock
 from tests.conftest import make_settings
@@ -39,10 +43,17 @@ def settings(database_url: str) -> IdentitySettings:
     return make_settings(database_url=database_url, password_min_length=MIN_LENGTH)
 
 
+REAUTH_MAX_AGE = 120  # differs from the default 300, so the tests show the limit is honoured
+
+
 @pytest.fixture
 def user_service(session: Session, parts: Components) -> UserService:
     return UserService(
-        session, hasher=parts.hasher, password_policy=parts.password_policy, clock=parts.clock
+        session,
+        hasher=parts.hasher,
+        password_policy=parts.password_policy,
+        reauth_max_age_seconds=REAUTH_MAX_AGE,
+        clock=parts.clock,
     )
 
 
@@ -247,33 +258,72 @@ def test_delete_own_account_marks_user_deleted_when_user_deletes_themselves(
 ) -> None:
     user = make_user(session)
 
-    user_service.delete_own_account(user.public_id)
+    user_service.delete_own_account(user.public_id, auth_time=clock.now())
 
     session.expire_all()
     assert session.get_one(User, user.id).deleted_at == clock.now()
 
 
 def test_get_current_user_raises_invalid_token_when_account_was_deleted(
-    session: Session, user_service: UserService
+    session: Session, user_service: UserService, clock: FakeClock
 ) -> None:
     user = make_user(session)
 
-    user_service.delete_own_account(user.public_id)
+    user_service.delete_own_account(user.public_id, auth_time=clock.now())
 
     with pytest.raises(InvalidTokenError):
         user_service.get_current_user(user.public_id)
 
 
 def test_delete_own_account_revokes_every_session_when_user_has_several(
-    session: Session, user_service: UserService, auth_service: AuthService
+    session: Session, user_service: UserService, auth_service: AuthService, clock: FakeClock
 ) -> None:
     user = make_user(session)
     login(auth_service, user)
     login(auth_service, user)
 
-    user_service.delete_own_account(user.public_id)
+    user_service.delete_own_account(user.public_id, auth_time=clock.now())
 
     assert revoke_reasons(session, user) == ["account_deleted", "account_deleted"]
+
+
+def test_delete_own_account_deletes_when_login_is_exactly_the_maximum_age(
+    session: Session, user_service: UserService, clock: FakeClock
+) -> None:
+    user = make_user(session)
+    logged_in_at = clock.now()
+    clock.advance(seconds=REAUTH_MAX_AGE)
+
+    user_service.delete_own_account(user.public_id, auth_time=logged_in_at)
+
+    session.expire_all()
+    assert session.get_one(User, user.id).deleted_at == clock.now()
+
+
+@pytest.mark.parametrize("age", [REAUTH_MAX_AGE + 1, None], ids=["too_old", "unknown"])
+def test_delete_own_account_raises_reauthentication_required_when_login_is_not_recent(
+    session: Session, user_service: UserService, clock: FakeClock, age: int | None
+) -> None:
+    user = make_user(session)
+    auth_time = None if age is None else clock.now() - timedelta(seconds=age)
+
+    with pytest.raises(ReauthenticationRequiredError) as raised:
+        user_service.delete_own_account(user.public_id, auth_time=auth_time)
+
+    assert raised.value.max_age_seconds == REAUTH_MAX_AGE
+
+
+def test_delete_own_account_keeps_the_account_when_login_is_too_old(
+    session: Session, user_service: UserService, clock: FakeClock
+) -> None:
+    user = make_user(session)
+    stale = clock.now() - timedelta(seconds=REAUTH_MAX_AGE + 1)
+
+    with pytest.raises(ReauthenticationRequiredError):
+        user_service.delete_own_account(user.public_id, auth_time=stale)
+
+    session.expire_all()
+    assert session.get_one(User, user.id).deleted_at is None
 
 
 def test_admin_update_user_revokes_every_session_when_user_is_deactivated(
@@ -476,3 +526,43 @@ def test_admin_update_user_raises_permission_denied_when_the_actor_lost_the_admi
         user_service.admin_update_user(
             actor.public_id, AdminUserUpdate(role=Role.ADMIN), actor_id=actor.public_id
         )
+
+
+@pytest.mark.parametrize(
+    "actor_change", [{"role": Role.USER}, {"is_active": False}], ids=["demoted", "deactivated"]
+)
+def test_admin_get_user_raises_permission_denied_when_the_actor_lost_the_admin_role(
+    session: Session, user_service: UserService, actor_change: dict[str, object]
+) -> None:
+    actor = make_user(session, role=Role.ADMIN)
+    for field, value in actor_change.items():
+        setattr(actor, field, value)
+    session.flush()
+
+    with pytest.raises(PermissionDeniedError):
+        user_service.admin_get_user(make_user(session).public_id, actor_id=actor.public_id)
+
+
+@pytest.mark.parametrize(
+    "actor_change", [{"role": Role.USER}, {"is_active": False}], ids=["demoted", "deactivated"]
+)
+def test_admin_list_users_raises_permission_denied_when_the_actor_lost_the_admin_role(
+    session: Session, user_service: UserService, actor_change: dict[str, object]
+) -> None:
+    actor = make_user(session, role=Role.ADMIN)
+    for field, value in actor_change.items():
+        setattr(actor, field, value)
+    session.flush()
+
+    with pytest.raises(PermissionDeniedError):
+        user_service.admin_list_users(actor_id=actor.public_id, limit=10, after=None, search=None)
+
+
+def test_admin_get_user_returns_the_user_when_the_actor_is_a_live_admin(
+    admin_id: uuid.UUID, session: Session, user_service: UserService
+) -> None:
+    user = make_user(session)
+
+    found = user_service.admin_get_user(user.public_id, actor_id=admin_id)
+
+    assert found.id == user.id

@@ -1,6 +1,7 @@
 """AccessTokenIssuer: RFC 9068 access tokens signed by the active key."""
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -36,8 +37,17 @@ def issuer() -> AccessTokenIssuer:
     return AccessTokenIssuer(InMemorySigningKeys(), policy)
 
 
+LOGGED_IN_AGO = timedelta(hours=3)
+
+
 def _issue(issuer: AccessTokenIssuer, clock: FakeClock, role: str = "user") -> str:
-    return issuer.issue(subject=SUBJECT, role=role, session_id=SESSION_ID, now=clock.now())
+    return issuer.issue(
+        subject=SUBJECT,
+        role=role,
+        session_id=SESSION_ID,
+        auth_time=clock.now() - LOGGED_IN_AGO,
+        now=clock.now(),
+    )
 
 
 def _claims(token: str) -> dict[str, Any]:
@@ -64,7 +74,26 @@ def test_issue_includes_every_rfc9068_claim_when_issuing(
 ) -> None:
     token = _issue(issuer, clock)
 
-    assert set(_claims(token)) == {"iss", "aud", "sub", "iat", "nbf", "exp", "jti", "sid", "role"}
+    assert set(_claims(token)) == {
+        "iss",
+        "aud",
+        "sub",
+        "iat",
+        "nbf",
+        "exp",
+        "jti",
+        "sid",
+        "role",
+        "auth_time",
+    }
+
+
+def test_issue_carries_the_login_time_as_auth_time_when_issuing(
+    issuer: AccessTokenIssuer, clock: FakeClock
+) -> None:
+    claims = _claims(_issue(issuer, clock))
+
+    assert claims["auth_time"] == int((clock.now() - LOGGED_IN_AGO).timestamp())
 
 
 def test_issue_describes_the_caller_when_issuing(
@@ -111,5 +140,9 @@ def test_issue_produces_a_token_the_shared_verifier_accepts_when_keys_match(
     principal = verifier.verify(token)
 
     assert principal == Principal(
-        user_id=SUBJECT, role="user", session_id=SESSION_ID, token_id=_claims(token)["jti"]
+        user_id=SUBJECT,
+        role="user",
+        session_id=SESSION_ID,
+        token_id=_claims(token)["jti"],
+        auth_time=clock.now() - LOGGED_IN_AGO,
     )

@@ -4,6 +4,8 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEV_SECRET_PREFIX = "dev-insecure-"  # noqa: S105 - a marker, not a secret
 """Development placeholders start with this; production refuses them."""
@@ -18,10 +20,31 @@ def is_placeholder_secret(value: str) -> bool:
     return not value.strip() or value.startswith(DEV_SECRET_PREFIX) or "change-me" in value
 
 
+def database_url_problem(url: str) -> str | None:
+    """Why `url` is unfit for production, or None: SQLite, or a placeholder password.
+
+    A URL without a password is fine (trust, peer or certificate authentication, `.pgpass`);
+    one with a password must not carry a development placeholder such as compose's default.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "database_url is not a valid database URL"
+    if parsed.get_backend_name() == "sqlite":
+        return "production needs a PostgreSQL database_url"
+    if parsed.password and is_placeholder_secret(str(parsed.password)):
+        return "database_url has a development placeholder password"
+    return None
+
+
 class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses set `env_prefix` and add their own."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused setting must not echo the others (a database URL holds a
+    # password) into the startup error.
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     debug: bool = False
@@ -58,8 +81,9 @@ class ServiceSettings(BaseSettings):
             problems.append("debug must be off")
         if "*" in self.cors_origins and self.cors_allow_credentials:
             problems.append("CORS '*' cannot be combined with credentials")
-        if self.database_url.startswith("sqlite"):
-            problems.append("production needs a PostgreSQL database_url")
+        database_problem = database_url_problem(self.database_url)
+        if database_problem:
+            problems.append(database_problem)
         if problems:
             raise ConfigurationError("unsafe production settings: " + "; ".join(problems))
         return self

@@ -40,6 +40,18 @@ class InvalidTokenError(AuthenticationError):
     default_detail = "The access token is missing, malformed, expired or not trusted."
 
 
+class ReauthenticationRequiredError(AuthenticationError):
+    """The token is valid, but the user last entered their password too long ago for this
+    operation (RFC 9470's `insufficient_user_authentication`): log in again, then retry."""
+
+    code, title = "reauthentication_required", "Recent login required"
+    default_detail = "This operation needs a recent login; log in again and retry."
+
+    def __init__(self, *, max_age_seconds: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.max_age_seconds = max_age_seconds
+
+
 class PermissionDeniedError(DomainError):
     code, title = "forbidden", "Forbidden"
     default_detail = "You are not allowed to do this."

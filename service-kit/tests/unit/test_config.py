@@ -101,3 +101,54 @@ def test_service_settings_refuse_to_load_when_production_subclass_secret_is_empt
             database_url=POSTGRES_URL,
             secret_key=SecretStr(STRONG_SECRET),
         )
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        pytest.param("dev-insecure-identity-db-password", id="compose-default"),
+        pytest.param("change-me-dev", id="k8s-dev-overlay"),
+    ],
+)
+def test_service_settings_refuse_to_load_when_production_database_password_is_placeholder(
+    password: str,
+) -> None:
+    url = f"postgresql+psycopg://identity:{password}@db:5432/identity"
+
+    with pytest.raises(ValidationError, match="database_url has a development placeholder"):
+        production_settings(database_url=url)
+
+
+def test_service_settings_keep_the_database_password_out_of_the_error_when_refusing() -> None:
+    password = "Zq8v2LwT0xNfR4kJ"
+
+    with pytest.raises(ValidationError) as excinfo:
+        ServiceSettings(
+            _env_file=None,
+            env="production",
+            debug=True,
+            database_url=f"postgresql+psycopg://identity:{password}@db",
+        )
+
+    assert "debug must be off" in str(excinfo.value)
+    assert password not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("postgresql+psycopg://identity:Zq8v2LwT0xNfR4kJ@db:5432/identity", id="real"),
+        pytest.param(POSTGRES_URL, id="no-password"),
+    ],
+)
+def test_service_settings_load_when_production_database_password_is_real_or_absent(
+    url: str,
+) -> None:
+    settings = production_settings(database_url=url)
+
+    assert settings.database_url == url
+
+
+def test_service_settings_refuse_to_load_when_production_database_url_does_not_parse() -> None:
+    with pytest.raises(ValidationError, match="database_url is not a valid database URL"):
+        production_settings(database_url="not a url")

@@ -3,6 +3,7 @@
 import json
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -318,6 +319,62 @@ def test_verify_raises_invalid_token_when_typ_is_not_a_string(
     header = forgery.json_segment({"alg": "ES256", "kid": KID, "typ": typ})
     payload = forgery.json_segment(valid_claims(clock))
     token = f"{header}.{payload}.{forgery.b64url(b'not-a-signature')}"
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_returns_auth_time_when_token_carries_it(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    login_at = clock.now() - timedelta(hours=2)
+    token = sign(valid_claims(clock, auth_time=int(login_at.timestamp())))
+
+    principal = verifier.verify(token)
+
+    assert principal.auth_time == login_at
+
+
+def test_verify_returns_no_auth_time_when_claim_is_absent_and_not_required(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    principal = verifier.verify(sign(valid_claims(clock)))
+
+    assert principal.auth_time is None
+
+
+def test_verify_raises_invalid_token_when_a_required_auth_time_is_absent(
+    clock: FakeClock,
+) -> None:
+    verifier = AccessTokenVerifier(
+        InMemoryKeys({KID: PRIVATE_KEY.public_key()}),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        extra_required_claims=("auth_time",),
+        clock=clock,
+    )
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(sign(valid_claims(clock)))
+
+
+@pytest.mark.parametrize(
+    "auth_time", ["1893499200", True, [1], -1e300], ids=["string", "bool", "list", "out_of_range"]
+)
+def test_verify_raises_invalid_token_when_auth_time_is_not_a_timestamp(
+    verifier: AccessTokenVerifier, clock: FakeClock, auth_time: object
+) -> None:
+    token = sign(valid_claims(clock, auth_time=auth_time))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_raises_invalid_token_when_auth_time_is_after_the_token_was_issued(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    issued_at = int(clock.now().timestamp())
+    token = sign(valid_claims(clock, auth_time=issued_at + LEEWAY_SECONDS + 1))
 
     with pytest.raises(InvalidTokenError):
         verifier.verify(token)

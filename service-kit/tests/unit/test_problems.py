@@ -16,6 +16,7 @@ from service_kit.errors import (
     InvalidTokenError,
     NotFoundError,
     PermissionDeniedError,
+    ReauthenticationRequiredError,
     ServiceUnavailableError,
 )
 from service_kit.http.problems import register_problem_handlers
@@ -41,8 +42,14 @@ class BusyError(ServiceUnavailableError):
     retry_after_seconds = 3
 
 
+class StaleLoginError(ReauthenticationRequiredError):
+    def __init__(self) -> None:
+        super().__init__(max_age_seconds=300)
+
+
 DOMAIN_ERRORS: dict[str, type[DomainError]] = {
     "busy": BusyError,
+    "stale-login": StaleLoginError,
     "not-found": WidgetNotFoundError,
     "conflict": ConflictError,
     "authentication": AuthenticationError,
@@ -87,6 +94,7 @@ def client() -> FlaskClient:
         ("conflict", 409, "conflict"),
         ("authentication", 401, "unauthenticated"),
         ("invalid-token", 401, "invalid_token"),
+        ("stale-login", 401, "reauthentication_required"),
         ("permission", 403, "forbidden"),
         ("business-rule", 422, "business_rule_violated"),
         ("unavailable", 503, "service_unavailable"),
@@ -139,6 +147,11 @@ def test_unavailable_error_sends_no_retry_after_when_it_names_no_delay(
     [
         ("authentication", "Bearer"),
         ("invalid-token", 'Bearer error="invalid_token"'),
+        (
+            "stale-login",
+            'Bearer error="insufficient_user_authentication", '
+            'error_description="A more recent login is required", max_age="300"',
+        ),
     ],
 )
 def test_authentication_error_sets_bearer_challenge_when_rendered(

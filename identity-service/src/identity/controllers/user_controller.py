@@ -32,6 +32,12 @@ users_bp = APIBlueprint(
 )
 
 
+ADMIN_CODES = {
+    403: ("forbidden",),  # the token's role, or the caller's account now, is not admin
+    404: ("user_not_found",),
+}
+
+
 def _user(user: object) -> JsonBody:
     return UserOut.model_validate(user).model_dump(mode="json")
 
@@ -64,35 +70,55 @@ def change_password(body: PasswordChange) -> ViewResult:
     return "", 204
 
 
-@users_bp.delete("/me", responses={204: empty_response("Account deleted")})
+@users_bp.delete(
+    "/me",
+    responses={
+        204: empty_response("Account deleted"),
+        **problem_responses(401, codes={401: ("invalid_token", "reauthentication_required")}),
+    },
+)
 @require_auth
 def delete_me() -> ViewResult:
-    """Delete the caller's account (soft delete) and revoke every session."""
-    wiring.user_service().delete_own_account(current_principal().user_id)
+    """Delete the caller's account (soft delete) and revoke every session.
+
+    Needs a recent login: a token whose login (`auth_time`) is older than
+    `IDENTITY_REAUTH_MAX_AGE_SECONDS` gets 401 `reauthentication_required` with an RFC 9470
+    challenge; log in again (refreshing keeps the old login time) and retry.
+    """
+    principal = current_principal()
+    wiring.user_service().delete_own_account(principal.user_id, auth_time=principal.auth_time)
     return "", 204
 
 
-@users_bp.get("", responses={200: UserPage, **problem_responses(403)})
+@users_bp.get("", responses={200: UserPage, **problem_responses(403, codes=ADMIN_CODES)})
 @require_admin
 def list_users(query: UserListQuery) -> ViewResult:
     """Admins: users oldest first, filtered by `q` (substring of email or name)."""
     cursors = wiring.user_cursors()
     after = cursors.decode(query.cursor) if query.cursor else None
-    page = wiring.user_service().list_users(limit=query.limit, after=after, search=query.q)
+    page = wiring.user_service().admin_list_users(
+        actor_id=current_principal().user_id, limit=query.limit, after=after, search=query.q
+    )
     return UserPage(
         data=[UserOut.model_validate(user) for user in page.items],
         next_cursor=cursors.encode(page.next_position) if page.next_position else None,
     ).model_dump(mode="json")
 
 
-@users_bp.get("/<user_id>", responses={200: UserOut, **problem_responses(403, 404)})
+@users_bp.get(
+    "/<user_id>", responses={200: UserOut, **problem_responses(403, 404, codes=ADMIN_CODES)}
+)
 @require_admin
 def get_user(path: UserPath) -> ViewResult:
     """Admins: one user."""
-    return _user(wiring.user_service().get_user(path.user_id))
+    return _user(
+        wiring.user_service().admin_get_user(path.user_id, actor_id=current_principal().user_id)
+    )
 
 
-@users_bp.patch("/<user_id>", responses={200: UserOut, **problem_responses(403, 404)})
+@users_bp.patch(
+    "/<user_id>", responses={200: UserOut, **problem_responses(403, 404, codes=ADMIN_CODES)}
+)
 @require_admin
 def update_user(path: UserPath, body: AdminUserUpdate) -> ViewResult:
     """Admins: change role, activity or name; deactivating revokes every session."""
@@ -104,7 +130,11 @@ def update_user(path: UserPath, body: AdminUserUpdate) -> ViewResult:
 
 
 @users_bp.delete(
-    "/<user_id>", responses={204: empty_response("User deleted"), **problem_responses(403, 404)}
+    "/<user_id>",
+    responses={
+        204: empty_response("User deleted"),
+        **problem_responses(403, 404, codes=ADMIN_CODES),
+    },
 )
 @require_admin
 def delete_user(path: UserPath) -> ViewResult:

@@ -4,7 +4,7 @@ from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 
 from identity import wiring
-from identity.schemas.wellknown_schemas import DiscoveryOut, Jwk, JwksOut
+from identity.schemas.wellknown_schemas import AuthorizationServerMetadataOut, Jwk, JwksOut
 from service_kit.http.openapi import ViewResult, problem_responses
 
 wellknown_bp = APIBlueprint(
@@ -26,20 +26,20 @@ def jwks() -> ViewResult:
     return body.model_dump(mode="json"), 200, {"Cache-Control": f"public, max-age={max_age}"}
 
 
-@wellknown_bp.get("/openid-configuration", responses={200: DiscoveryOut})
-def openid_configuration() -> ViewResult:
-    """Where the keys and endpoints are, for resource servers and clients."""
+@wellknown_bp.get("/oauth-authorization-server", responses={200: AuthorizationServerMetadataOut})
+def authorization_server_metadata() -> ViewResult:
+    """RFC 8414 metadata: the issuer and where its keys are.
+
+    Only what is true of this server: login, refresh and logout are this API's own JSON
+    endpoints, not RFC 6749 / RFC 7009 form-encoded ones, so no token, authorization or
+    revocation endpoint is published, and the grant and response types are explicitly empty
+    (RFC 8414 reads an omitted `grant_types_supported` as authorization_code and implicit).
+    """
     issuer = wiring.settings().issuer  # exactly the `iss` of the tokens
-    base = issuer.rstrip("/")
-    body = DiscoveryOut(
+    body = AuthorizationServerMetadataOut(
         issuer=issuer,
-        jwks_uri=f"{base}/.well-known/jwks.json",
-        token_endpoint=f"{base}/api/v1/auth/login",
-        registration_endpoint=f"{base}/api/v1/auth/register",
-        revocation_endpoint=f"{base}/api/v1/auth/logout",
-        userinfo_endpoint=f"{base}/api/v1/users/me",
-        grant_types_supported=["password", "refresh_token"],
-        id_token_signing_alg_values_supported=["ES256"],
-        token_endpoint_auth_methods_supported=["none"],
+        jwks_uri=f"{issuer.rstrip('/')}/.well-known/jwks.json",
+        response_types_supported=[],
+        grant_types_supported=[],
     )
     return body.model_dump(mode="json"), 200, {"Cache-Control": "public, max-age=3600"}

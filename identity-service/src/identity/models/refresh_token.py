@@ -10,7 +10,10 @@ from service_kit.db import PublicIdMixin, TimestampMixin, UTCDateTime
 
 
 class RefreshTokenFamily(PublicIdMixin, TimestampMixin, Base):
-    """One login session. Its `public_id` is the `sid` claim of the session's access tokens."""
+    """One login session. Its `public_id` is the `sid` claim of the session's access tokens.
+
+    Revoked only through `RefreshTokenFamilyRepository`, which also erases the family's
+    grace-window secrets."""
 
     __tablename__ = "refresh_token_families"
     __table_args__ = (
@@ -26,11 +29,6 @@ class RefreshTokenFamily(PublicIdMixin, TimestampMixin, Base):
 
     def is_live(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at
-
-    def revoke(self, *, at: datetime, reason: str) -> None:
-        if self.revoked_at is None:
-            self.revoked_at = at
-            self.revoke_reason = reason
 
 
 class RefreshToken(PublicIdMixin, TimestampMixin, Base):

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 
 from identity.models import RefreshToken, RefreshTokenFamily
 from service_kit.db import BaseRepository
@@ -30,7 +30,9 @@ class RefreshTokenRepository(BaseRepository[RefreshToken]):
         return self.session.scalars(stmt).one_or_none()
 
     def clear_successor_ciphertexts(self, *, family_id: int) -> None:
-        """Forget every kept successor of a family (the grace window is over for all of them)."""
+        """Forget every kept successor of a live family before its next rotation keeps a new
+        one: only the immediate parent of the live token may replay within the grace window.
+        (Revoking a family forgets them too: `RefreshTokenFamilyRepository.revoke_*`.)"""
         stmt = (
             update(RefreshToken)
             .where(
@@ -58,7 +60,8 @@ class RefreshTokenRepository(BaseRepository[RefreshToken]):
 
 
 class RefreshTokenFamilyRepository(BaseRepository[RefreshTokenFamily]):
-    """Login sessions."""
+    """Login sessions. Every way of ending one goes through `_revoke`, which also erases the
+    family's grace-window copies of successor tokens, so no caller can forget to."""
 
     model = RefreshTokenFamily
 
@@ -97,14 +100,28 @@ class RefreshTokenFamilyRepository(BaseRepository[RefreshTokenFamily]):
             reason=reason,
         )
 
-    def _revoke(self, condition: object, *, at: datetime, reason: str) -> int:
+    def _revoke(self, condition: ColumnElement[bool], *, at: datetime, reason: str) -> int:
+        """Revoke the live families matching `condition`; returns how many."""
         stmt = (
             update(RefreshTokenFamily)
-            .where(condition, RefreshTokenFamily.revoked_at.is_(None))  # type: ignore[arg-type]
+            .where(condition, RefreshTokenFamily.revoked_at.is_(None))
             .values(revoked_at=at, revoke_reason=reason)
             .execution_options(synchronize_session="fetch")
         )
-        return affected_rows(self.session.execute(stmt))
+        revoked = affected_rows(self.session.execute(stmt))
+        # A revoked family never hands out a successor again, so the encrypted copies kept for
+        # the reuse grace window are only a liability now: erase them in the same transaction.
+        families = select(RefreshTokenFamily.id).where(condition).scalar_subquery()
+        self.session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.family_id.in_(families),
+                RefreshToken.successor_ciphertext.isnot(None),
+            )
+            .values(successor_ciphertext=None)
+            .execution_options(synchronize_session="fetch")
+        )
+        return revoked
 
     def delete_dead(self, *, now: datetime) -> int:
         """Delete families that are expired, or revoked and without any token left."""

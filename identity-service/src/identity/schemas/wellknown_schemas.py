@@ -1,4 +1,4 @@
-"""Discovery documents: the JWKS and the OpenID-style metadata resource servers read."""
+"""Discovery documents: the JWKS and the RFC 8414 metadata that resource servers read."""
 
 from pydantic import BaseModel, ConfigDict
 
@@ -19,13 +19,10 @@ class JwksOut(BaseModel):
     keys: list[Jwk]
 
 
-class DiscoveryOut(BaseModel):
+class AuthorizationServerMetadataOut(BaseModel):
+    """RFC 8414 metadata, limited to what is true of this server (README, "Discovery")."""
+
     issuer: str
     jwks_uri: str
-    token_endpoint: str
-    registration_endpoint: str
-    revocation_endpoint: str
-    userinfo_endpoint: str
+    response_types_supported: list[str]
     grant_types_supported: list[str]
-    id_token_signing_alg_values_supported: list[str]
-    token_endpoint_auth_methods_supported: list[str]

@@ -41,7 +41,16 @@ class AccessTokenIssuer:
     def ttl_seconds(self) -> int:
         return self._policy.ttl_seconds
 
-    def issue(self, *, subject: uuid.UUID, role: str, session_id: uuid.UUID, now: datetime) -> str:
+    def issue(
+        self,
+        *,
+        subject: uuid.UUID,
+        role: str,
+        session_id: uuid.UUID,
+        auth_time: datetime,
+        now: datetime,
+    ) -> str:
+        """A signed access token; `auth_time` is when the user last entered their password."""
         key = self._keys.active_signing_key()
         issued_at = int(now.timestamp())
         claims = {
@@ -54,6 +63,7 @@ class AccessTokenIssuer:
             "jti": uuid.uuid4().hex,
             "sid": str(session_id),
             "role": role,
+            "auth_time": int(auth_time.timestamp()),
         }
         return jwt.encode(
             claims,

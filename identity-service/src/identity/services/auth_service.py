@@ -37,6 +37,14 @@ _USER_AGENT_MAX = 255
 class RefreshPolicy:
     ttl_seconds: int
     reuse_grace_seconds: int
+    max_lifetime_seconds: int
+    """A family's absolute limit, counted from its login; refreshing never extends it."""
+
+    def expiry(self, *, login_at: datetime, now: datetime) -> datetime:
+        """When a token issued `now` in a family started at `login_at` expires: one TTL, capped
+        by the family's absolute end."""
+        family_end = login_at + timedelta(seconds=self.max_lifetime_seconds)
+        return min(now + timedelta(seconds=self.ttl_seconds), family_end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,7 @@ class _Grant:
     role: str
     session_id: uuid.UUID
     refresh_token: str
+    auth_time: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +122,9 @@ class AuthService:
                 RefreshTokenFamily(
                     user_id=user.id,
                     user_agent=_clip(user_agent),
-                    created_at=now,
+                    created_at=now,  # the login time: the absolute lifetime counts from it
                     last_used_at=now,
-                    expires_at=now + timedelta(seconds=self._policy.ttl_seconds),
+                    expires_at=self._policy.expiry(login_at=now, now=now),
                 )
             )
             grant = self._start_chain(user, family, now=now)
@@ -155,7 +164,6 @@ class AuthService:
             if token is None:
                 return
             self._families.revoke_family(token.family_id, at=now, reason="logout")
-            self._tokens.clear_successor_ciphertexts(family_id=token.family_id)
         logger.info("session logged out")
 
     def revoke_all_sessions(self, *, user_id: uuid.UUID) -> int:
@@ -194,8 +202,7 @@ class AuthService:
             family = self._families.find_by_public_id(session_id, user_id=user.id)
             if family is None or not family.is_live(now):
                 raise SessionNotFoundError()
-            family.revoke(at=now, reason="session_deleted")
-            self._tokens.clear_successor_ciphertexts(family_id=family.id)
+            self._families.revoke_family(family.id, at=now, reason="session_deleted")
         logger.info(
             "session revoked", extra={"user_id": str(user_id), "session_id": str(session_id)}
         )
@@ -240,8 +247,7 @@ class AuthService:
                 family.last_used_at = now
                 return _grant(user, family, raw_successor.decode())
 
-        family.revoke(at=now, reason="reuse_detected")
-        self._tokens.clear_successor_ciphertexts(family_id=family.id)
+        self._families.revoke_family(family.id, at=now, reason="reuse_detected")
         return _Reused(family.public_id)
 
     def _rotate(
@@ -265,7 +271,7 @@ class AuthService:
                 parent_id=token.id,
                 token_hash=hash_refresh_token(raw_successor),
                 created_at=now,
-                expires_at=now + timedelta(seconds=self._policy.ttl_seconds),
+                expires_at=self._policy.expiry(login_at=family.created_at, now=now),
             )
         )
         family.last_used_at = now
@@ -288,7 +294,11 @@ class AuthService:
 
     def _pair(self, grant: _Grant, *, now: datetime) -> TokenPair:
         access = self._issuer.issue(
-            subject=grant.subject, role=grant.role, session_id=grant.session_id, now=now
+            subject=grant.subject,
+            role=grant.role,
+            session_id=grant.session_id,
+            auth_time=grant.auth_time,
+            now=now,
         )
         return TokenPair(
             access_token=access,
@@ -308,4 +318,6 @@ def _clip(user_agent: str | None) -> str | None:
 
 
 def _grant(user: User, family: RefreshTokenFamily, raw_refresh: str) -> _Grant:
-    return _Grant(user.public_id, user.role.value, family.public_id, raw_refresh)
+    # The family starts at login, the last time the password was entered: every token of the
+    # session, however often refreshed, carries that instant as `auth_time`.
+    return _Grant(user.public_id, user.role.value, family.public_id, raw_refresh, family.created_at)

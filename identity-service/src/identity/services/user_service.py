@@ -3,6 +3,7 @@
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -19,11 +20,17 @@ from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange, UserC
 from identity.security.hashing import PasswordHasher
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
-from service_kit.errors import InvalidTokenError, PermissionDeniedError, UniqueViolationError
+from service_kit.errors import (
+    InvalidTokenError,
+    PermissionDeniedError,
+    ReauthenticationRequiredError,
+    UniqueViolationError,
+)
 
 logger = logging.getLogger(__name__)
 
 PASSWORD_MAX_LENGTH = 128
+DEFAULT_REAUTH_MAX_AGE_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +57,7 @@ class UserService:
         *,
         hasher: PasswordHasher,
         password_policy: PasswordPolicy,
+        reauth_max_age_seconds: int = DEFAULT_REAUTH_MAX_AGE_SECONDS,
         users: UserRepository | None = None,
         families: RefreshTokenFamilyRepository | None = None,
         clock: Clock = SYSTEM_CLOCK,
@@ -57,6 +65,7 @@ class UserService:
         self._session = session
         self._hasher = hasher
         self._password_policy = password_policy
+        self._reauth_max_age = timedelta(seconds=reauth_max_age_seconds)
         self._users = users or UserRepository(session)
         self._families = families or RefreshTokenFamilyRepository(session)
         self._clock = clock
@@ -101,8 +110,10 @@ class UserService:
         return user
 
     def get_user(self, user_id: uuid.UUID) -> User:
-        """Raises:
-        UserNotFoundError: no live user has this id.
+        """Any live user, with no permission check (operators' CLI, and the admin use cases).
+
+        Raises:
+            UserNotFoundError: no live user has this id.
         """
         user = self._users.find_by_public_id(user_id)
         if user is None:
@@ -112,10 +123,37 @@ class UserService:
     def list_users(
         self, *, limit: int, after: KeysetPosition | None, search: str | None
     ) -> Page[User]:
+        """Live users oldest first, with no permission check (operators' CLI)."""
         rows = self._users.list_page(limit=limit + 1, after=after, search=search)
         return page_from_rows(
             rows, limit=limit, position=lambda user: KeysetPosition(user.created_at, user.id)
         )
+
+    def admin_get_user(self, user_id: uuid.UUID, *, actor_id: uuid.UUID) -> User:
+        """One user, for an admin.
+
+        Raises:
+            PermissionDeniedError: the actor is not, or no longer, a live admin.
+            UserNotFoundError: no live user has this id.
+        """
+        self._require_admin(actor_id)
+        return self.get_user(user_id)
+
+    def admin_list_users(
+        self,
+        *,
+        actor_id: uuid.UUID,
+        limit: int,
+        after: KeysetPosition | None,
+        search: str | None,
+    ) -> Page[User]:
+        """Live users oldest first, for an admin.
+
+        Raises:
+            PermissionDeniedError: the actor is not, or no longer, a live admin.
+        """
+        self._require_admin(actor_id)
+        return self.list_users(limit=limit, after=after, search=search)
 
     def update_profile(self, user_id: uuid.UUID, data: UserUpdate) -> User:
         user = self.get_current_user(user_id)
@@ -149,8 +187,24 @@ class UserService:
             )
         logger.info("password changed", extra={"user_id": str(user_id), "revoked": revoked})
 
-    def delete_own_account(self, user_id: uuid.UUID) -> None:
-        self._delete(self.get_current_user(user_id))
+    def delete_own_account(self, user_id: uuid.UUID, *, auth_time: datetime | None) -> None:
+        """Delete the caller's account; only with a recent login.
+
+        `auth_time` is when the caller last entered their password (the token's claim). A
+        session kept alive by refreshes keeps its login time, so a stolen refresh token
+        cannot delete the account.
+
+        Raises:
+            InvalidTokenError: the account behind the token is gone or disabled.
+            ReauthenticationRequiredError: the login is older than the allowed age.
+        """
+        user = self.get_current_user(user_id)
+        if auth_time is None or self._clock.now() - auth_time > self._reauth_max_age:
+            logger.info("account deletion needs a recent login", extra={"user_id": str(user_id)})
+            raise ReauthenticationRequiredError(
+                max_age_seconds=int(self._reauth_max_age.total_seconds())
+            )
+        self._delete(user)
 
     def admin_update_user(
         self, user_id: uuid.UUID, data: AdminUserUpdate, *, actor_id: uuid.UUID
@@ -187,8 +241,9 @@ class UserService:
         self._delete(self.get_user(user_id))
 
     def _require_admin(self, actor_id: uuid.UUID) -> None:
-        # The token's role claim lives up to 15 minutes; for changes to accounts the database
-        # decides, so an admin demoted or deactivated a minute ago cannot undo it.
+        # The token's role claim lives up to 15 minutes; for reading and changing accounts the
+        # database decides, so an admin demoted or deactivated a minute ago can neither read
+        # other people's accounts nor undo the change.
         actor = self._users.find_by_public_id(actor_id)
         if actor is None or not actor.can_log_in or actor.role != Role.ADMIN:
             raise PermissionDeniedError("This operation needs the admin role.")

@@ -2,6 +2,7 @@
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, cast
 
 import flask_openapi3_swagger
@@ -59,7 +60,11 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
 _HEADERS: Final[dict[int, dict[str, Any]]] = {
     401: {
         "WWW-Authenticate": {
-            "description": "The scheme to authenticate with (`Bearer`)",
+            "description": (
+                "The scheme to authenticate with (`Bearer`), with an RFC 6750 `error` for a bad "
+                "token, or RFC 9470's `insufficient_user_authentication` and `max_age` when "
+                "the login is too old"
+            ),
             "required": True,
             "schema": {"type": "string"},
         }
@@ -80,15 +85,29 @@ _HEADERS: Final[dict[int, dict[str, Any]]] = {
 }
 
 
-def problem_responses(*statuses: int) -> ResponseDict:
-    """OpenAPI response objects for the given error statuses, all problem+json."""
+def problem_responses(
+    *statuses: int, codes: Mapping[int, Sequence[str]] | None = None
+) -> ResponseDict:
+    """OpenAPI response objects for the given error statuses, all problem+json.
+
+    `codes` names, per status, every `code` the operation answers with it: the description
+    lists them and the schema allows only them.
+    """
+    codes = codes or {}
+    return {str(status): _problem_response(status, codes.get(status, ())) for status in statuses}
+
+
+def _problem_response(status: int, codes: Sequence[str]) -> dict[str, Any]:
+    description = _DESCRIPTIONS.get(status, "Error")
+    schema = _PROBLEM_SCHEMA
+    if codes:
+        description += ": " + ", ".join(f"`{code}`" for code in codes)
+        properties = {**schema["properties"], "code": {"type": "string", "enum": list(codes)}}
+        schema = {**schema, "properties": properties}
     return {
-        str(status): {
-            "description": _DESCRIPTIONS.get(status, "Error"),
-            "content": {"application/problem+json": {"schema": _PROBLEM_SCHEMA}},
-            **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
-        }
-        for status in statuses
+        "description": description,
+        "content": {"application/problem+json": {"schema": schema}},
+        **({"headers": _HEADERS[status]} if status in _HEADERS else {}),
     }
 
 

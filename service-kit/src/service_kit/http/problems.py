@@ -17,6 +17,7 @@ from service_kit.errors import (
     NotFoundError,
     PermissionDeniedError,
     PreconditionFailedError,
+    ReauthenticationRequiredError,
     ServiceUnavailableError,
 )
 from service_kit.http.request_id import current_request_id
@@ -96,6 +97,15 @@ def problem_response(
     return response
 
 
+def reauthentication_challenge(max_age_seconds: int) -> str:
+    """RFC 9470's step-up challenge: the token is fine, the authentication behind it too old."""
+    return (
+        'Bearer error="insufficient_user_authentication", '
+        'error_description="A more recent login is required", '
+        f'max_age="{max_age_seconds}"'
+    )
+
+
 def _www_authenticate(code: str) -> str:
     if code == "invalid_token":
         return 'Bearer error="invalid_token"'
@@ -122,6 +132,8 @@ def handle_domain_error(exc: DomainError) -> Response:
     headers = {}
     if isinstance(exc, ServiceUnavailableError) and exc.retry_after_seconds is not None:
         headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, ReauthenticationRequiredError):
+        headers["WWW-Authenticate"] = reauthentication_challenge(exc.max_age_seconds)
     return problem_response(
         status=status, code=exc.code, title=exc.title, detail=exc.detail, headers=headers
     )

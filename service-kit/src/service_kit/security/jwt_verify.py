@@ -4,6 +4,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 import jwt
@@ -32,6 +33,8 @@ class Principal:
     role: str
     session_id: uuid.UUID
     token_id: str
+    auth_time: datetime | None = None
+    """When the user last entered their password (the `auth_time` claim); None if absent."""
 
     @property
     def is_admin(self) -> bool:
@@ -49,10 +52,14 @@ class AccessTokenVerifier:
         audience: str,
         algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         leeway_seconds: int = 30,
+        extra_required_claims: Sequence[str] = (),
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        """`extra_required_claims`: claims this verifier needs on top of `REQUIRED_CLAIMS`
+        (identity requires `auth_time`; a resource server that never asks may leave it)."""
         if not algorithms or any(alg.upper().startswith(("HS", "NONE")) for alg in algorithms):
             raise ValueError("access tokens are verified with asymmetric algorithms only")
+        self._required = list(dict.fromkeys([*REQUIRED_CLAIMS, *extra_required_claims]))
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
@@ -84,6 +91,7 @@ class AccessTokenVerifier:
                 role=str(claims["role"]),
                 session_id=uuid.UUID(str(claims["sid"])),
                 token_id=str(claims["jti"]),
+                auth_time=self._auth_time(claims),
             )
         except InvalidTokenError:
             raise
@@ -101,7 +109,7 @@ class AccessTokenVerifier:
             audience=self._audience,
             issuer=self._issuer,
             options={
-                "require": list(REQUIRED_CLAIMS),
+                "require": self._required,
                 "verify_exp": False,
                 "verify_nbf": False,
                 "verify_iat": False,
@@ -112,3 +120,20 @@ class AccessTokenVerifier:
         if now >= exp + self._leeway or now < nbf - self._leeway or now < iat - self._leeway:
             raise InvalidTokenError()
         return claims
+
+    def _auth_time(self, claims: dict[str, Any]) -> datetime | None:
+        """The `auth_time` claim (seconds since the epoch, OpenID Connect) as a UTC instant.
+
+        A login that happened after the token was issued is not a login; such a token is bad.
+        """
+        value = claims.get("auth_time")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidTokenError()
+        if value > float(claims["iat"]) + self._leeway:
+            raise InvalidTokenError()
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):  # out of range, NaN
+            raise InvalidTokenError() from None

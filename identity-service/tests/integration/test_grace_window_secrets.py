@@ -1,0 +1,168 @@
+"""The encrypted copy of a successor token, kept for the reuse grace window, dies with its family.
+
+Every path that ends a session erases it at once, not only `tokens prune`: a revoked family
+never hands a successor out again, so the copy would only be something to steal.
+"""
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from identity.config import IdentitySettings
+from identity.errors import RefreshTokenReusedError
+from identity.models import RefreshToken, RefreshTokenFamily, Role, User
+from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange
+from identity.services.auth_service import AuthService
+from identity.services.results import TokenPair
+from identity.services.user_service import UserService
+from identity.wiring import Components
+from service_kit.security.jwt_verify import AccessTokenVerifier
+from service_kit.testing import FakeClock
+from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.integration.conftest import login
+
+
+@pytest.fixture
+def user_service(session: Session, parts: Components) -> UserService:
+    return UserService(
+        session, hasher=parts.hasher, password_policy=parts.password_policy, clock=parts.clock
+    )
+
+
+def grace_secrets(session: Session, session_id: uuid.UUID) -> int:
+    """How many tokens of the session still keep an encrypted successor."""
+    session.expire_all()
+    stmt = (
+        select(func.count())
+        .select_from(RefreshToken)
+        .join(RefreshTokenFamily, RefreshToken.family_id == RefreshTokenFamily.id)
+        .where(
+            RefreshTokenFamily.public_id == session_id,
+            RefreshToken.successor_ciphertext.isnot(None),
+        )
+    )
+    return session.scalar(stmt) or 0
+
+
+@dataclass
+class RotatedSession:
+    """A user with one session rotated once: its first token keeps the successor's copy."""
+
+    session: Session
+    auth: AuthService
+    users: UserService
+    verifier: AccessTokenVerifier
+    clock: FakeClock
+    settings: IdentitySettings
+    user: User
+    first: TokenPair
+    second: TokenPair
+    session_id: uuid.UUID
+
+
+@pytest.fixture
+def rotated(
+    session: Session,
+    auth_service: AuthService,
+    user_service: UserService,
+    verifier: AccessTokenVerifier,
+    clock: FakeClock,
+    settings: IdentitySettings,
+) -> RotatedSession:
+    user = make_user(session)
+    first = login(auth_service, user)
+    second = auth_service.rotate_refresh_token(first.refresh_token)
+    session_id = verifier.verify(second.access_token).session_id
+    assert grace_secrets(session, session_id) == 1  # the premise of every test here
+    return RotatedSession(
+        session,
+        auth_service,
+        user_service,
+        verifier,
+        clock,
+        settings,
+        user,
+        first,
+        second,
+        session_id,
+    )
+
+
+def _logout(f: RotatedSession) -> None:
+    f.auth.revoke_refresh_token(f.second.refresh_token)
+
+
+def _logout_all(f: RotatedSession) -> None:
+    f.auth.revoke_all_sessions(user_id=f.user.public_id)
+
+
+def _delete_session(f: RotatedSession) -> None:
+    f.auth.revoke_session(user_id=f.user.public_id, session_id=f.session_id)
+
+
+def _reuse_detected(f: RotatedSession) -> None:
+    f.clock.advance(seconds=f.settings.refresh_reuse_grace_seconds + 1)
+    with pytest.raises(RefreshTokenReusedError):
+        f.auth.rotate_refresh_token(f.first.refresh_token)
+
+
+def _password_changed_elsewhere(f: RotatedSession) -> None:
+    elsewhere = login(f.auth, f.user)
+    f.users.change_password(
+        f.user.public_id,
+        PasswordChange(current_password=DEFAULT_PASSWORD, new_password="a brand new passphrase"),
+        current_session_id=f.verifier.verify(elsewhere.access_token).session_id,
+    )
+
+
+def _deactivated(f: RotatedSession) -> None:
+    admin = make_user(f.session, role=Role.ADMIN)
+    f.users.admin_update_user(
+        f.user.public_id, AdminUserUpdate(is_active=False), actor_id=admin.public_id
+    )
+
+
+def _deleted_by_admin(f: RotatedSession) -> None:
+    admin = make_user(f.session, role=Role.ADMIN)
+    f.users.admin_delete_user(f.user.public_id, actor_id=admin.public_id)
+
+
+def _deleted_by_owner(f: RotatedSession) -> None:
+    f.users.delete_own_account(f.user.public_id, auth_time=f.clock.now())
+
+
+ENDINGS: dict[str, Callable[[RotatedSession], None]] = {
+    "logout": _logout,
+    "logout_all": _logout_all,
+    "session_delete": _delete_session,
+    "reuse_detection": _reuse_detected,
+    "password_change": _password_changed_elsewhere,
+    "deactivation": _deactivated,
+    "admin_deletion": _deleted_by_admin,
+    "own_deletion": _deleted_by_owner,
+}
+
+
+@pytest.mark.parametrize("ending", list(ENDINGS))
+def test_ending_a_session_erases_its_grace_window_secrets_when_the_family_is_revoked(
+    rotated: RotatedSession, session: Session, ending: str
+) -> None:
+    ENDINGS[ending](rotated)
+
+    assert grace_secrets(session, rotated.session_id) == 0
+
+
+def test_change_password_keeps_the_current_sessions_grace_window_secret_when_it_stays_live(
+    rotated: RotatedSession, session: Session, user_service: UserService
+) -> None:
+    user_service.change_password(
+        rotated.user.public_id,
+        PasswordChange(current_password=DEFAULT_PASSWORD, new_password="a brand new passphrase"),
+        current_session_id=rotated.session_id,
+    )
+
+    assert grace_secrets(session, rotated.session_id) == 1
