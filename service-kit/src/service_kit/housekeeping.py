@@ -35,7 +35,7 @@ DEFAULT_INTERVAL_SECONDS: Final = 3600.0
 COMMAND_NOT_STARTED: Final = 127
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("service_kit.housekeeping")  # also when run as __main__
 
 
 class Housekeeper:
