@@ -2,7 +2,8 @@
 # The stack as local processes (`make run`): identity on 127.0.0.1:8001, items on :8002, and the
 # nginx gateway (nginx from PATH) on 127.0.0.1:8080 in front of both.
 # Embedded SQLite under var/ unless IDENTITY_DATABASE_URL / ITEMS_DATABASE_URL say otherwise.
-# Migrations are applied first. Ctrl-C (SIGINT) or SIGTERM stops every process cleanly.
+# Migrations are applied first; each service's housekeeping (its prune command, hourly) runs
+# next to it. Ctrl-C (SIGINT) or SIGTERM stops every process cleanly.
 # RUN_LOCAL_SERVICES picks which of `identity items gateway` to start (default: all three), so
 # one of them can run, stop and restart on its own (a debugger, the e2e outage drill).
 # GATEWAY_DIR is where the gateway's configuration is rendered (default var/gateway).
@@ -53,8 +54,22 @@ serve() {  # serve PORT APP: each gunicorn gets its own metrics directory (set b
     -b "127.0.0.1:$1" "$2" &
   pids+=($!)
 }
-if wants identity; then serve "$IDENTITY_PORT" 'identity:create_app()'; fi
-if wants items; then serve "$ITEMS_PORT" 'items:create_app()'; fi
+# Each service's housekeeping runs with it, as in docker compose: its prune command at start
+# and then every HOUSEKEEPING_INTERVAL_SECONDS (default 3600), one log line per run.
+housekeep() {  # housekeep APP COMMAND...
+  local app=$1
+  shift
+  "$bin/python" -m service_kit.housekeeping -- "$bin/flask" --app "$app" "$@" &
+  pids+=($!)
+}
+if wants identity; then
+  serve "$IDENTITY_PORT" 'identity:create_app()'
+  housekeep identity tokens prune
+fi
+if wants items; then
+  serve "$ITEMS_PORT" 'items:create_app()'
+  housekeep items idempotency prune
+fi
 if wants gateway; then
   "$nginx_bin" -p "$gateway_dir/" -c "$gateway_dir/nginx.conf" &
   pids+=($!)

@@ -4,9 +4,10 @@ Rendering: `kustomize build` or `kubectl kustomize` when one is on PATH, else ku
 offline subset, checked against the real thing whenever a binary is there). Validation: every
 rendered document and every Secret example against the Kubernetes 1.30 OpenAPI schemas in strict
 mode (no unknown fields), offline, with kubernetes-validate. Policies: hardened containers,
-probes, resources, an HPA and a PDB per Deployment, NetworkPolicies evaluated as a cluster would
-(each database reachable only from its own service), placeholder-only Secrets, and settings that
-the services themselves accept (and refuse while a placeholder is left in).
+probes, resources, an HPA and a PDB per Deployment, a housekeeping CronJob per service,
+NetworkPolicies evaluated as a cluster would (each database reachable only from its own
+service), placeholder-only Secrets, and settings that the services themselves accept (and refuse
+while a placeholder is left in).
 """
 
 from __future__ import annotations
@@ -51,8 +52,14 @@ TMP = "/tmp"  # noqa: S108 - the path the manifests mount an emptyDir on
 
 SERVICES = ("identity", "items")
 DEPLOYMENTS = ("identity", "items", "gateway")
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
 LONG_RUNNING_KINDS = ("Deployment", "StatefulSet")
+# The housekeeping CronJob of each service and the command it runs (the same as compose's
+# housekeeping containers run).
+HOUSEKEEPING = {
+    "identity": ("identity-tokens-prune", ["flask", "--app", "identity", "tokens", "prune"]),
+    "items": ("items-idempotency-prune", ["flask", "--app", "items", "idempotency", "prune"]),
+}
 SETTINGS_CLASSES: dict[str, type[IdentitySettings] | type[ItemsSettings]] = {
     "identity": IdentitySettings,
     "items": ItemsSettings,
@@ -127,8 +134,17 @@ def workloads(
             yield f"{doc['kind']}/{doc['metadata']['name']}", doc
 
 
+def pod_template(workload: Document) -> dict[str, Any]:
+    """The pod template of a workload (a CronJob's is inside its job template)."""
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    template: dict[str, Any] = spec["template"]
+    return template
+
+
 def pod_spec(workload: Document) -> dict[str, Any]:
-    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    spec: dict[str, Any] = pod_template(workload)["spec"]
     return spec
 
 
@@ -379,8 +395,8 @@ def test_pods_run_under_their_own_service_account(docs: tuple[Document, ...]) ->
     accounts = of_kind(docs, "ServiceAccount")
     for account in accounts.values():
         assert account["automountServiceAccountToken"] is False
-    for where, workload in workloads(docs, ("Deployment", "Job")):
-        name = workload["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+    for where, workload in workloads(docs, ("Deployment", "Job", "CronJob")):
+        name = pod_labels(workload)["app.kubernetes.io/name"]
         assert pod_spec(workload)["serviceAccountName"] == name, where
         assert name in accounts, where
 
@@ -489,6 +505,72 @@ def test_a_migration_job_runs_before_each_rollout(docs: tuple[Document, ...], se
     assert migrate["envFrom"] == wait["envFrom"] == app["envFrom"]
 
 
+# --------------------------------------------------------------------------- housekeeping
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_housekeeping_cronjob_runs_the_prune_command_of_each_service(
+    docs: tuple[Document, ...], service: str
+) -> None:
+    name, command = HOUSEKEEPING[service]
+    cronjobs = of_kind(docs, "CronJob")
+    assert name in cronjobs, f"no CronJob {name}"
+    (prune,) = pod_spec(cronjobs[name])["containers"]
+    assert prune["command"] == command
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_housekeeping_runs_with_the_image_and_configuration_of_its_service(
+    docs: tuple[Document, ...], service: str
+) -> None:
+    name, _ = HOUSEKEEPING[service]
+    housekeeping = pod_spec(of_kind(docs, "CronJob")[name])
+    deployment = pod_spec(of_kind(docs, "Deployment")[service])
+    (prune,) = housekeeping["containers"]
+    (app,) = deployment["containers"]
+    assert prune["image"] == app["image"]
+    assert prune["envFrom"] == app["envFrom"]
+    assert housekeeping["serviceAccountName"] == deployment["serviceAccountName"]
+    # Like the Deployment, a new image prunes only once its migration Job has run.
+    assert housekeeping["initContainers"] == deployment["initContainers"]
+
+
+def test_every_cronjob_runs_alone_on_a_sensible_schedule(docs: tuple[Document, ...]) -> None:
+    """Never two runs at once; a fixed minute (not every minute), at least daily, in UTC; bounded
+    retries, run time and history, so a stuck or failing run neither piles up nor hides."""
+    cronjobs = of_kind(docs, "CronJob")
+    assert set(cronjobs) == {name for name, _ in HOUSEKEEPING.values()}
+    for name, cronjob in cronjobs.items():
+        spec = cronjob["spec"]
+        assert spec["concurrencyPolicy"] == "Forbid", name
+        assert spec["timeZone"] == "Etc/UTC", name
+        minute, hour, day_of_month, month, day_of_week = spec["schedule"].split()
+        assert minute.isdigit(), f"{name}: {spec['schedule']} runs more than once an hour"
+        assert 0 <= int(minute) <= 59, name
+        assert hour == "*" or hour.isdigit(), f"{name}: {spec['schedule']}"
+        assert (day_of_month, month, day_of_week) == ("*", "*", "*"), f"{name}: not daily"
+        assert 0 < spec["startingDeadlineSeconds"] < 3600, name
+        assert spec["successfulJobsHistoryLimit"] >= 1, name
+        assert spec["failedJobsHistoryLimit"] >= 1, name
+        job = spec["jobTemplate"]["spec"]
+        assert 1 <= job["backoffLimit"] <= 5, name
+        assert 0 < job["activeDeadlineSeconds"] < 3600, name
+        assert job["ttlSecondsAfterFinished"] > 0, name
+        assert pod_spec(cronjob)["restartPolicy"] == "Never", name
+
+
+def test_housekeeping_pods_are_labelled_apart_from_the_api_pods(
+    docs: tuple[Document, ...],
+) -> None:
+    """Their own component label: no Service routes to them, no PodDisruptionBudget counts them,
+    and Prometheus does not scrape them; their service's name label lets them reach its
+    database."""
+    for service, (name, _) in HOUSEKEEPING.items():
+        labels = pod_labels(of_kind(docs, "CronJob")[name])
+        assert labels["app.kubernetes.io/name"] == service, name
+        assert labels["app.kubernetes.io/component"] == "housekeeping", name
+
+
 # --------------------------------------------------------------------------- network policies
 
 
@@ -512,7 +594,7 @@ def selects(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
 
 
 def pod_labels(workload: Document) -> dict[str, str]:
-    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    labels: dict[str, str] = pod_template(workload)["metadata"]["labels"]
     return labels
 
 
@@ -682,7 +764,8 @@ def expected_connections(overlay: str, found: dict[str, Endpoint]) -> set[tuple[
         ("prometheus", "items", 8000),
     }
     for service in SERVICES:
-        for client in (service, f"{service}-migrate"):
+        housekeeping, _ = HOUSEKEEPING[service]
+        for client in (service, f"{service}-migrate", housekeeping):
             expected.add((client, f"{service}-db", 5432))
             if overlay == "production":
                 expected.add((client, f"managed-{service}-db", 5432))
@@ -863,8 +946,8 @@ def test_production_settings() -> None:
     assert identity["IDENTITY_ENV"] == items["ITEMS_ENV"] == "production"
     assert identity["IDENTITY_TRUSTED_PROXY_COUNT"] == items["ITEMS_TRUSTED_PROXY_COUNT"] == "1"
     assert identity["IDENTITY_ISSUER"].startswith("https://")
-    for name, deployment in of_kind(docs, "Deployment").items():
-        for container in all_containers(deployment):
+    for name, workload in workloads(docs, ("Deployment", "Job", "CronJob")):
+        for container in all_containers(workload):
             image = container["image"]
             _, _, tag = image.rpartition(":")
             registry = image.split("/")[0] if "/" in image else ""

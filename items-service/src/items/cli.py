@@ -30,7 +30,7 @@ idempotency_cli = AppGroup("idempotency", help="Idempotency-key housekeeping.")
 
 @idempotency_cli.command("prune")
 def idempotency_prune() -> None:
-    """Delete idempotency records past their TTL (run daily)."""
+    """Delete idempotency records past their TTL (the stack's housekeeping runs it hourly)."""
     deleted = wiring.item_service().prune_idempotency_records()
     click.echo(f"deleted {deleted} idempotency records")
 

@@ -104,6 +104,40 @@ def test_concurrent_idempotent_posts_all_answer_201_with_one_item_when_key_and_b
     assert len({answer.body["id"] for answer in answers}) == 1
 
 
+def test_concurrent_idempotent_posts_all_answer_the_first_response_when_key_and_body_repeat(
+    api: Api,
+) -> None:
+    key = f"conc-{uuid.uuid4().hex}"
+    body = {"name": "bought once", "description": "retried by an impatient client"}
+
+    answers = all_at_once(
+        lambda _: api.request("POST", "/items", json=body, headers={"Idempotency-Key": key})
+    )
+
+    assert not server_errors(answers), answers
+    first = answers[0]
+    for answer in answers:
+        assert answer.body == first.body
+        assert answer.headers["Location"] == first.headers["Location"]
+        assert answer.headers["ETag"] == first.headers["ETag"]
+
+
+def test_concurrent_idempotent_posts_mark_all_but_the_winner_replayed_when_key_and_body_repeat(
+    api: Api,
+) -> None:
+    key = f"conc-{uuid.uuid4().hex}"
+
+    answers = all_at_once(
+        lambda _: api.request(
+            "POST", "/items", json={"name": "bought once"}, headers={"Idempotency-Key": key}
+        )
+    )
+
+    assert not server_errors(answers), answers
+    replayed = sorted(str(answer.headers.get("Idempotent-Replayed")) for answer in answers)
+    assert replayed == ["None"] + ["true"] * (PARALLEL - 1)
+
+
 def test_concurrent_idempotent_posts_store_one_item_when_key_and_body_repeat(
     api: Api, inspection_engine: Engine
 ) -> None:

@@ -89,6 +89,50 @@ def test_create_item_returns_first_item_as_replay_when_key_and_body_repeat(
     assert again.item.public_id == first.item.public_id
 
 
+def test_create_item_returns_the_item_as_first_created_when_key_repeats_after_an_update(
+    service: ItemService, user: Actor, clock: FakeClock
+) -> None:
+    created_at = clock.now()
+    first = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+    clock.advance(seconds=5)
+    service.update_item(user, first.item.public_id, ItemUpdate(name="Desk lamp"))
+
+    again = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+
+    assert (again.item.name, again.item.version, again.item.updated_at) == ("Lamp", 1, created_at)
+
+
+def test_create_item_returns_the_item_as_first_created_when_key_repeats_after_a_delete(
+    service: ItemService, user: Actor, clock: FakeClock
+) -> None:
+    created_at = clock.now()
+    first = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+    clock.advance(seconds=5)
+    service.delete_item(user, first.item.public_id)
+
+    again = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+
+    assert (again.item.version, again.item.updated_at) == (1, created_at)
+
+
+def test_create_item_replays_the_item_as_it_is_now_when_its_record_keeps_no_snapshot(
+    service: ItemService, session: Session, user: Actor, clock: FakeClock
+) -> None:
+    """A record written by the previous version, which kept no snapshot, during a rollout."""
+    first = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+    record = session.scalars(select(IdempotencyRecord)).one()
+    record.item_public_id = record.item_name = record.item_status = None
+    record.item_version = record.item_created_at = record.item_updated_at = None
+    session.flush()
+    clock.advance(seconds=5)
+    updated = service.update_item(user, first.item.public_id, ItemUpdate(name="Desk lamp"))
+
+    again = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+
+    assert again.is_replay is True
+    assert again.item == updated.snapshot()
+
+
 def test_create_item_raises_idempotency_key_reused_when_body_differs(
     service: ItemService, user: Actor
 ) -> None:

@@ -12,7 +12,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from items import create_app
+from items.config import ItemsSettings
 from items.models import Item, ItemStatus
+from service_kit.db import Database
 from service_kit.testing import FakeClock
 from tests.conftest import TokenIssuer
 from tests.factories import make_deleted_item, make_item
@@ -669,6 +672,82 @@ def test_create_item_answers_201_with_the_same_item_when_idempotency_key_is_repe
     assert again.status_code == 201
     assert json_body(again)["id"] == json_body(first)["id"]
     assert again.headers["Location"] == first.headers["Location"]
+
+
+def create_then_replay(
+    client: FlaskClient, headers: dict[str, str], change: Any
+) -> tuple[TestResponse, TestResponse]:
+    """POST with an Idempotency-Key, `change` the created item, then repeat the POST."""
+    keyed = {**headers, "Idempotency-Key": "order-42"}
+    first = client.post(ITEMS, json={"name": "Lamp", "description": "brass"}, headers=keyed)
+    assert first.status_code == 201, first.get_data(as_text=True)
+    change(first.headers["Location"])
+    again = client.post(ITEMS, json={"name": "Lamp", "description": "brass"}, headers=keyed)
+    return first, again
+
+
+def assert_same_response(first: TestResponse, again: TestResponse) -> None:
+    assert again.status_code == first.status_code == 201
+    assert again.get_data() == first.get_data()
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["ETag"] == first.headers["ETag"]
+    assert again.mimetype == first.mimetype
+
+
+def test_create_item_replays_the_first_response_when_the_item_was_changed_since(
+    client: FlaskClient, user_headers: dict[str, str], clock: FakeClock
+) -> None:
+    def rename(location: str) -> None:
+        clock.advance(seconds=5)
+        patched = client.patch(
+            location, json={"name": "Desk lamp", "status": "active"}, headers=user_headers
+        )
+        assert patched.status_code == 200
+
+    first, again = create_then_replay(client, user_headers, rename)
+
+    assert_same_response(first, again)
+
+
+def test_create_item_replays_the_first_response_when_the_item_was_deleted_since(
+    client: FlaskClient, user_headers: dict[str, str]
+) -> None:
+    def delete(location: str) -> None:
+        assert client.delete(location, headers=user_headers).status_code == 204
+
+    first, again = create_then_replay(client, user_headers, delete)
+
+    assert_same_response(first, again)
+
+
+def test_create_item_marks_the_answer_as_replayed_when_idempotency_key_is_repeated(
+    client: FlaskClient, user_headers: dict[str, str]
+) -> None:
+    first, again = create_then_replay(client, user_headers, lambda _location: None)
+
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+
+
+def test_create_item_exposes_the_replay_marker_to_browsers_when_cors_is_configured(
+    settings: ItemsSettings,
+    rollback_database: Database,
+    clock: FakeClock,
+    issuer: TokenIssuer,
+    user_headers: dict[str, str],
+) -> None:
+    origin = "https://app.example"
+    cors_settings = settings.model_copy(update={"cors_origins": [origin]})
+    browser = create_app(cors_settings, clock=clock, database=rollback_database, keys=issuer)
+
+    response = browser.test_client().post(
+        ITEMS, json={"name": "Lamp"}, headers={**user_headers, "Origin": origin}
+    )
+
+    exposed = {
+        name.strip() for name in response.headers["Access-Control-Expose-Headers"].split(",")
+    }
+    assert "Idempotent-Replayed" in exposed
 
 
 def test_create_item_stores_one_row_when_idempotency_key_is_repeated(

@@ -4,13 +4,20 @@ The tests are the ones every service runs (`service_kit.testing.migration_tests`
 says what items' models are and which column no migration creates.
 """
 
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, MetaData, String
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import Column, Integer, MetaData, String, Table, Text, Uuid, insert, select
+from sqlalchemy.orm import Session
 
-from items.models import Base
+from items.models import Base, IdempotencyRecord, ItemSnapshot, ItemStatus
+from service_kit.db import UTCDateTime
 from service_kit.testing.migration_tests import *  # noqa: F403  (collected from here)
+from service_kit.testing.migrations import app_database, table_names
 
 
 @pytest.fixture
@@ -21,3 +28,102 @@ def model_metadata() -> MetaData:
 @pytest.fixture
 def unmigrated_column() -> tuple[str, Column[Any]]:
     return "items", Column("colour", String(20))
+
+
+# --- items' own data migrations ---------------------------------------------------------------
+
+BEFORE_ITEM_SNAPSHOTS = "6b12ee85c171"
+LEGACY_ITEM = {
+    "public_id": uuid.UUID("0b8f7c4e-3d0a-4a57-9a55-7d5f5c1e2a10"),
+    "name": "Lamp",
+    "description": "brass",
+    "status": "active",
+    "owner_id": uuid.UUID("6f1d2c3b-4a59-4e8d-8c7b-1a2b3c4d5e6f"),
+    "version": 3,
+    "created_at": datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC),
+    "updated_at": datetime(2026, 1, 3, 3, 4, 5, 654321, tzinfo=UTC),
+}
+
+
+def _insert_legacy_record(app: Flask) -> None:
+    """An item and its idempotency record as the schema before item snapshots held them."""
+    legacy = MetaData()
+    items = Table(
+        "items",
+        legacy,
+        Column("id", Integer, primary_key=True),
+        Column("public_id", Uuid()),
+        Column("name", String(100)),
+        Column("description", Text),
+        Column("status", String(16)),
+        Column("owner_id", Uuid()),
+        Column("version", Integer),
+        Column("created_at", UTCDateTime()),
+        Column("updated_at", UTCDateTime()),
+    )
+    records = Table(
+        "idempotency_records",
+        legacy,
+        Column("id", Integer, primary_key=True),
+        Column("public_id", Uuid()),
+        Column("owner_id", Uuid()),
+        Column("key", String(255)),
+        Column("request_hash", String(64)),
+        Column("item_id", Integer),
+        Column("expires_at", UTCDateTime()),
+    )
+    with app_database(app).engine.begin() as connection:
+        item_id = connection.execute(
+            insert(items).values(**LEGACY_ITEM).returning(items.c.id)
+        ).scalar_one()
+        connection.execute(
+            insert(records).values(
+                public_id=uuid.uuid4(),
+                owner_id=LEGACY_ITEM["owner_id"],
+                key="k",
+                request_hash="0" * 64,
+                item_id=item_id,
+                expires_at=LEGACY_ITEM["created_at"],
+            )
+        )
+
+
+def _stored_snapshot(app: Flask) -> ItemSnapshot | None:
+    with Session(app_database(app).engine) as session:
+        return session.scalars(select(IdempotencyRecord)).one().created_item()
+
+
+EXPECTED_SNAPSHOT = ItemSnapshot(**{**LEGACY_ITEM, "status": ItemStatus.ACTIVE})
+
+
+@pytest.mark.postgres
+def test_upgrade_gives_existing_idempotency_records_their_item_when_they_predate_snapshots(
+    postgres_app: Flask,
+) -> None:
+    upgrade(revision=BEFORE_ITEM_SNAPSHOTS)
+    _insert_legacy_record(postgres_app)
+
+    upgrade()
+
+    assert _stored_snapshot(postgres_app) == EXPECTED_SNAPSHOT
+
+
+def test_upgrade_gives_existing_idempotency_records_their_item_when_sqlite_file_is_migrated(
+    sqlite_app: Flask,
+) -> None:
+    upgrade(revision=BEFORE_ITEM_SNAPSHOTS)
+    _insert_legacy_record(sqlite_app)
+
+    upgrade()
+
+    assert _stored_snapshot(sqlite_app) == EXPECTED_SNAPSHOT
+
+
+def test_downgrade_to_base_leaves_no_application_table_when_sqlite_file_is_at_head(
+    sqlite_app: Flask,
+) -> None:
+    upgrade()
+
+    downgrade(revision="base")
+
+    assert table_names(sqlite_app) <= {"alembic_version"}

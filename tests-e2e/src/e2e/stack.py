@@ -123,7 +123,8 @@ class Stack(ABC):
 
     @abstractmethod
     def service_logs(self, name: str) -> str:
-        """What service `name` (identity, items, gateway) has logged so far."""
+        """What service `name` (identity, items, gateway, identity-housekeeping,
+        items-housekeeping) has logged so far."""
 
     def _died(self) -> str | None:
         """Why the stack is gone for good (checked while waiting), or None."""
@@ -288,8 +289,9 @@ class NativeStack(Stack):
         self.wait_until_identity_answers(timeout=IDENTITY_RESTART_SECONDS)
 
     def service_logs(self, name: str) -> str:
-        """The output of the run-local.sh that runs `name`."""
-        if name == "identity":
+        """The output of the run-local.sh that runs `name` (a service's housekeeping runs in
+        the service's run-local.sh)."""
+        if name in ("identity", "identity-housekeeping"):
             return self._identity.logs()
         return self._rest.logs()
 

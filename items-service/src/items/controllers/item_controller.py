@@ -31,6 +31,8 @@ from service_kit.http.openapi import (
 )
 
 _ITEM_LIST: Final = TypeAdapter(list[ItemOut])
+REPLAYED_HEADER: Final = "Idempotent-Replayed"
+"""Set (to `true`) on the answer to a repeated Idempotency-Key: the first response again."""
 
 items_bp = APIBlueprint(
     "items",
@@ -47,22 +49,28 @@ def _actor() -> Actor:
     return Actor(user_id=principal.user_id, is_admin=principal.is_admin)
 
 
-def _item_response(item: object, status: int, *, location: bool = False) -> ViewResult:
+def _item_response(
+    item: object, status: int, *, location: bool = False, replayed: bool = False
+) -> ViewResult:
     body = ItemOut.model_validate(item)
     headers = {"ETag": version_etag(body.version)}
     if location:
         headers["Location"] = url_for("items.get_item", item_id=str(body.id))
+    if replayed:
+        headers[REPLAYED_HEADER] = "true"
     return body.model_dump(mode="json"), status, headers
 
 
 @items_bp.post("", responses={201: ItemOut})
 @require_auth
 def create_item(body: ItemCreate, header: CreateHeaders) -> ViewResult:
-    """Create an item. Send `Idempotency-Key` to make retries safe."""
+    """Create an item. Send `Idempotency-Key` to make retries safe: a repeat with the same key
+    and body (within 24 h) creates nothing and gets the first response again (status, body,
+    `Location`, `ETag`, even if the item changed since), marked `Idempotent-Replayed: true`."""
     created = wiring.item_service().create_item(
         _actor(), body, idempotency_key=header.idempotency_key
     )
-    return _item_response(created.item, 201, location=True)
+    return _item_response(created.item, 201, location=True, replayed=created.is_replay)
 
 
 @items_bp.get("", responses={200: ItemPage, **problem_responses(403)})

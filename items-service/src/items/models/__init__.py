@@ -2,7 +2,14 @@
 
 from items.models.base import Base
 from items.models.idempotency import IdempotencyRecord
-from items.models.item import ALLOWED_TRANSITIONS, LISTING_COLUMNS, Item, ItemListing, ItemStatus
+from items.models.item import (
+    ALLOWED_TRANSITIONS,
+    LISTING_COLUMNS,
+    Item,
+    ItemListing,
+    ItemSnapshot,
+    ItemStatus,
+)
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
@@ -11,5 +18,6 @@ __all__ = [
     "IdempotencyRecord",
     "Item",
     "ItemListing",
+    "ItemSnapshot",
     "ItemStatus",
 ]

@@ -1,6 +1,7 @@
 """Items and their status rules."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Final, NamedTuple
@@ -74,6 +75,33 @@ class Item(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
 
     def bump_version(self) -> None:
         self.version += 1
+
+    def snapshot(self) -> "ItemSnapshot":
+        return ItemSnapshot(
+            public_id=self.public_id,
+            name=self.name,
+            description=self.description,
+            status=self.status,
+            owner_id=self.owner_id,
+            version=self.version,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSnapshot:
+    """An item's values at one moment, detached from the session: what creating it answered,
+    which an idempotency record keeps so that a replay answers the same."""
+
+    public_id: uuid.UUID
+    name: str
+    description: str | None
+    status: ItemStatus
+    owner_id: uuid.UUID
+    version: int
+    created_at: datetime
+    updated_at: datetime
 
 
 class ItemListing(NamedTuple):

@@ -15,7 +15,7 @@ from items.errors import (
     ItemNotFoundError,
     OwnerFilterForbiddenError,
 )
-from items.models import IdempotencyRecord, Item, ItemListing, ItemStatus
+from items.models import IdempotencyRecord, Item, ItemListing, ItemSnapshot, ItemStatus
 from items.repositories.idempotency_repository import IdempotencyRepository
 from items.repositories.item_repository import ItemFilter, ItemRepository
 from items.schemas.item_schemas import ItemCreate, ItemUpdate
@@ -41,7 +41,10 @@ class Actor:
 
 @dataclass(frozen=True, slots=True)
 class CreatedItem:
-    item: Item
+    """What creating answered: the new item, or (`is_replay`) the one a repeated
+    Idempotency-Key created first, as it was then."""
+
+    item: ItemSnapshot
     is_replay: bool
 
 
@@ -75,7 +78,8 @@ class ItemService:
         self, actor: Actor, data: ItemCreate, *, idempotency_key: str | None = None
     ) -> CreatedItem:
         """Create an item. With an idempotency key, a repeat (same user, key and body, within
-        the TTL) returns the first item and creates nothing, also when repeats race.
+        the TTL) creates nothing and returns the item as the first request created it, even if
+        it has been changed or deleted since; also when repeats race.
 
         Raises:
             IdempotencyKeyReusedError: the key was used with a different body.
@@ -84,7 +88,7 @@ class ItemService:
             with transaction(self._session):
                 item = self._items.add(self._new_item(actor, data))
             logger.info("item created", extra={"item_id": str(item.public_id)})
-            return CreatedItem(item, is_replay=False)
+            return CreatedItem(item.snapshot(), is_replay=False)
 
         request_hash = _fingerprint(data)
         now = self._clock.now()
@@ -99,11 +103,10 @@ class ItemService:
                     )
                 item = self._items.add(self._new_item(actor, data))
                 self._idempotency.add(
-                    IdempotencyRecord(
-                        owner_id=actor.user_id,
+                    IdempotencyRecord.for_created_item(
+                        item,
                         key=idempotency_key,
                         request_hash=request_hash,
-                        item_id=item.id,
                         created_at=now,
                         expires_at=now + self._idempotency_ttl,
                     )
@@ -115,7 +118,7 @@ class ItemService:
                 raise
             return self._replay(winner, request_hash)
         logger.info("item created", extra={"item_id": str(item.public_id)})
-        return CreatedItem(item, is_replay=False)
+        return CreatedItem(item.snapshot(), is_replay=False)
 
     def get_item(self, actor: Actor, item_id: uuid.UUID) -> Item:
         """Raises:
@@ -275,10 +278,15 @@ class ItemService:
     def _replay(self, record: IdempotencyRecord, request_hash: str) -> CreatedItem:
         if record.request_hash != request_hash:
             raise IdempotencyKeyReusedError()
-        item = self._items.get(record.item_id)
-        if item is None:  # the FK cascades, so only a hard delete could get here
-            raise ItemNotFoundError()
-        return CreatedItem(item, is_replay=True)
+        created = record.created_item()
+        if created is None:
+            # Written by a version that kept no snapshot (only while this one rolls out):
+            # the item as it is now is the closest answer there is.
+            item = self._items.get(record.item_id)
+            if item is None:  # the FK cascades, so only a hard delete could get here
+                raise ItemNotFoundError()
+            created = item.snapshot()
+        return CreatedItem(created, is_replay=True)
 
 
 def _fingerprint(data: ItemCreate) -> str:

@@ -69,7 +69,13 @@ def create_service_app(
             app,
             origins=settings.cors_origins,
             supports_credentials=settings.cors_allow_credentials,
-            expose_headers=["X-Request-ID", "ETag", "Location", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "ETag",
+                "Location",
+                "Retry-After",
+                "Idempotent-Replayed",
+            ],
         )
     init_request_id(app)
     register_problem_handlers(app)
