@@ -49,10 +49,12 @@ def create_service_app(
         SECRET_KEY=settings.secret_key.get_secret_value(),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    # No redirects for `//` or a missing trailing slash: Flask answers those with HTML 308s
-    # that bypass the error handlers; an API path either matches or is a problem+json 404.
+    # One spelling per route: `/login/` or `/a//b` is a problem+json 404, never the view
+    # (the gateway's rate limits key on the path) and never a redirect (werkzeug answers those
+    # with HTML 308s that bypass the error handlers). strict_slashes redirects only a rule
+    # that ends in `/`; every rule of ours is defined without one (service-kit's tests check).
     app.url_map.merge_slashes = False
-    app.url_map.strict_slashes = False
+    app.url_map.strict_slashes = True
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[WARM_UPS_KEY] = tuple(warm_ups)
     if settings.trusted_proxy_count:
