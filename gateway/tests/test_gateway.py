@@ -696,6 +696,80 @@ def test_password_change_shares_the_login_limit(gateway: Gateway) -> None:
     )
 
 
+# Every other spelling of a credential path that reaches identity. nginx routes on the
+# normalised path ($uri) but forwards the raw one, which identity answers 404 (only the
+# canonical spelling reaches its view); either way, each one spends the canonical budget.
+CREDENTIAL_PATH_SPELLINGS = [
+    "/api/v1/auth/login/",
+    "/api/v1/auth/login%2F",
+    "/api/v1/auth/login%2f",
+    "//api/v1/auth/login",
+    "/api/v1/auth//login",
+    "/api/v1/auth/%6Cogin",
+    "/api/v1/auth/%6c%6f%67%69%6e",
+    "/api/v1/auth/./login",
+    "/api/v1/auth/%2e/login",
+    "/x/../api/v1/auth/login",
+    "/api/v1/auth/x/..%2Flogin",
+    "/api/v1/auth/login/.",
+    "/api/v1/auth/login;jsessionid=1",
+    "/api/v1/auth/login%3B",
+    "/api/v1/auth/login.json",
+    "/api/v1/auth/LOGIN",
+    "/api/v1/auth/Login/",
+    "/api/v1/auth/login#fragment",
+    "/api/v1/auth/login?x=1",
+    "http://evil.example/api/v1/auth/login/",
+    "/api/v1/auth/register/",
+    "/api/v1/auth/refresh%2F",
+    "/api/v1/users/me/password/",
+    "/api/v1/users//me/password",
+    "/api/v1/users/me/./password/",
+]
+# Spellings the gateway itself answers 404 (no location matches): nothing reaches identity.
+GATEWAY_404_SPELLINGS = ["/API/v1/auth/login", "/api/V1/auth/login/", "/Api/v1/users/me/password"]
+
+
+def _spelling_source(spelling: str) -> str:
+    """A loopback address of its own per spelling, so each one starts with a full budget."""
+    spellings = CREDENTIAL_PATH_SPELLINGS + GATEWAY_404_SPELLINGS
+    return f"127.0.1.{spellings.index(spelling) + 1}"
+
+
+@pytest.mark.parametrize("spelling", CREDENTIAL_PATH_SPELLINGS)
+def test_credential_path_spelling_spends_the_canonical_budget(
+    gateway: Gateway, spelling: str
+) -> None:
+    source = _spelling_source(spelling)
+
+    flood = [
+        gateway.request("POST", spelling, body=b"{}", source=source) for _ in range(AUTH_BURST + 1)
+    ]
+    canonical = gateway.request("POST", "/api/v1/auth/login", body=b"{}", source=source)
+    again = gateway.request("POST", spelling, body=b"{}", source=source)
+
+    assert [reply.status for reply in flood] == [200] * (AUTH_BURST + 1)
+    assert {reply.json()["service"] for reply in flood} == {"identity"}
+    assert (canonical.status, again.status) == (429, 429)
+    assert again.only("Content-Type") == "application/problem+json"
+
+
+@pytest.mark.parametrize("spelling", GATEWAY_404_SPELLINGS)
+def test_credential_path_spelling_is_a_gateway_404_when_no_location_matches(
+    gateway: Gateway, spelling: str
+) -> None:
+    source = _spelling_source(spelling)
+
+    flood = [
+        gateway.request("POST", spelling, body=b"{}", source=source) for _ in range(AUTH_BURST + 2)
+    ]
+    canonical = gateway.request("POST", "/api/v1/auth/login", body=b"{}", source=source)
+
+    for reply in flood:
+        _assert_problem(reply, status=404, code="not_found", instance=spelling)
+    assert canonical.status == 200  # the 404s spent nothing
+
+
 def test_auth_limit_is_per_client_address(gateway: Gateway) -> None:
     _exhaust_auth_limit(gateway, source="127.0.0.5")
 
@@ -713,10 +787,21 @@ def test_cors_preflights_are_not_rate_limited(gateway: Gateway) -> None:
     assert reply.json()["method"] == "OPTIONS"
 
 
-def test_other_endpoints_are_not_rate_limited(gateway: Gateway) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/auth/logout",
+        "/api/v1/auth/logout-all",
+        "/api/v1/auth/sessions",
+        "/api/v1/users/me",
+        "/api/v1/items",
+        "/.well-known/jwks.json",
+    ],
+)
+def test_other_endpoints_are_not_rate_limited(gateway: Gateway, path: str) -> None:
     _exhaust_auth_limit(gateway, source="127.0.0.7")
 
-    reply = gateway.request("POST", "/api/v1/auth/logout", body=b"{}", source="127.0.0.7")
+    reply = gateway.request("POST", path, body=b"{}", source="127.0.0.7")
 
     assert reply.status == 200
 

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from e2e.api_client import Account, ApiClient, expect_problem, unique_email
+from e2e import raw_http
+from e2e.api_client import PROBLEM_JSON, Account, ApiClient, expect_problem, unique_email
 from e2e.stack import AUTH_BURST, AUTH_RATE_PER_SECOND, Stack
 from e2e.waiting import wait_until
 
@@ -42,6 +43,55 @@ def test_login_flood_is_answered_429_problem_with_retry_after(stack: Stack, api:
         what="the auth rate limit to accept logins again",
     )
     time.sleep(AUTH_BURST / AUTH_RATE_PER_SECOND)
+
+
+# Spellings of the credential paths other than the canonical one. The gateway counts them all
+# against the caller's auth budget (gateway/tests prove that); here, with real services, none of
+# them reaches a credential view: each is a 404 problem (or a 429 once the budget is spent).
+CREDENTIAL_PATH_SPELLINGS = [
+    "/api/v1/auth/login/",
+    "/api/v1/auth/login%2F",
+    "/api/v1/auth/login/.",
+    "/api/v1/auth/login;x=1",
+    "/api/v1/auth/login%3B",
+    "/api/v1/auth/LOGIN",
+    "/api/v1/auth/./login",
+    "/api/v1/auth/login%2f..",
+    "/x/../api/v1/auth/login/",
+    "http://evil.example/api/v1/auth/login/",
+    "/api/v1/auth/register/",
+    "/api/v1/auth/refresh%2F",
+    "/api/v1/users/me/password/",
+    "/api/v1/users//me/password",
+]
+
+
+@pytest.mark.parametrize("spelling", CREDENTIAL_PATH_SPELLINGS)
+def test_credential_path_spelling_never_reaches_the_view(
+    stack: Stack, account: Account, spelling: str
+) -> None:
+    body = {
+        "email": account.email,
+        "password": account.password,
+        "refresh_token": account.tokens.refresh_token,
+        "current_password": account.password,
+        "new_password": f"new-{uuid.uuid4().hex}",
+    }
+
+    response = raw_http.request(
+        stack.base_url,
+        "POST",
+        spelling,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {account.tokens.access_token}",
+        },
+        body=json.dumps(body).encode(),
+    )
+
+    assert response.status in {404, 429}, (response.status, response.body[:300])
+    assert response.content_type == PROBLEM_JSON
+    assert response.json()["code"] in {"not_found", "too_many_requests"}
 
 
 def test_body_larger_than_1_mib_is_answered_413_problem(api: ApiClient, account: Account) -> None:
