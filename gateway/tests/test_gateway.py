@@ -30,6 +30,7 @@ import pytest
 GATEWAY_DIR = Path(__file__).resolve().parents[1]
 RENDER_PY = GATEWAY_DIR / "render.py"
 TEMPLATE = GATEWAY_DIR / "templates" / "gateway.conf.template"
+SETTINGS_SCRIPT = GATEWAY_DIR / "docker-entrypoint.d" / "19-gateway-settings.sh"
 
 AUTH_BURST = 3  # the live gateway's limit: 1r/m with this burst, so a test exhausts it at once
 UPSTREAM_PROBLEM = (
@@ -286,6 +287,25 @@ def gateway(
         yield running
 
 
+TRUSTED_PROXIES = "127.0.2.0/24"  # loopback addresses the proxy tests send from
+
+
+@pytest.fixture(scope="module")
+def gateway_behind_proxy(
+    tmp_path_factory: pytest.TempPathFactory, identity_service: StandIn, items_service: StandIn
+) -> Iterator[Gateway]:
+    """The gateway behind a trusted proxy: requests from 127.0.2.x carry the client address."""
+    with _running_nginx(
+        tmp_path_factory.mktemp("gateway-behind-proxy"),
+        IDENTITY_UPSTREAM=identity_service.address,
+        ITEMS_UPSTREAM=items_service.address,
+        GATEWAY_AUTH_RATE="1r/m",
+        GATEWAY_AUTH_BURST=str(AUTH_BURST),
+        GATEWAY_REAL_IP_FROM=f"::1, {TRUSTED_PROXIES}",
+    ) as running:
+        yield running
+
+
 @pytest.fixture(scope="module")
 def gateway_without_services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     nobody = f"127.0.0.1:{_free_port()}"  # bound and released: nothing listens there
@@ -385,7 +405,7 @@ def test_render_writes_a_top_level_config_with_everything_under_the_prefix(
     assert "daemon off;" in text
     assert f"pid {tmp_path}/nginx.pid;" in text
     assert "error_log stderr" in text
-    assert f"include {tmp_path}/conf.d/gateway.conf;" in text
+    assert f"include {tmp_path}/conf.d/*.conf;" in text
     assert all(f"{kind}_temp_path {tmp_path}/temp/" in text for kind in ("client_body", "proxy"))
 
 
@@ -417,6 +437,121 @@ def test_render_matches_envsubst_as_the_nginx_image_runs_it(tmp_path: Path) -> N
     assert render.render_gateway_conf(values) == by_envsubst
 
 
+def test_render_trusts_no_proxy_when_gateway_real_ip_from_is_unset(tmp_path: Path) -> None:
+    render.render(tmp_path, {"GATEWAY_REAL_IP_HEADER": "X-Real-IP"})
+
+    conf = (tmp_path / "conf.d" / "gateway-real-ip.conf").read_text(encoding="utf-8")
+    assert [line for line in conf.splitlines() if not line.startswith("#")] == []
+
+
+def test_render_trusts_each_listed_proxy_when_gateway_real_ip_from_is_set(tmp_path: Path) -> None:
+    render.render(tmp_path, {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8, 192.168.1.7 fd00::/8"})
+
+    conf = (tmp_path / "conf.d" / "gateway-real-ip.conf").read_text(encoding="utf-8")
+    assert [line for line in conf.splitlines() if not line.startswith("#")] == [
+        "set_real_ip_from 10.0.0.0/8;",
+        "set_real_ip_from 192.168.1.7;",
+        "set_real_ip_from fd00::/8;",
+        "real_ip_header X-Forwarded-For;",
+        "real_ip_recursive on;",
+    ]
+
+
+def _awk_implementations() -> list[str]:
+    """The awks the settings script must work with: mawk is the nginx images' awk."""
+    return [name for name in ("mawk", "gawk") if shutil.which(name)] or ["awk"]
+
+
+def _run_settings_script(
+    tmp_path: Path, awk: str, environ: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """19-gateway-settings.sh as the image's entrypoint runs it, with `awk` first on PATH."""
+    awk_path = shutil.which(awk)
+    assert awk_path is not None
+    bin_dir, out = tmp_path / "bin", tmp_path / "conf.d"
+    bin_dir.mkdir()
+    out.mkdir()
+    (bin_dir / "awk").symlink_to(awk_path)
+    environment = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "NGINX_ENVSUBST_OUTPUT_DIR": str(out)}
+    return subprocess.run(  # noqa: S603 - our own script
+        ["sh", str(SETTINGS_SCRIPT)],  # noqa: S607 - the image runs it with its own sh
+        env={**environment, **environ},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+SETTINGS_THAT_RENDER = [
+    {},
+    {"GATEWAY_REAL_IP_FROM": ""},
+    {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8"},
+    {"GATEWAY_REAL_IP_FROM": " 10.0.0.0/8,192.168.1.0/24  fd00::/8 ,\t2001:db8::1 \n"},
+    {"GATEWAY_REAL_IP_FROM": "0.0.0.0/0 ::/0 :: ::1 1:2:3:4:5:6:7:8 FFFF::/16 255.255.255.255"},
+    {"GATEWAY_REAL_IP_FROM": "1::/16 ::8:0/109 fe80::/10 100.64.0.0/10 10.1.2.3/32"},
+    {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8", "GATEWAY_REAL_IP_HEADER": "X-Real-IP"},
+    {"GATEWAY_REAL_IP_FROM": "", "GATEWAY_REAL_IP_HEADER": "CF-Connecting-IP"},
+]
+SETTINGS_THAT_FAIL = [
+    {"GATEWAY_REAL_IP_FROM": value}
+    for value in (
+        "10.0.0.1/8",
+        "256.1.1.1",
+        "10.0.0",
+        "010.0.0.0",
+        "10.0.0.0/33",
+        "10.0.0.0/08",
+        "10.0.0.0/",
+        "/8",
+        "10.0.0.0/8/8",
+        "fd00::1/8",
+        "::8:0/108",
+        "1::2::3",
+        ":::1",
+        ":1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7:8:9",
+        "1:2:3:4:5:6:7:8::",
+        "12345::",
+        "::ffff:10.0.0.1",
+        "fe80::1%eth0",
+        "example.com",
+        "unix:",
+        "10.0.0.0/8;",
+        "10.0.0.0/8 evil;",
+    )
+] + [
+    {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8", "GATEWAY_REAL_IP_HEADER": value}
+    for value in ("X Forwarded", "X_Forwarded_For", "proxy_protocol", "X-Forwarded-For;", "X" * 65)
+]
+
+
+@pytest.mark.parametrize("awk", _awk_implementations())
+@pytest.mark.parametrize("environ", SETTINGS_THAT_RENDER)
+def test_settings_script_writes_what_render_writes(
+    tmp_path: Path, awk: str, environ: dict[str, str]
+) -> None:
+    result = _run_settings_script(tmp_path, awk, environ)
+
+    assert result.returncode == 0, result.stderr
+    written = (tmp_path / "conf.d" / "gateway-real-ip.conf").read_text(encoding="utf-8")
+    assert written == render.render_real_ip_conf(environ)
+
+
+@pytest.mark.parametrize("awk", _awk_implementations())
+@pytest.mark.parametrize("environ", SETTINGS_THAT_FAIL)
+def test_settings_script_and_render_refuse_the_same_values(
+    tmp_path: Path, awk: str, environ: dict[str, str]
+) -> None:
+    result = _run_settings_script(tmp_path, awk, environ)
+
+    assert result.returncode != 0
+    assert not (tmp_path / "conf.d" / "gateway-real-ip.conf").exists()
+    assert any(name in result.stderr for name in environ)
+    with pytest.raises(render.RenderError):
+        render.render_real_ip_conf(environ)
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -427,6 +562,9 @@ def test_render_matches_envsubst_as_the_nginx_image_runs_it(tmp_path: Path) -> N
         ("GATEWAY_AUTH_RATE", "5"),
         ("GATEWAY_AUTH_RATE", "5r/h"),
         ("GATEWAY_AUTH_BURST", "-1"),
+        ("GATEWAY_REAL_IP_FROM", "10.0.0.1/8"),
+        ("GATEWAY_REAL_IP_FROM", "proxy.example.com"),
+        ("GATEWAY_REAL_IP_HEADER", "X-Forwarded-For; evil"),
     ],
 )
 def test_render_cli_refuses_an_invalid_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -603,6 +741,70 @@ def test_services_see_the_client_address_scheme_and_host(gateway: Gateway) -> No
     assert headers["x-real-ip"] == ["127.0.0.1"]
     assert headers["x-forwarded-proto"] == ["http"]
     assert headers["x-forwarded-host"] == [f"127.0.0.1:{gateway.port}"]
+
+
+def _login_flood_with_forged_addresses(gateway: Gateway, source: str) -> list[int]:
+    """Logins from `source`, each claiming another client address in X-Forwarded-For."""
+    return [
+        gateway.request(
+            "POST",
+            "/api/v1/auth/login",
+            body=b"{}",
+            headers={"X-Forwarded-For": f"198.51.100.{index}", "X-Real-IP": f"198.51.100.{index}"},
+            source=source,
+        ).status
+        for index in range(AUTH_BURST + 2)
+    ]
+
+
+def test_forged_forwarded_for_does_not_change_the_limit_key_when_no_proxy_is_trusted(
+    gateway: Gateway,
+) -> None:
+    statuses = _login_flood_with_forged_addresses(gateway, source="127.0.0.11")
+
+    assert statuses == [200] * (AUTH_BURST + 1) + [429]
+
+
+def test_forged_forwarded_for_does_not_change_the_limit_key_when_the_peer_is_not_trusted(
+    gateway_behind_proxy: Gateway,
+) -> None:
+    statuses = _login_flood_with_forged_addresses(gateway_behind_proxy, source="127.0.3.1")
+
+    assert statuses == [200] * (AUTH_BURST + 1) + [429]
+
+
+def test_forwarded_for_from_a_trusted_proxy_is_the_limit_key(
+    gateway_behind_proxy: Gateway,
+) -> None:
+    def login(client: str) -> int:
+        return gateway_behind_proxy.request(
+            "POST",
+            "/api/v1/auth/login",
+            body=b"{}",
+            headers={"X-Forwarded-For": client},
+            source="127.0.2.1",
+        ).status
+
+    first_client = [login("203.0.113.1") for _ in range(AUTH_BURST + 2)]
+    second_client = login("203.0.113.2")
+
+    assert first_client == [200] * (AUTH_BURST + 1) + [429]
+    assert second_client == 200
+
+
+def test_services_see_the_client_address_a_trusted_proxy_reports(
+    gateway_behind_proxy: Gateway,
+) -> None:
+    # The client, then a second trusted proxy: recursion skips trusted hops from the right.
+    forwarded = "192.0.2.99, 198.51.100.7, 127.0.2.9"
+
+    reply = gateway_behind_proxy.get(
+        "/api/v1/items", headers={"X-Forwarded-For": forwarded}, source="127.0.2.2"
+    )
+
+    headers = reply.json()["headers"]
+    assert headers["x-real-ip"] == ["198.51.100.7"]
+    assert headers["x-forwarded-for"][0].split(", ")[-1] == "198.51.100.7"  # what ProxyFix reads
 
 
 def test_client_forwarded_prefix_never_reaches_an_api_call(gateway: Gateway) -> None:
