@@ -100,6 +100,18 @@ class _EchoHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._answer()
 
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+    def do_PROPFIND(self) -> None:
+        self._answer()
+
+    def do_HEAD(self) -> None:
+        self._answer()
+
     def _answer(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         reply = re.search(r"/_reply/(\d{3})$", self.path)
@@ -128,7 +140,8 @@ class _EchoHandler(BaseHTTPRequestHandler):
         self.send_header("X-Request-ID", "from-the-service")
         self.send_header("X-Frame-Options", "SAMEORIGIN")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: pytest shows stderr of failing tests, and these lines would be noise."""
@@ -218,6 +231,18 @@ class Gateway:
 
     def get(self, path: str, **kwargs: Any) -> Reply:
         return self.request("GET", path, **kwargs)
+
+    def raw(self, head: bytes, *, method: str = "GET", source: str = "127.0.0.1") -> Reply:
+        """Send `head` (request line and headers, no blank line) as it is, on a socket of its
+        own: for what http.client refuses to send (CONNECT, malformed or oversized requests).
+        `method` tells the parser whether a body follows (not for HEAD)."""
+        with socket.create_connection(
+            ("127.0.0.1", self.port), timeout=10, source_address=(source, 0)
+        ) as sock:
+            sock.sendall(head + b"\r\nConnection: close\r\n\r\n")
+            response = http.client.HTTPResponse(sock, method=method)
+            response.begin()
+            return Reply(response.status, response.msg, response.read())
 
     def access_log_entry(self, request_id: str) -> dict[str, Any]:
         """The access-log line of a request (nginx writes it just after the response)."""
@@ -1053,6 +1078,118 @@ def test_service_that_never_accepts_the_connection_is_a_problem_503(
     _assert_problem(
         reply, status=503, code="service_unavailable", instance="/.well-known/jwks.json"
     )
+
+
+# -- what the gateway answers itself ----------------------------------------------------------
+
+RFC_9110_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE"]
+ROUTES = {  # a path of each route, and the Allow of the gateway's own 405 on it
+    "/api/v1/auth/sessions": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+    "/api/v1/users/me": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+    "/api/v1/items": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+    "/.well-known/jwks.json": "GET, HEAD, OPTIONS",
+    "/docs/identity": "GET, HEAD, OPTIONS",
+    "/docs/items": "GET, HEAD, OPTIONS",
+    "/health": "GET, HEAD",
+    "/no/such/path": "",
+}
+
+
+def _expected_status(method: str, path: str) -> int:
+    """What the gateway does with `method` on `path` in front of services that answer all."""
+    if not ROUTES[path]:
+        return 404
+    if path == "/health":
+        return 200 if method in {"GET", "HEAD"} else 405
+    return 405 if method in {"TRACE", "CONNECT"} else 200  # nginx refuses these two itself
+
+
+@pytest.mark.parametrize("path", ROUTES)
+@pytest.mark.parametrize("method", [*RFC_9110_METHODS, "PROPFIND"])
+def test_every_method_on_every_route_is_answered_without_html_or_a_5xx(
+    gateway: Gateway, method: str, path: str
+) -> None:
+    reply = gateway.raw(
+        f"{method} {path} HTTP/1.1\r\nHost: gateway\r\nContent-Length: 0".encode(),
+        method=method,
+        source="127.0.0.12",
+    )
+
+    assert reply.status == _expected_status(method, path)
+    if reply.status >= 400:
+        assert reply.only("Content-Type") == "application/problem+json"
+    if reply.status >= 400 and method != "HEAD":
+        code = "method_not_allowed" if reply.status == 405 else "not_found"
+        _assert_problem(reply, status=reply.status, code=code, instance=path)
+    if reply.status == 405:
+        assert reply.only("Allow") == ROUTES[path]
+    else:
+        assert reply.headers.get_all("Allow") is None
+
+
+def test_a_405_from_a_service_keeps_the_services_allow_only(gateway: Gateway) -> None:
+    reply = gateway.get("/api/v1/items/_reply/405")
+
+    assert reply.status == 405
+    assert reply.headers.get_all("Allow") is None  # the stand-in sends none, nor may the gateway
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"GARBAGE", id="no-uri"),
+        pytest.param(b"get /api/v1/items HTTP/1.1\r\nHost: gateway", id="lower-case-method"),
+        pytest.param(b"GET api/v1/items HTTP/1.1\r\nHost: gateway", id="relative-path"),
+        pytest.param(b"GET /api/v1/items HTTP/1.1", id="no-host"),
+        pytest.param(b"GET /api/v1/items HTTP/1.1\r\nHost: a\r\nHost: b", id="two-hosts"),
+        pytest.param(b"GET /api/v1/items%00 HTTP/1.1\r\nHost: gateway", id="nul-in-path"),
+        pytest.param(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443", id="connect"),
+        pytest.param(b"GET /api/v1/items HTTP/1.1\r\nHost: gateway\r\n: no-name", id="header"),
+    ],
+)
+def test_malformed_request_is_a_problem_400(gateway: Gateway, head: bytes) -> None:
+    reply = gateway.raw(head)
+
+    assert reply.status == 400
+    assert reply.only("Content-Type") == "application/problem+json"
+    problem = reply.json()
+    assert set(problem) == PROBLEM_KEYS
+    assert (problem["status"], problem["code"]) == (400, "bad_request")
+
+
+def test_request_line_longer_than_the_limit_is_a_problem_414(gateway: Gateway) -> None:
+    reply = gateway.raw(b"GET /api/v1/items?q=" + b"x" * 9000 + b" HTTP/1.1\r\nHost: gateway")
+
+    _assert_problem(reply, status=414, code="uri_too_long", instance="")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(b"X-Big: " + b"x" * 9000, id="one-large-header"),
+        pytest.param(
+            b"\r\n".join(b"X-Many-%d: %s" % (i, b"x" * 7000) for i in range(6)), id="all-headers"
+        ),
+    ],
+)
+def test_headers_larger_than_the_limit_are_a_problem_431(gateway: Gateway, headers: bytes) -> None:
+    reply = gateway.raw(b"GET /api/v1/items HTTP/1.1\r\nHost: gateway\r\n" + headers)
+
+    _assert_problem(
+        reply, status=431, code="request_header_fields_too_large", instance="/api/v1/items"
+    )
+
+
+def test_unknown_transfer_coding_is_a_problem_501(gateway: Gateway) -> None:
+    reply = gateway.raw(b"POST /api/v1/items HTTP/1.1\r\nHost: gateway\r\nTransfer-Encoding: gzip")
+
+    _assert_problem(reply, status=501, code="not_implemented", instance="/api/v1/items")
+
+
+def test_unsupported_http_version_is_a_problem_505(gateway: Gateway) -> None:
+    reply = gateway.raw(b"GET /api/v1/items HTTP/2.0\r\nHost: gateway")
+
+    _assert_problem(reply, status=505, code="http_version_not_supported", instance="")
 
 
 # -- headers ---------------------------------------------------------------------------------

@@ -9,7 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from e2e import raw_http
-from e2e.api_client import PROBLEM_JSON, Account, ApiClient, expect_problem, unique_email
+from e2e.api_client import (
+    PROBLEM_JSON,
+    PROBLEM_KEYS,
+    Account,
+    ApiClient,
+    expect_problem,
+    unique_email,
+)
 from e2e.stack import AUTH_BURST, AUTH_RATE_PER_SECOND, Stack
 from e2e.waiting import wait_until
 
@@ -124,6 +131,39 @@ def test_service_internals_are_not_reachable_through_the_gateway(api: ApiClient,
 
     expect_problem(response, 404, "not_found")
     assert "http_requests_total" not in response.text
+
+
+ROUTES = [
+    "/api/v1/auth/sessions",
+    "/api/v1/users/me",
+    "/api/v1/items",
+    "/.well-known/jwks.json",
+    "/docs/identity",
+    "/docs/items",
+    "/health",
+    "/no/such/path",
+]
+METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PROPFIND"]
+
+
+@pytest.mark.parametrize("path", ROUTES)
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_on_every_route_is_answered_without_a_5xx_and_errors_as_problems(
+    stack: Stack, method: str, path: str
+) -> None:
+    response = raw_http.request(stack.base_url, method, path)
+
+    assert response.status < 500, (response.status, response.body[:300])
+    if response.status >= 400:
+        assert response.content_type == PROBLEM_JSON, (response.status, response.content_type)
+    if response.status >= 400 and method != "HEAD":
+        problem = response.json()
+        assert problem.keys() >= PROBLEM_KEYS, problem
+        assert problem["status"] == response.status
+    if response.status == 405:
+        allowed = {name.strip() for name in response.headers.get("Allow", "").split(",")}
+        assert allowed - {""}, "a 405 names the methods that are allowed"
+        assert method not in allowed
 
 
 def _service_lines(logs: str, request_id: str) -> list[dict[str, object]]:
