@@ -178,6 +178,24 @@ def test_login_forbids_caching_when_tokens_are_returned(client: FlaskClient, use
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_refresh_forbids_caching_when_tokens_are_returned(
+    client: FlaskClient, tokens: dict[str, Any]
+) -> None:
+    response = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+
+    assert response.status_code == 200
+    assert response.headers.get_all("Cache-Control") == ["no-store"]
+
+
+def test_jwks_forbids_caching_when_the_request_is_authenticated(
+    client: FlaskClient, tokens: dict[str, Any]
+) -> None:
+    response = client.get("/.well-known/jwks.json", headers=bearer(tokens["access_token"]))
+
+    assert response.status_code == 200
+    assert response.headers.get_all("Cache-Control") == ["no-store"]
+
+
 def test_login_returns_401_invalid_credentials_when_password_is_wrong(
     client: FlaskClient, user: User
 ) -> None:

@@ -1,4 +1,5 @@
-"""What `create_service_app` wires into every service: one spelling per route."""
+"""What `create_service_app` wires into every service: one spelling per route, and no answer
+that a cache may keep unless its view says so."""
 
 import re
 
@@ -12,6 +13,8 @@ from service_kit.http.app import create_service_app
 from service_kit.http.openapi import ViewResult
 
 PROBLEM_JSON = "application/problem+json"
+PUBLIC = "public, max-age=300"
+BEARER = {"Authorization": "Bearer anything"}
 
 
 def make_app() -> Flask:
@@ -32,6 +35,14 @@ def make_app() -> Flask:
     @app.get("/api/v1/widgets/<name>")
     def widget(name: str) -> ViewResult:
         return {"name": name}
+
+    @app.post("/api/v1/tokens")
+    def tokens() -> ViewResult:
+        return {"access_token": "a", "refresh_token": "r"}
+
+    @app.get("/api/v1/public")
+    def public() -> ViewResult:
+        return {"keys": []}, 200, {"Cache-Control": PUBLIC}
 
     return app
 
@@ -103,3 +114,37 @@ def test_every_rule_answers_a_problem_404_not_a_redirect_when_a_slash_is_appende
     assert {rule: (r.status_code, r.mimetype) for rule, r in answers.items()} == {
         rule: (404, PROBLEM_JSON) for rule in answers
     }
+
+
+def test_response_is_no_store_when_the_view_sets_no_cache_policy(client: FlaskClient) -> None:
+    response = client.post("/api/v1/tokens")
+
+    assert response.headers.get_all("Cache-Control") == ["no-store"]
+
+
+def test_response_keeps_the_views_cache_policy_when_the_request_is_anonymous(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/api/v1/public")
+
+    assert response.headers.get_all("Cache-Control") == [PUBLIC]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/public", "/api/v1/widgets/a", "/api/v1/nothing-here", "/health/live"]
+)
+def test_response_is_no_store_when_the_request_carries_authorization(
+    client: FlaskClient, path: str
+) -> None:
+    response = client.get(path, headers=BEARER)
+
+    assert response.headers.get_all("Cache-Control") == ["no-store"]
+
+
+def test_error_response_is_no_store_when_the_view_sets_no_cache_policy(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/api/v1/nothing-here")
+
+    assert response.status_code == 404
+    assert response.headers.get_all("Cache-Control") == ["no-store"]

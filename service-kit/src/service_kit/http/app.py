@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service_kit.config import ServiceSettings
 from service_kit.db.session import Database
+from service_kit.http.cache_control import init_cache_control
 from service_kit.http.db import init_database
 from service_kit.http.health import ReadinessCheck, init_health
 from service_kit.http.metrics import init_metrics
@@ -33,7 +34,8 @@ def create_service_app(
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
     warm_ups: Sequence[Callable[[], None]] = (),
 ) -> OpenAPI:
-    """An OpenAPI (Flask) app with logging, request ids, problem+json, health, metrics and docs."""
+    """An OpenAPI (Flask) app with logging, request ids, problem+json, no-store caching by
+    default, health, metrics and docs."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     app = ServiceOpenAPI(
         import_name,
@@ -75,6 +77,7 @@ def create_service_app(
         )
     init_request_id(app)
     register_problem_handlers(app)
+    init_cache_control(app)
     init_metrics(app)
     init_database(app, database)
     init_health(app, {"database": database.ping, **(readiness_checks or {})})
