@@ -78,6 +78,7 @@ GATEWAY_VARIABLES = frozenset(
         "GATEWAY_LISTEN",
         "GATEWAY_AUTH_RATE",
         "GATEWAY_AUTH_BURST",
+        "GATEWAY_HSTS",
         "GATEWAY_REAL_IP_FROM",
         "GATEWAY_REAL_IP_HEADER",
     }
@@ -906,6 +907,17 @@ def test_production_gateway_takes_the_client_address_from_the_ingress() -> None:
     assert proxies, "production sits behind an ingress: GATEWAY_REAL_IP_FROM must name it"
     assert all(ipaddress.ip_network(proxy).prefixlen > 0 for proxy in proxies), "trusts everyone"
     assert gateway["GATEWAY_REAL_IP_HEADER"] == "X-Forwarded-For"
+
+
+def test_production_gateway_sends_strict_transport_security() -> None:
+    render = load_gateway_render()
+    gateway = config_map_data(rendered("production"), "gateway-config")
+
+    hsts = render.gateway_values(gateway)["GATEWAY_HSTS"]
+
+    max_age = re.match(r"max-age=([0-9]+)", hsts, flags=re.IGNORECASE)
+    assert max_age is not None, "production is HTTPS only: GATEWAY_HSTS must be set"
+    assert int(max_age.group(1)) >= 180 * 24 * 3600
 
 
 @pytest.fixture

@@ -11,6 +11,9 @@
 #                           Empty: no directive, the client address is the connection's peer.
 #   GATEWAY_REAL_IP_HEADER  the header those proxies put the client address in
 #                           (default X-Forwarded-For)
+#   GATEWAY_HSTS            checked only (envsubst puts it into the template): empty, or a
+#                           Strict-Transport-Security value such as
+#                           `max-age=31536000; includeSubDomains` (also `preload`)
 #
 # An invalid value stops the container (the entrypoint runs with `set -e`): a gateway that
 # silently trusted nothing, or everything, would be worse than one that does not start.
@@ -96,6 +99,10 @@ conf=$(
     }
 
     BEGIN {
+      hsts = ENVIRON["GATEWAY_HSTS"]
+      if (tolower(hsts) !~ /^(max-age=[0-9]+( *; *(includesubdomains|preload))*)?$/)
+        fail("GATEWAY_HSTS=" hsts " is not a Strict-Transport-Security value (example: max-age=31536000; includeSubDomains)")
+
       header = ENVIRON["GATEWAY_REAL_IP_HEADER"]
       if (header == "") header = "X-Forwarded-For"
       if (header !~ /^[A-Za-z0-9-]+$/ || length(header) > 64)

@@ -44,6 +44,13 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "request_id"}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+SERVICE_CACHE_CONTROL = "private, max-age=5"
 NGINX_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -139,6 +146,10 @@ class _EchoHandler(BaseHTTPRequestHandler):
         # Copies the gateway must replace with its own, so the client sees exactly one.
         self.send_header("X-Request-ID", "from-the-service")
         self.send_header("X-Frame-Options", "SAMEORIGIN")
+        self.send_header("Content-Security-Policy", "default-src *")
+        self.send_header("Strict-Transport-Security", "max-age=1")
+        if "/_cached" in self.path:  # a service's own policy, which the gateway keeps
+            self.send_header("Cache-Control", SERVICE_CACHE_CONTROL)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -319,7 +330,8 @@ TRUSTED_PROXIES = "127.0.2.0/24"  # loopback addresses the proxy tests send from
 def gateway_behind_proxy(
     tmp_path_factory: pytest.TempPathFactory, identity_service: StandIn, items_service: StandIn
 ) -> Iterator[Gateway]:
-    """The gateway behind a trusted proxy: requests from 127.0.2.x carry the client address."""
+    """The gateway behind a trusted proxy (requests from 127.0.2.x carry the client address),
+    which terminates TLS: GATEWAY_HSTS is set."""
     with _running_nginx(
         tmp_path_factory.mktemp("gateway-behind-proxy"),
         IDENTITY_UPSTREAM=identity_service.address,
@@ -327,6 +339,7 @@ def gateway_behind_proxy(
         GATEWAY_AUTH_RATE="1r/m",
         GATEWAY_AUTH_BURST=str(AUTH_BURST),
         GATEWAY_REAL_IP_FROM=f"::1, {TRUSTED_PROXIES}",
+        GATEWAY_HSTS=HSTS,
     ) as running:
         yield running
 
@@ -447,6 +460,7 @@ def test_render_matches_envsubst_as_the_nginx_image_runs_it(tmp_path: Path) -> N
         "GATEWAY_LISTEN": "8080",
         "GATEWAY_AUTH_RATE": "30r/m",
         "GATEWAY_AUTH_BURST": "4",
+        "GATEWAY_HSTS": "max-age=31536000; includeSubDomains",
     }
     shell_format = " ".join(f"${{{name}}}" for name in values)
 
@@ -516,39 +530,64 @@ SETTINGS_THAT_RENDER = [
     {"GATEWAY_REAL_IP_FROM": "1::/16 ::8:0/109 fe80::/10 100.64.0.0/10 10.1.2.3/32"},
     {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8", "GATEWAY_REAL_IP_HEADER": "X-Real-IP"},
     {"GATEWAY_REAL_IP_FROM": "", "GATEWAY_REAL_IP_HEADER": "CF-Connecting-IP"},
+    {"GATEWAY_HSTS": "max-age=63072000; includeSubDomains; preload"},
+    {"GATEWAY_HSTS": "MAX-AGE=0;includesubdomains"},
+    {"GATEWAY_HSTS": ""},
 ]
-SETTINGS_THAT_FAIL = [
-    {"GATEWAY_REAL_IP_FROM": value}
-    for value in (
-        "10.0.0.1/8",
-        "256.1.1.1",
-        "10.0.0",
-        "010.0.0.0",
-        "10.0.0.0/33",
-        "10.0.0.0/08",
-        "10.0.0.0/",
-        "/8",
-        "10.0.0.0/8/8",
-        "fd00::1/8",
-        "::8:0/108",
-        "1::2::3",
-        ":::1",
-        ":1:2:3:4:5:6:7",
-        "1:2:3:4:5:6:7",
-        "1:2:3:4:5:6:7:8:9",
-        "1:2:3:4:5:6:7:8::",
-        "12345::",
-        "::ffff:10.0.0.1",
-        "fe80::1%eth0",
-        "example.com",
-        "unix:",
-        "10.0.0.0/8;",
-        "10.0.0.0/8 evil;",
-    )
-] + [
-    {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8", "GATEWAY_REAL_IP_HEADER": value}
-    for value in ("X Forwarded", "X_Forwarded_For", "proxy_protocol", "X-Forwarded-For;", "X" * 65)
-]
+SETTINGS_THAT_FAIL = (
+    [
+        {"GATEWAY_REAL_IP_FROM": value}
+        for value in (
+            "10.0.0.1/8",
+            "256.1.1.1",
+            "10.0.0",
+            "010.0.0.0",
+            "10.0.0.0/33",
+            "10.0.0.0/08",
+            "10.0.0.0/",
+            "/8",
+            "10.0.0.0/8/8",
+            "fd00::1/8",
+            "::8:0/108",
+            "1::2::3",
+            ":::1",
+            ":1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7:8::",
+            "12345::",
+            "::ffff:10.0.0.1",
+            "fe80::1%eth0",
+            "example.com",
+            "unix:",
+            "10.0.0.0/8;",
+            "10.0.0.0/8 evil;",
+        )
+    ]
+    + [
+        {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8", "GATEWAY_REAL_IP_HEADER": value}
+        for value in (
+            "X Forwarded",
+            "X_Forwarded_For",
+            "proxy_protocol",
+            "X-Forwarded-For;",
+            "X" * 65,
+        )
+    ]
+    + [
+        {"GATEWAY_HSTS": value}
+        for value in (
+            "includeSubDomains",
+            "max-age=",
+            "max-age=-1",
+            "max-age=1;",
+            "max-age=1; includeSubDomains; evil",
+            'max-age=1" always; add_header X-Evil "1',
+            "max-age=1\nX-Evil: 1",
+            "max-age=1; preload\n",
+        )
+    ]
+)
 
 
 @pytest.mark.parametrize("awk", _awk_implementations())
@@ -574,7 +613,7 @@ def test_settings_script_and_render_refuse_the_same_values(
     assert not (tmp_path / "conf.d" / "gateway-real-ip.conf").exists()
     assert any(name in result.stderr for name in environ)
     with pytest.raises(render.RenderError):
-        render.render_real_ip_conf(environ)
+        render.render(tmp_path / "native", environ)
 
 
 @pytest.mark.parametrize(
@@ -590,6 +629,7 @@ def test_settings_script_and_render_refuse_the_same_values(
         ("GATEWAY_REAL_IP_FROM", "10.0.0.1/8"),
         ("GATEWAY_REAL_IP_FROM", "proxy.example.com"),
         ("GATEWAY_REAL_IP_HEADER", "X-Forwarded-For; evil"),
+        ("GATEWAY_HSTS", 'max-age=31536000; includeSubDomains" always; add_header X "y'),
     ],
 )
 def test_render_cli_refuses_an_invalid_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -1209,3 +1249,75 @@ def test_server_header_does_not_reveal_the_nginx_version(gateway: Gateway) -> No
     reply = gateway.get("/api/v1/items")
 
     assert reply.only("Server") == "nginx"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/items",
+        "/api/v1/users/_reply/404",
+        "/nope",
+        "/health",
+        "/.well-known/jwks.json",
+        "/docs/identity/openapi.json",
+        "/docs/items/docs/assets/js/swagger-ui-bundle.js",
+        "/docs/identity/metrics",
+    ],
+)
+def test_every_non_docs_response_has_the_restrictive_content_security_policy_once(
+    gateway: Gateway, path: str
+) -> None:
+    reply = gateway.get(path)
+
+    assert reply.only("Content-Security-Policy") == API_CSP
+
+
+@pytest.mark.parametrize(
+    "path", ["/docs/identity", "/docs/identity/", "/docs/identity/docs", "/docs/items"]
+)
+def test_docs_pages_have_the_self_only_content_security_policy_once(
+    gateway: Gateway, path: str
+) -> None:
+    reply = gateway.get(path)
+
+    assert reply.only("Content-Security-Policy") == DOCS_CSP
+
+
+@pytest.mark.parametrize("path", ["/api/v1/items", "/nope", "/health", "/docs/items"])
+def test_no_response_has_strict_transport_security_when_gateway_hsts_is_unset(
+    gateway: Gateway, path: str
+) -> None:
+    reply = gateway.get(path)
+
+    assert reply.headers.get_all("Strict-Transport-Security") is None
+
+
+@pytest.mark.parametrize("path", ["/api/v1/items", "/nope", "/health", "/docs/items"])
+def test_every_response_has_strict_transport_security_once_when_gateway_hsts_is_set(
+    gateway_behind_proxy: Gateway, path: str
+) -> None:
+    reply = gateway_behind_proxy.get(path)
+
+    assert reply.only("Strict-Transport-Security") == HSTS
+
+
+@pytest.mark.parametrize("path", ["/nope", "/health", "/api/v1/items"])
+def test_response_is_no_store_when_no_cache_policy_came_from_a_service(
+    gateway: Gateway, path: str
+) -> None:
+    reply = gateway.get(path, headers={"Authorization": "Bearer x"})
+
+    assert reply.only("Cache-Control") == "no-store"
+
+
+def test_services_cache_policy_passes_through_unchanged(gateway: Gateway) -> None:
+    reply = gateway.get("/api/v1/items/_cached")
+
+    assert reply.only("Cache-Control") == SERVICE_CACHE_CONTROL
+
+
+def test_rate_limited_response_is_no_store(gateway: Gateway) -> None:
+    replies = _exhaust_auth_limit(gateway, source="127.0.0.13")
+
+    assert replies[-1].status == 429
+    assert replies[-1].only("Cache-Control") == "no-store"

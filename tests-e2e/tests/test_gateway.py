@@ -202,3 +202,31 @@ def test_request_id_from_the_client_is_echoed_and_logged_by_the_service(
         what=f"{service}'s log mentioning request id {request_id}",
     )
     assert all(line["request_id"] == request_id for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("service", "path"), [("identity", "/api/v1/users/me"), ("items", "/api/v1/items")]
+)
+def test_authenticated_response_is_no_store_through_the_gateway(
+    api: ApiClient, account: Account, service: str, path: str
+) -> None:
+    response = api.request("GET", path, token=account.tokens.access_token)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_token_response_is_no_store_through_the_gateway(api: ApiClient, account: Account) -> None:
+    response = api.login(account.email, account.password)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_api_response_has_the_restrictive_content_security_policy(api: ApiClient) -> None:
+    response = api.jwks()
+
+    assert (
+        response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    )
+    assert response.headers["Cache-Control"].startswith("public, max-age=")

@@ -148,3 +148,24 @@ def test_error_response_is_no_store_when_the_view_sets_no_cache_policy(
 
     assert response.status_code == 404
     assert response.headers.get_all("Cache-Control") == ["no-store"]
+
+
+def test_docs_page_has_no_inline_script_or_style(client: FlaskClient) -> None:
+    """The gateway's policy for the docs runs scripts and styles from files only."""
+    html = client.get("/docs").get_data(as_text=True)
+
+    scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", html, flags=re.DOTALL)
+    assert scripts
+    assert [attributes for attributes, body in scripts if "src=" not in attributes or body] == []
+    assert re.search(r"<style\b|\sstyle=|\son[a-z]+=", html) is None
+
+
+def test_docs_init_script_is_served_as_javascript_beside_the_assets(client: FlaskClient) -> None:
+    html = client.get("/docs").get_data(as_text=True)
+    [init_js] = re.findall(r'<script src="(/docs/assets/service-kit/[^"]+)"', html)
+
+    response = client.get(init_js)
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/javascript"
+    assert "SwaggerUIBundle(" in response.get_data(as_text=True)
