@@ -5,12 +5,15 @@
 
 writes `DIR/conf.d/gateway.conf` (`templates/gateway.conf.template` rendered the way the
 official nginx image renders it: envsubst of the listed variables only, every other `$name`
-left to nginx) and a top-level `DIR/nginx.conf` that plays the image's part: `daemon off`,
-pid and temporary files under DIR, error log to stderr, access log to stdout (set by the
-template), and the rendered file included inside `http {}`. Standard library only.
+left to nginx), `DIR/conf.d/gateway-real-ip.conf` (what the image's
+`docker-entrypoint.d/19-gateway-settings.sh` writes from GATEWAY_REAL_IP_FROM and
+GATEWAY_REAL_IP_HEADER) and a top-level `DIR/nginx.conf` that plays the image's part: `daemon
+off`, pid and temporary files under DIR, error log to stderr, access log to stdout (set by the
+template), and `conf.d/*.conf` included inside `http {}`. Standard library only.
 """
 
 import argparse
+import ipaddress
 import os
 import re
 import sys
@@ -39,9 +42,28 @@ VARIABLES: Final[Mapping[str, Variable]] = {
     "GATEWAY_LISTEN": Variable("127.0.0.1:8080", rf"(?:{_HOST_PORT}|[0-9]{{1,5}})", "8080"),
     "GATEWAY_AUTH_RATE": Variable("5r/s", r"[1-9][0-9]*r/[sm]", "5r/s"),
     "GATEWAY_AUTH_BURST": Variable("10", r"[0-9]{1,6}", "10"),
+    # Empty: no header. The same grammar 19-gateway-settings.sh checks in the container.
+    "GATEWAY_HSTS": Variable(
+        "",
+        r"(?i:(?:max-age=[0-9]+(?: *; *(?:includeSubDomains|preload))*)?)",
+        "max-age=31536000; includeSubDomains",
+    ),
 }
 
 _ADDRESSES: Final = frozenset({"IDENTITY_UPSTREAM", "ITEMS_UPSTREAM", "GATEWAY_LISTEN"})
+
+REAL_IP_CONF: Final = "gateway-real-ip.conf"
+"""Written beside gateway.conf; not a template: one set_real_ip_from per trusted proxy."""
+REAL_IP_VARIABLES: Final = ("GATEWAY_REAL_IP_FROM", "GATEWAY_REAL_IP_HEADER")
+DEFAULT_REAL_IP_HEADER: Final = "X-Forwarded-For"
+# The shapes 19-gateway-settings.sh accepts (no leading zeros, no zone, no embedded IPv4);
+# ipaddress then checks the values and that no host bit is set.
+_TRUSTED_PROXY: Final = re.compile(
+    r"(?:0|[1-9][0-9]{0,2})(?:\.(?:0|[1-9][0-9]{0,2})){3}(?:/(?:0|[1-9][0-9]?))?"
+    r"|[0-9A-Fa-f:]*:[0-9A-Fa-f:]*(?:/(?:0|[1-9][0-9]{0,2}))?"
+)
+_LIST_SEPARATOR: Final = re.compile(r"[ \t\n,]+")
+_HEADER_NAME: Final = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 # envsubst's syntax: `$NAME` (the longest identifier) or `${NAME}`.
 _REFERENCE: Final = re.compile(
@@ -88,6 +110,58 @@ def render_gateway_conf(values: Mapping[str, str]) -> str:
     return substitute(TEMPLATE.read_text(encoding="utf-8"), values)
 
 
+def trusted_proxies(environ: Mapping[str, str]) -> list[str]:
+    """The entries of GATEWAY_REAL_IP_FROM, as written (empty: no proxy is trusted).
+
+    Raises:
+        RenderError: an entry that is not an IPv4/IPv6 address or CIDR with zero host bits.
+    """
+    listed = _LIST_SEPARATOR.split(environ.get("GATEWAY_REAL_IP_FROM", ""))
+    proxies = [entry for entry in listed if entry]
+    for entry in proxies:
+        if not _is_network(entry):
+            raise RenderError(
+                f"GATEWAY_REAL_IP_FROM: {entry!r} is not an IPv4/IPv6 address or CIDR with zero"
+                " host bits (example: '10.0.0.0/8')"
+            )
+    return proxies
+
+
+def _is_network(entry: str) -> bool:
+    if not _TRUSTED_PROXY.fullmatch(entry):
+        return False
+    try:
+        ipaddress.ip_network(entry, strict=True)
+    except ValueError:
+        return False
+    return True
+
+
+def render_real_ip_conf(environ: Mapping[str, str]) -> str:
+    """The http-level include that sets the client address from trusted proxies' header; the
+    same text 19-gateway-settings.sh writes in the container.
+
+    Raises:
+        RenderError: an invalid GATEWAY_REAL_IP_FROM entry or GATEWAY_REAL_IP_HEADER.
+    """
+    header = environ.get("GATEWAY_REAL_IP_HEADER") or DEFAULT_REAL_IP_HEADER
+    if not _HEADER_NAME.fullmatch(header):
+        raise RenderError(
+            f"GATEWAY_REAL_IP_HEADER={header!r} is not a header name (example: 'X-Forwarded-For')"
+        )
+    lines = [
+        "# Client address behind trusted proxies (GATEWAY_REAL_IP_FROM, GATEWAY_REAL_IP_HEADER).",
+        "# Written when the gateway starts; change the variables, not this file.",
+    ]
+    proxies = trusted_proxies(environ)
+    lines += [f"set_real_ip_from {proxy};" for proxy in proxies]
+    if proxies:
+        lines += [f"real_ip_header {header};", "real_ip_recursive on;"]
+    else:
+        lines.append("# No trusted proxy: the client address is the connection's peer.")
+    return "\n".join(lines) + "\n"
+
+
 def render_nginx_conf(prefix: Path, *, run_as_root: bool) -> str:
     """The top-level nginx.conf for `nginx -p PREFIX/ -c PREFIX/nginx.conf`."""
     # Worker processes of a root master switch to `nobody`, who cannot reach a prefix under a
@@ -126,13 +200,14 @@ http {{
     uwsgi_temp_path {temp}/uwsgi;
     scgi_temp_path {temp}/scgi;
 
-    include {prefix}/conf.d/gateway.conf;
+    include {prefix}/conf.d/*.conf;
 }}
 """
 
 
 def render(out: Path, environ: Mapping[str, str]) -> Path:
-    """Write `out/nginx.conf` and `out/conf.d/gateway.conf`; return the nginx.conf path.
+    """Write `out/nginx.conf`, `out/conf.d/gateway.conf` and `out/conf.d/gateway-real-ip.conf`;
+    return the nginx.conf path.
 
     Raises:
         RenderError: an invalid variable, or an output path nginx.conf cannot hold.
@@ -141,9 +216,11 @@ def render(out: Path, environ: Mapping[str, str]) -> Path:
     if _UNSAFE_PATH.search(str(prefix)):
         raise RenderError(f"output directory {str(prefix)!r} has characters nginx.conf cannot hold")
     values = gateway_values(environ)
+    real_ip_conf = render_real_ip_conf(environ)
     (prefix / "conf.d").mkdir(parents=True, exist_ok=True)
     (prefix / "temp").mkdir(exist_ok=True)
     (prefix / "conf.d" / "gateway.conf").write_text(render_gateway_conf(values), encoding="utf-8")
+    (prefix / "conf.d" / REAL_IP_CONF).write_text(real_ip_conf, encoding="utf-8")
     nginx_conf = prefix / "nginx.conf"
     nginx_conf.write_text(
         render_nginx_conf(prefix, run_as_root=hasattr(os, "geteuid") and os.geteuid() == 0),

@@ -13,15 +13,18 @@ while a placeholder is left in).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import ipaddress
 import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,8 +85,23 @@ GATEWAY_VARIABLES = frozenset(
         "GATEWAY_LISTEN",
         "GATEWAY_AUTH_RATE",
         "GATEWAY_AUTH_BURST",
+        "GATEWAY_HSTS",
+        "GATEWAY_REAL_IP_FROM",
+        "GATEWAY_REAL_IP_HEADER",
     }
 )
+GATEWAY_RENDER = K8S.parents[1] / "gateway" / "render.py"
+
+
+def load_gateway_render() -> ModuleType:
+    """gateway/render.py (a script, not a package): the gateway's own validation."""
+    spec = importlib.util.spec_from_file_location("gateway_render", GATEWAY_RENDER)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 # --------------------------------------------------------------------------- rendering
@@ -953,6 +971,36 @@ def test_production_settings() -> None:
             registry = image.split("/")[0] if "/" in image else ""
             assert "." in registry, f"{name}: {image} names no registry"
             assert tag not in ("", "latest"), f"{name}: {image} needs a release tag"
+
+
+def test_gateway_config_is_what_the_gateway_accepts(docs: tuple[Document, ...]) -> None:
+    render = load_gateway_render()
+    gateway = config_map_data(docs, "gateway-config")
+
+    render.gateway_values(gateway)  # raises RenderError on a value the container would refuse
+    render.render_real_ip_conf(gateway)
+
+
+def test_production_gateway_takes_the_client_address_from_the_ingress() -> None:
+    render = load_gateway_render()
+    gateway = config_map_data(rendered("production"), "gateway-config")
+
+    proxies = render.trusted_proxies(gateway)
+
+    assert proxies, "production sits behind an ingress: GATEWAY_REAL_IP_FROM must name it"
+    assert all(ipaddress.ip_network(proxy).prefixlen > 0 for proxy in proxies), "trusts everyone"
+    assert gateway["GATEWAY_REAL_IP_HEADER"] == "X-Forwarded-For"
+
+
+def test_production_gateway_sends_strict_transport_security() -> None:
+    render = load_gateway_render()
+    gateway = config_map_data(rendered("production"), "gateway-config")
+
+    hsts = render.gateway_values(gateway)["GATEWAY_HSTS"]
+
+    max_age = re.match(r"max-age=([0-9]+)", hsts, flags=re.IGNORECASE)
+    assert max_age is not None, "production is HTTPS only: GATEWAY_HSTS must be set"
+    assert int(max_age.group(1)) >= 180 * 24 * 3600
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ import pytest
 GATEWAY_DIR = Path(__file__).resolve().parents[1]
 RENDER_PY = GATEWAY_DIR / "render.py"
 TEMPLATE = GATEWAY_DIR / "templates" / "gateway.conf.template"
+SETTINGS_SCRIPT = GATEWAY_DIR / "docker-entrypoint.d" / "19-gateway-settings.sh"
 
 AUTH_BURST = 3  # the live gateway's limit: 1r/m with this burst, so a test exhausts it at once
 UPSTREAM_PROBLEM = (
@@ -43,6 +44,13 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "code", "request_id"}
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+SERVICE_CACHE_CONTROL = "private, max-age=5"
 NGINX_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -99,6 +107,18 @@ class _EchoHandler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._answer()
 
+    def do_PUT(self) -> None:
+        self._answer()
+
+    def do_DELETE(self) -> None:
+        self._answer()
+
+    def do_PROPFIND(self) -> None:
+        self._answer()
+
+    def do_HEAD(self) -> None:
+        self._answer()
+
     def _answer(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         reply = re.search(r"/_reply/(\d{3})$", self.path)
@@ -126,8 +146,13 @@ class _EchoHandler(BaseHTTPRequestHandler):
         # Copies the gateway must replace with its own, so the client sees exactly one.
         self.send_header("X-Request-ID", "from-the-service")
         self.send_header("X-Frame-Options", "SAMEORIGIN")
+        self.send_header("Content-Security-Policy", "default-src *")
+        self.send_header("Strict-Transport-Security", "max-age=1")
+        if "/_cached" in self.path:  # a service's own policy, which the gateway keeps
+            self.send_header("Cache-Control", SERVICE_CACHE_CONTROL)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: pytest shows stderr of failing tests, and these lines would be noise."""
@@ -218,6 +243,18 @@ class Gateway:
     def get(self, path: str, **kwargs: Any) -> Reply:
         return self.request("GET", path, **kwargs)
 
+    def raw(self, head: bytes, *, method: str = "GET", source: str = "127.0.0.1") -> Reply:
+        """Send `head` (request line and headers, no blank line) as it is, on a socket of its
+        own: for what http.client refuses to send (CONNECT, malformed or oversized requests).
+        `method` tells the parser whether a body follows (not for HEAD)."""
+        with socket.create_connection(
+            ("127.0.0.1", self.port), timeout=10, source_address=(source, 0)
+        ) as sock:
+            sock.sendall(head + b"\r\nConnection: close\r\n\r\n")
+            response = http.client.HTTPResponse(sock, method=method)
+            response.begin()
+            return Reply(response.status, response.msg, response.read())
+
     def access_log_entry(self, request_id: str) -> dict[str, Any]:
         """The access-log line of a request (nginx writes it just after the response)."""
         deadline = time.monotonic() + 5
@@ -282,6 +319,27 @@ def gateway(
         ITEMS_UPSTREAM=items_service.address,
         GATEWAY_AUTH_RATE="1r/m",
         GATEWAY_AUTH_BURST=str(AUTH_BURST),
+    ) as running:
+        yield running
+
+
+TRUSTED_PROXIES = "127.0.2.0/24"  # loopback addresses the proxy tests send from
+
+
+@pytest.fixture(scope="module")
+def gateway_behind_proxy(
+    tmp_path_factory: pytest.TempPathFactory, identity_service: StandIn, items_service: StandIn
+) -> Iterator[Gateway]:
+    """The gateway behind a trusted proxy (requests from 127.0.2.x carry the client address),
+    which terminates TLS: GATEWAY_HSTS is set."""
+    with _running_nginx(
+        tmp_path_factory.mktemp("gateway-behind-proxy"),
+        IDENTITY_UPSTREAM=identity_service.address,
+        ITEMS_UPSTREAM=items_service.address,
+        GATEWAY_AUTH_RATE="1r/m",
+        GATEWAY_AUTH_BURST=str(AUTH_BURST),
+        GATEWAY_REAL_IP_FROM=f"::1, {TRUSTED_PROXIES}",
+        GATEWAY_HSTS=HSTS,
     ) as running:
         yield running
 
@@ -385,7 +443,7 @@ def test_render_writes_a_top_level_config_with_everything_under_the_prefix(
     assert "daemon off;" in text
     assert f"pid {tmp_path}/nginx.pid;" in text
     assert "error_log stderr" in text
-    assert f"include {tmp_path}/conf.d/gateway.conf;" in text
+    assert f"include {tmp_path}/conf.d/*.conf;" in text
     assert all(f"{kind}_temp_path {tmp_path}/temp/" in text for kind in ("client_body", "proxy"))
 
 
@@ -402,6 +460,7 @@ def test_render_matches_envsubst_as_the_nginx_image_runs_it(tmp_path: Path) -> N
         "GATEWAY_LISTEN": "8080",
         "GATEWAY_AUTH_RATE": "30r/m",
         "GATEWAY_AUTH_BURST": "4",
+        "GATEWAY_HSTS": "max-age=31536000; includeSubDomains",
     }
     shell_format = " ".join(f"${{{name}}}" for name in values)
 
@@ -417,6 +476,146 @@ def test_render_matches_envsubst_as_the_nginx_image_runs_it(tmp_path: Path) -> N
     assert render.render_gateway_conf(values) == by_envsubst
 
 
+def test_render_trusts_no_proxy_when_gateway_real_ip_from_is_unset(tmp_path: Path) -> None:
+    render.render(tmp_path, {"GATEWAY_REAL_IP_HEADER": "X-Real-IP"})
+
+    conf = (tmp_path / "conf.d" / "gateway-real-ip.conf").read_text(encoding="utf-8")
+    assert [line for line in conf.splitlines() if not line.startswith("#")] == []
+
+
+def test_render_trusts_each_listed_proxy_when_gateway_real_ip_from_is_set(tmp_path: Path) -> None:
+    render.render(tmp_path, {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8, 192.168.1.7 fd00::/8"})
+
+    conf = (tmp_path / "conf.d" / "gateway-real-ip.conf").read_text(encoding="utf-8")
+    assert [line for line in conf.splitlines() if not line.startswith("#")] == [
+        "set_real_ip_from 10.0.0.0/8;",
+        "set_real_ip_from 192.168.1.7;",
+        "set_real_ip_from fd00::/8;",
+        "real_ip_header X-Forwarded-For;",
+        "real_ip_recursive on;",
+    ]
+
+
+def _awk_implementations() -> list[str]:
+    """The awks the settings script must work with: mawk is the nginx images' awk."""
+    return [name for name in ("mawk", "gawk") if shutil.which(name)] or ["awk"]
+
+
+def _run_settings_script(
+    tmp_path: Path, awk: str, environ: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """19-gateway-settings.sh as the image's entrypoint runs it, with `awk` first on PATH."""
+    awk_path = shutil.which(awk)
+    assert awk_path is not None
+    bin_dir, out = tmp_path / "bin", tmp_path / "conf.d"
+    bin_dir.mkdir()
+    out.mkdir()
+    (bin_dir / "awk").symlink_to(awk_path)
+    environment = {"PATH": f"{bin_dir}:{os.environ['PATH']}", "NGINX_ENVSUBST_OUTPUT_DIR": str(out)}
+    return subprocess.run(  # noqa: S603 - our own script
+        ["sh", str(SETTINGS_SCRIPT)],  # noqa: S607 - the image runs it with its own sh
+        env={**environment, **environ},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+SETTINGS_THAT_RENDER = [
+    {},
+    {"GATEWAY_REAL_IP_FROM": ""},
+    {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8"},
+    {"GATEWAY_REAL_IP_FROM": " 10.0.0.0/8,192.168.1.0/24  fd00::/8 ,\t2001:db8::1 \n"},
+    {"GATEWAY_REAL_IP_FROM": "0.0.0.0/0 ::/0 :: ::1 1:2:3:4:5:6:7:8 FFFF::/16 255.255.255.255"},
+    {"GATEWAY_REAL_IP_FROM": "1::/16 ::8:0/109 fe80::/10 100.64.0.0/10 10.1.2.3/32"},
+    {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8", "GATEWAY_REAL_IP_HEADER": "X-Real-IP"},
+    {"GATEWAY_REAL_IP_FROM": "", "GATEWAY_REAL_IP_HEADER": "CF-Connecting-IP"},
+    {"GATEWAY_HSTS": "max-age=63072000; includeSubDomains; preload"},
+    {"GATEWAY_HSTS": "MAX-AGE=0;includesubdomains"},
+    {"GATEWAY_HSTS": ""},
+]
+SETTINGS_THAT_FAIL = (
+    [
+        {"GATEWAY_REAL_IP_FROM": value}
+        for value in (
+            "10.0.0.1/8",
+            "256.1.1.1",
+            "10.0.0",
+            "010.0.0.0",
+            "10.0.0.0/33",
+            "10.0.0.0/08",
+            "10.0.0.0/",
+            "/8",
+            "10.0.0.0/8/8",
+            "fd00::1/8",
+            "::8:0/108",
+            "1::2::3",
+            ":::1",
+            ":1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7",
+            "1:2:3:4:5:6:7:8:9",
+            "1:2:3:4:5:6:7:8::",
+            "12345::",
+            "::ffff:10.0.0.1",
+            "fe80::1%eth0",
+            "example.com",
+            "unix:",
+            "10.0.0.0/8;",
+            "10.0.0.0/8 evil;",
+        )
+    ]
+    + [
+        {"GATEWAY_REAL_IP_FROM": "10.0.0.0/8", "GATEWAY_REAL_IP_HEADER": value}
+        for value in (
+            "X Forwarded",
+            "X_Forwarded_For",
+            "proxy_protocol",
+            "X-Forwarded-For;",
+            "X" * 65,
+        )
+    ]
+    + [
+        {"GATEWAY_HSTS": value}
+        for value in (
+            "includeSubDomains",
+            "max-age=",
+            "max-age=-1",
+            "max-age=1;",
+            "max-age=1; includeSubDomains; evil",
+            'max-age=1" always; add_header X-Evil "1',
+            "max-age=1\nX-Evil: 1",
+            "max-age=1; preload\n",
+        )
+    ]
+)
+
+
+@pytest.mark.parametrize("awk", _awk_implementations())
+@pytest.mark.parametrize("environ", SETTINGS_THAT_RENDER)
+def test_settings_script_writes_what_render_writes(
+    tmp_path: Path, awk: str, environ: dict[str, str]
+) -> None:
+    result = _run_settings_script(tmp_path, awk, environ)
+
+    assert result.returncode == 0, result.stderr
+    written = (tmp_path / "conf.d" / "gateway-real-ip.conf").read_text(encoding="utf-8")
+    assert written == render.render_real_ip_conf(environ)
+
+
+@pytest.mark.parametrize("awk", _awk_implementations())
+@pytest.mark.parametrize("environ", SETTINGS_THAT_FAIL)
+def test_settings_script_and_render_refuse_the_same_values(
+    tmp_path: Path, awk: str, environ: dict[str, str]
+) -> None:
+    result = _run_settings_script(tmp_path, awk, environ)
+
+    assert result.returncode != 0
+    assert not (tmp_path / "conf.d" / "gateway-real-ip.conf").exists()
+    assert any(name in result.stderr for name in environ)
+    with pytest.raises(render.RenderError):
+        render.render(tmp_path / "native", environ)
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
@@ -427,6 +626,10 @@ def test_render_matches_envsubst_as_the_nginx_image_runs_it(tmp_path: Path) -> N
         ("GATEWAY_AUTH_RATE", "5"),
         ("GATEWAY_AUTH_RATE", "5r/h"),
         ("GATEWAY_AUTH_BURST", "-1"),
+        ("GATEWAY_REAL_IP_FROM", "10.0.0.1/8"),
+        ("GATEWAY_REAL_IP_FROM", "proxy.example.com"),
+        ("GATEWAY_REAL_IP_HEADER", "X-Forwarded-For; evil"),
+        ("GATEWAY_HSTS", 'max-age=31536000; includeSubDomains" always; add_header X "y'),
     ],
 )
 def test_render_cli_refuses_an_invalid_variable(tmp_path: Path, name: str, value: str) -> None:
@@ -605,6 +808,70 @@ def test_services_see_the_client_address_scheme_and_host(gateway: Gateway) -> No
     assert headers["x-forwarded-host"] == [f"127.0.0.1:{gateway.port}"]
 
 
+def _login_flood_with_forged_addresses(gateway: Gateway, source: str) -> list[int]:
+    """Logins from `source`, each claiming another client address in X-Forwarded-For."""
+    return [
+        gateway.request(
+            "POST",
+            "/api/v1/auth/login",
+            body=b"{}",
+            headers={"X-Forwarded-For": f"198.51.100.{index}", "X-Real-IP": f"198.51.100.{index}"},
+            source=source,
+        ).status
+        for index in range(AUTH_BURST + 2)
+    ]
+
+
+def test_forged_forwarded_for_does_not_change_the_limit_key_when_no_proxy_is_trusted(
+    gateway: Gateway,
+) -> None:
+    statuses = _login_flood_with_forged_addresses(gateway, source="127.0.0.11")
+
+    assert statuses == [200] * (AUTH_BURST + 1) + [429]
+
+
+def test_forged_forwarded_for_does_not_change_the_limit_key_when_the_peer_is_not_trusted(
+    gateway_behind_proxy: Gateway,
+) -> None:
+    statuses = _login_flood_with_forged_addresses(gateway_behind_proxy, source="127.0.3.1")
+
+    assert statuses == [200] * (AUTH_BURST + 1) + [429]
+
+
+def test_forwarded_for_from_a_trusted_proxy_is_the_limit_key(
+    gateway_behind_proxy: Gateway,
+) -> None:
+    def login(client: str) -> int:
+        return gateway_behind_proxy.request(
+            "POST",
+            "/api/v1/auth/login",
+            body=b"{}",
+            headers={"X-Forwarded-For": client},
+            source="127.0.2.1",
+        ).status
+
+    first_client = [login("203.0.113.1") for _ in range(AUTH_BURST + 2)]
+    second_client = login("203.0.113.2")
+
+    assert first_client == [200] * (AUTH_BURST + 1) + [429]
+    assert second_client == 200
+
+
+def test_services_see_the_client_address_a_trusted_proxy_reports(
+    gateway_behind_proxy: Gateway,
+) -> None:
+    # The client, then a second trusted proxy: recursion skips trusted hops from the right.
+    forwarded = "192.0.2.99, 198.51.100.7, 127.0.2.9"
+
+    reply = gateway_behind_proxy.get(
+        "/api/v1/items", headers={"X-Forwarded-For": forwarded}, source="127.0.2.2"
+    )
+
+    headers = reply.json()["headers"]
+    assert headers["x-real-ip"] == ["198.51.100.7"]
+    assert headers["x-forwarded-for"][0].split(", ")[-1] == "198.51.100.7"  # what ProxyFix reads
+
+
 def test_client_forwarded_prefix_never_reaches_an_api_call(gateway: Gateway) -> None:
     reply = gateway.get("/api/v1/items", headers={"X-Forwarded-Prefix": "/evil"})
 
@@ -696,6 +963,80 @@ def test_password_change_shares_the_login_limit(gateway: Gateway) -> None:
     )
 
 
+# Every other spelling of a credential path that reaches identity. nginx routes on the
+# normalised path ($uri) but forwards the raw one, which identity answers 404 (only the
+# canonical spelling reaches its view); either way, each one spends the canonical budget.
+CREDENTIAL_PATH_SPELLINGS = [
+    "/api/v1/auth/login/",
+    "/api/v1/auth/login%2F",
+    "/api/v1/auth/login%2f",
+    "//api/v1/auth/login",
+    "/api/v1/auth//login",
+    "/api/v1/auth/%6Cogin",
+    "/api/v1/auth/%6c%6f%67%69%6e",
+    "/api/v1/auth/./login",
+    "/api/v1/auth/%2e/login",
+    "/x/../api/v1/auth/login",
+    "/api/v1/auth/x/..%2Flogin",
+    "/api/v1/auth/login/.",
+    "/api/v1/auth/login;jsessionid=1",
+    "/api/v1/auth/login%3B",
+    "/api/v1/auth/login.json",
+    "/api/v1/auth/LOGIN",
+    "/api/v1/auth/Login/",
+    "/api/v1/auth/login#fragment",
+    "/api/v1/auth/login?x=1",
+    "http://evil.example/api/v1/auth/login/",
+    "/api/v1/auth/register/",
+    "/api/v1/auth/refresh%2F",
+    "/api/v1/users/me/password/",
+    "/api/v1/users//me/password",
+    "/api/v1/users/me/./password/",
+]
+# Spellings the gateway itself answers 404 (no location matches): nothing reaches identity.
+GATEWAY_404_SPELLINGS = ["/API/v1/auth/login", "/api/V1/auth/login/", "/Api/v1/users/me/password"]
+
+
+def _spelling_source(spelling: str) -> str:
+    """A loopback address of its own per spelling, so each one starts with a full budget."""
+    spellings = CREDENTIAL_PATH_SPELLINGS + GATEWAY_404_SPELLINGS
+    return f"127.0.1.{spellings.index(spelling) + 1}"
+
+
+@pytest.mark.parametrize("spelling", CREDENTIAL_PATH_SPELLINGS)
+def test_credential_path_spelling_spends_the_canonical_budget(
+    gateway: Gateway, spelling: str
+) -> None:
+    source = _spelling_source(spelling)
+
+    flood = [
+        gateway.request("POST", spelling, body=b"{}", source=source) for _ in range(AUTH_BURST + 1)
+    ]
+    canonical = gateway.request("POST", "/api/v1/auth/login", body=b"{}", source=source)
+    again = gateway.request("POST", spelling, body=b"{}", source=source)
+
+    assert [reply.status for reply in flood] == [200] * (AUTH_BURST + 1)
+    assert {reply.json()["service"] for reply in flood} == {"identity"}
+    assert (canonical.status, again.status) == (429, 429)
+    assert again.only("Content-Type") == "application/problem+json"
+
+
+@pytest.mark.parametrize("spelling", GATEWAY_404_SPELLINGS)
+def test_credential_path_spelling_is_a_gateway_404_when_no_location_matches(
+    gateway: Gateway, spelling: str
+) -> None:
+    source = _spelling_source(spelling)
+
+    flood = [
+        gateway.request("POST", spelling, body=b"{}", source=source) for _ in range(AUTH_BURST + 2)
+    ]
+    canonical = gateway.request("POST", "/api/v1/auth/login", body=b"{}", source=source)
+
+    for reply in flood:
+        _assert_problem(reply, status=404, code="not_found", instance=spelling)
+    assert canonical.status == 200  # the 404s spent nothing
+
+
 def test_auth_limit_is_per_client_address(gateway: Gateway) -> None:
     _exhaust_auth_limit(gateway, source="127.0.0.5")
 
@@ -713,10 +1054,21 @@ def test_cors_preflights_are_not_rate_limited(gateway: Gateway) -> None:
     assert reply.json()["method"] == "OPTIONS"
 
 
-def test_other_endpoints_are_not_rate_limited(gateway: Gateway) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/auth/logout",
+        "/api/v1/auth/logout-all",
+        "/api/v1/auth/sessions",
+        "/api/v1/users/me",
+        "/api/v1/items",
+        "/.well-known/jwks.json",
+    ],
+)
+def test_other_endpoints_are_not_rate_limited(gateway: Gateway, path: str) -> None:
     _exhaust_auth_limit(gateway, source="127.0.0.7")
 
-    reply = gateway.request("POST", "/api/v1/auth/logout", body=b"{}", source="127.0.0.7")
+    reply = gateway.request("POST", path, body=b"{}", source="127.0.0.7")
 
     assert reply.status == 200
 
@@ -768,6 +1120,118 @@ def test_service_that_never_accepts_the_connection_is_a_problem_503(
     )
 
 
+# -- what the gateway answers itself ----------------------------------------------------------
+
+RFC_9110_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE"]
+ROUTES = {  # a path of each route, and the Allow of the gateway's own 405 on it
+    "/api/v1/auth/sessions": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+    "/api/v1/users/me": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+    "/api/v1/items": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+    "/.well-known/jwks.json": "GET, HEAD, OPTIONS",
+    "/docs/identity": "GET, HEAD, OPTIONS",
+    "/docs/items": "GET, HEAD, OPTIONS",
+    "/health": "GET, HEAD",
+    "/no/such/path": "",
+}
+
+
+def _expected_status(method: str, path: str) -> int:
+    """What the gateway does with `method` on `path` in front of services that answer all."""
+    if not ROUTES[path]:
+        return 404
+    if path == "/health":
+        return 200 if method in {"GET", "HEAD"} else 405
+    return 405 if method in {"TRACE", "CONNECT"} else 200  # nginx refuses these two itself
+
+
+@pytest.mark.parametrize("path", ROUTES)
+@pytest.mark.parametrize("method", [*RFC_9110_METHODS, "PROPFIND"])
+def test_every_method_on_every_route_is_answered_without_html_or_a_5xx(
+    gateway: Gateway, method: str, path: str
+) -> None:
+    reply = gateway.raw(
+        f"{method} {path} HTTP/1.1\r\nHost: gateway\r\nContent-Length: 0".encode(),
+        method=method,
+        source="127.0.0.12",
+    )
+
+    assert reply.status == _expected_status(method, path)
+    if reply.status >= 400:
+        assert reply.only("Content-Type") == "application/problem+json"
+    if reply.status >= 400 and method != "HEAD":
+        code = "method_not_allowed" if reply.status == 405 else "not_found"
+        _assert_problem(reply, status=reply.status, code=code, instance=path)
+    if reply.status == 405:
+        assert reply.only("Allow") == ROUTES[path]
+    else:
+        assert reply.headers.get_all("Allow") is None
+
+
+def test_a_405_from_a_service_keeps_the_services_allow_only(gateway: Gateway) -> None:
+    reply = gateway.get("/api/v1/items/_reply/405")
+
+    assert reply.status == 405
+    assert reply.headers.get_all("Allow") is None  # the stand-in sends none, nor may the gateway
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        pytest.param(b"GARBAGE", id="no-uri"),
+        pytest.param(b"get /api/v1/items HTTP/1.1\r\nHost: gateway", id="lower-case-method"),
+        pytest.param(b"GET api/v1/items HTTP/1.1\r\nHost: gateway", id="relative-path"),
+        pytest.param(b"GET /api/v1/items HTTP/1.1", id="no-host"),
+        pytest.param(b"GET /api/v1/items HTTP/1.1\r\nHost: a\r\nHost: b", id="two-hosts"),
+        pytest.param(b"GET /api/v1/items%00 HTTP/1.1\r\nHost: gateway", id="nul-in-path"),
+        pytest.param(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443", id="connect"),
+        pytest.param(b"GET /api/v1/items HTTP/1.1\r\nHost: gateway\r\n: no-name", id="header"),
+    ],
+)
+def test_malformed_request_is_a_problem_400(gateway: Gateway, head: bytes) -> None:
+    reply = gateway.raw(head)
+
+    assert reply.status == 400
+    assert reply.only("Content-Type") == "application/problem+json"
+    problem = reply.json()
+    assert set(problem) == PROBLEM_KEYS
+    assert (problem["status"], problem["code"]) == (400, "bad_request")
+
+
+def test_request_line_longer_than_the_limit_is_a_problem_414(gateway: Gateway) -> None:
+    reply = gateway.raw(b"GET /api/v1/items?q=" + b"x" * 9000 + b" HTTP/1.1\r\nHost: gateway")
+
+    _assert_problem(reply, status=414, code="uri_too_long", instance="")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(b"X-Big: " + b"x" * 9000, id="one-large-header"),
+        pytest.param(
+            b"\r\n".join(b"X-Many-%d: %s" % (i, b"x" * 7000) for i in range(6)), id="all-headers"
+        ),
+    ],
+)
+def test_headers_larger_than_the_limit_are_a_problem_431(gateway: Gateway, headers: bytes) -> None:
+    reply = gateway.raw(b"GET /api/v1/items HTTP/1.1\r\nHost: gateway\r\n" + headers)
+
+    _assert_problem(
+        reply, status=431, code="request_header_fields_too_large", instance="/api/v1/items"
+    )
+
+
+def test_unknown_transfer_coding_is_a_problem_501(gateway: Gateway) -> None:
+    reply = gateway.raw(b"POST /api/v1/items HTTP/1.1\r\nHost: gateway\r\nTransfer-Encoding: gzip")
+
+    _assert_problem(reply, status=501, code="not_implemented", instance="/api/v1/items")
+
+
+def test_unsupported_http_version_is_a_problem_505(gateway: Gateway) -> None:
+    reply = gateway.raw(b"GET /api/v1/items HTTP/2.0\r\nHost: gateway")
+
+    _assert_problem(reply, status=505, code="http_version_not_supported", instance="")
+
+
 # -- headers ---------------------------------------------------------------------------------
 
 
@@ -785,3 +1249,75 @@ def test_server_header_does_not_reveal_the_nginx_version(gateway: Gateway) -> No
     reply = gateway.get("/api/v1/items")
 
     assert reply.only("Server") == "nginx"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/items",
+        "/api/v1/users/_reply/404",
+        "/nope",
+        "/health",
+        "/.well-known/jwks.json",
+        "/docs/identity/openapi.json",
+        "/docs/items/docs/assets/js/swagger-ui-bundle.js",
+        "/docs/identity/metrics",
+    ],
+)
+def test_every_non_docs_response_has_the_restrictive_content_security_policy_once(
+    gateway: Gateway, path: str
+) -> None:
+    reply = gateway.get(path)
+
+    assert reply.only("Content-Security-Policy") == API_CSP
+
+
+@pytest.mark.parametrize(
+    "path", ["/docs/identity", "/docs/identity/", "/docs/identity/docs", "/docs/items"]
+)
+def test_docs_pages_have_the_self_only_content_security_policy_once(
+    gateway: Gateway, path: str
+) -> None:
+    reply = gateway.get(path)
+
+    assert reply.only("Content-Security-Policy") == DOCS_CSP
+
+
+@pytest.mark.parametrize("path", ["/api/v1/items", "/nope", "/health", "/docs/items"])
+def test_no_response_has_strict_transport_security_when_gateway_hsts_is_unset(
+    gateway: Gateway, path: str
+) -> None:
+    reply = gateway.get(path)
+
+    assert reply.headers.get_all("Strict-Transport-Security") is None
+
+
+@pytest.mark.parametrize("path", ["/api/v1/items", "/nope", "/health", "/docs/items"])
+def test_every_response_has_strict_transport_security_once_when_gateway_hsts_is_set(
+    gateway_behind_proxy: Gateway, path: str
+) -> None:
+    reply = gateway_behind_proxy.get(path)
+
+    assert reply.only("Strict-Transport-Security") == HSTS
+
+
+@pytest.mark.parametrize("path", ["/nope", "/health", "/api/v1/items"])
+def test_response_is_no_store_when_no_cache_policy_came_from_a_service(
+    gateway: Gateway, path: str
+) -> None:
+    reply = gateway.get(path, headers={"Authorization": "Bearer x"})
+
+    assert reply.only("Cache-Control") == "no-store"
+
+
+def test_services_cache_policy_passes_through_unchanged(gateway: Gateway) -> None:
+    reply = gateway.get("/api/v1/items/_cached")
+
+    assert reply.only("Cache-Control") == SERVICE_CACHE_CONTROL
+
+
+def test_rate_limited_response_is_no_store(gateway: Gateway) -> None:
+    replies = _exhaust_auth_limit(gateway, source="127.0.0.13")
+
+    assert replies[-1].status == 429
+    assert replies[-1].only("Cache-Control") == "no-store"

@@ -178,6 +178,24 @@ def test_login_forbids_caching_when_tokens_are_returned(client: FlaskClient, use
     assert response.headers["Cache-Control"] == "no-store"
 
 
+def test_refresh_forbids_caching_when_tokens_are_returned(
+    client: FlaskClient, tokens: dict[str, Any]
+) -> None:
+    response = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+
+    assert response.status_code == 200
+    assert response.headers.get_all("Cache-Control") == ["no-store"]
+
+
+def test_jwks_forbids_caching_when_the_request_is_authenticated(
+    client: FlaskClient, tokens: dict[str, Any]
+) -> None:
+    response = client.get("/.well-known/jwks.json", headers=bearer(tokens["access_token"]))
+
+    assert response.status_code == 200
+    assert response.headers.get_all("Cache-Control") == ["no-store"]
+
+
 def test_login_returns_401_invalid_credentials_when_password_is_wrong(
     client: FlaskClient, user: User
 ) -> None:
@@ -1051,6 +1069,40 @@ def test_request_answers_404_problem_not_an_html_redirect_when_path_has_double_s
     response = client.get(path)
 
     assert problem(response) == (404, PROBLEM, "not_found")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/auth/login/",
+        "/api/v1/auth/login%2F",
+        "/api/v1/auth/register/",
+        "/api/v1/auth/refresh/",
+        "/api/v1/users/me/password/",
+    ],
+)
+def test_credential_endpoint_answers_404_problem_when_the_path_has_a_trailing_slash(
+    client: FlaskClient, auth: AuthActions, user: User, path: str
+) -> None:
+    headers = bearer(auth.login(user.email)["access_token"])
+    body = {"email": user.email, "password": DEFAULT_PASSWORD, "refresh_token": "x" * 43}
+    body |= {"current_password": DEFAULT_PASSWORD, "new_password": "a-new-passphrase-1"}
+
+    response = client.post(path, json=body, headers=headers)
+
+    assert problem(response) == (404, PROBLEM, "not_found")
+
+
+def test_every_route_answers_404_problem_not_a_redirect_when_a_slash_is_appended(
+    app: OpenAPI, client: FlaskClient
+) -> None:
+    answers = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<[^<>]+>", "x", rule.rule) + "/"
+        method = min((rule.methods or {"GET"}) - {"HEAD", "OPTIONS"})
+        answers[f"{method} {path}"] = problem(client.open(path, method=method))
+
+    assert answers == {request: (404, PROBLEM, "not_found") for request in answers}
 
 
 def test_list_users_answers_401_before_validating_the_query_when_token_is_missing(

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from flask_openapi3.openapi import OpenAPI
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
@@ -1363,3 +1364,16 @@ def test_metrics_answers_prometheus_text_when_scraped(
     assert response.status_code == 200
     assert response.mimetype == "text/plain"
     assert 'route="/api/v1/items"' in response.get_data(as_text=True)
+
+
+def test_every_route_answers_404_problem_not_a_redirect_when_a_slash_is_appended(
+    app: OpenAPI, client: FlaskClient
+) -> None:
+    answers = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<[^<>]+>", str(uuid.uuid4()), rule.rule) + "/"
+        method = min((rule.methods or {"GET"}) - {"HEAD", "OPTIONS"})
+        response = client.open(path, method=method)
+        answers[f"{method} {path}"] = (response.status_code, response.mimetype)
+
+    assert answers == {request: (404, "application/problem+json") for request in answers}

@@ -49,14 +49,14 @@ def login(body: LoginRequest) -> ViewResult:
     pair = wiring.auth_service().authenticate(
         email=body.email, password=body.password, user_agent=_user_agent()
     )
-    return TokenPairOut.model_validate(pair).model_dump(mode="json"), 200, _no_store()
+    return TokenPairOut.model_validate(pair).model_dump(mode="json")
 
 
 @auth_bp.post("/refresh", responses={200: TokenPairOut, **problem_responses(401)})
 def refresh(body: RefreshRequest) -> ViewResult:
     """Rotate a refresh token: the old one is used up, a new pair comes back."""
     pair = wiring.auth_service().rotate_refresh_token(body.refresh_token, user_agent=_user_agent())
-    return TokenPairOut.model_validate(pair).model_dump(mode="json"), 200, _no_store()
+    return TokenPairOut.model_validate(pair).model_dump(mode="json")
 
 
 @auth_bp.post("/logout", responses={204: empty_response("Logged out")})
@@ -113,7 +113,3 @@ def delete_session(path: SessionPath) -> ViewResult:
         user_id=current_principal().user_id, session_id=path.session_id
     )
     return "", 204
-
-
-def _no_store() -> dict[str, str]:
-    return {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service_kit.config import ServiceSettings
 from service_kit.db.session import Database
+from service_kit.http.cache_control import init_cache_control
 from service_kit.http.db import init_database
 from service_kit.http.health import ReadinessCheck, init_health
 from service_kit.http.metrics import init_metrics
@@ -33,7 +34,8 @@ def create_service_app(
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
     warm_ups: Sequence[Callable[[], None]] = (),
 ) -> OpenAPI:
-    """An OpenAPI (Flask) app with logging, request ids, problem+json, health, metrics and docs."""
+    """An OpenAPI (Flask) app with logging, request ids, problem+json, no-store caching by
+    default, health, metrics and docs."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     app = ServiceOpenAPI(
         import_name,
@@ -49,10 +51,12 @@ def create_service_app(
         SECRET_KEY=settings.secret_key.get_secret_value(),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    # No redirects for `//` or a missing trailing slash: Flask answers those with HTML 308s
-    # that bypass the error handlers; an API path either matches or is a problem+json 404.
+    # One spelling per route: `/login/` or `/a//b` is a problem+json 404, never the view
+    # (the gateway's rate limits key on the path) and never a redirect (werkzeug answers those
+    # with HTML 308s that bypass the error handlers). strict_slashes redirects only a rule
+    # that ends in `/`; every rule of ours is defined without one (service-kit's tests check).
     app.url_map.merge_slashes = False
-    app.url_map.strict_slashes = False
+    app.url_map.strict_slashes = True
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[WARM_UPS_KEY] = tuple(warm_ups)
     if settings.trusted_proxy_count:
@@ -79,6 +83,7 @@ def create_service_app(
         )
     init_request_id(app)
     register_problem_handlers(app)
+    init_cache_control(app)
     init_metrics(app)
     init_database(app, database)
     init_health(app, {"database": database.ping, **(readiness_checks or {})})
