@@ -89,6 +89,11 @@ def _free_port() -> int:
 # -- stand-in services --------------------------------------------------------------------
 
 
+_HELD: list[str] = []
+_HELD_LOCK = threading.Lock()
+_RELEASE = threading.Event()
+
+
 class _EchoHandler(BaseHTTPRequestHandler):
     """Answers 200 JSON describing the request; `.../_reply/NNN` answers its own problem."""
 
@@ -121,6 +126,10 @@ class _EchoHandler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.endswith("/_hold"):  # stays in flight until the test releases it
+            with _HELD_LOCK:
+                _HELD.append(self.path)
+            _RELEASE.wait(timeout=20)
         reply = re.search(r"/_reply/(\d{3})$", self.path)
         if reply:
             status = int(reply.group(1))
@@ -1321,3 +1330,111 @@ def test_rate_limited_response_is_no_store(gateway: Gateway) -> None:
 
     assert replies[-1].status == 429
     assert replies[-1].only("Cache-Control") == "no-store"
+
+
+# -- the password bulkhead -------------------------------------------------------------------
+
+
+PASSWORD_CONCURRENCY = 2
+
+
+@pytest.fixture(scope="module")
+def gateway_with_password_bulkhead(
+    tmp_path_factory: pytest.TempPathFactory, identity_service: StandIn, items_service: StandIn
+) -> Iterator[Gateway]:
+    """Rate limits lifted (a flood from many addresses), the password bulkhead at 2."""
+    with _running_nginx(
+        tmp_path_factory.mktemp("gateway-bulkhead"),
+        IDENTITY_UPSTREAM=identity_service.address,
+        ITEMS_UPSTREAM=items_service.address,
+        GATEWAY_AUTH_RATE="10000r/s",
+        GATEWAY_AUTH_BURST="10000",
+        GATEWAY_PASSWORD_CONCURRENCY=str(PASSWORD_CONCURRENCY),
+    ) as running:
+        yield running
+
+
+@contextmanager
+def _logins_in_flight(gateway: Gateway, count: int) -> Iterator[None]:
+    """`count` logins that reach identity and stay there until the block ends."""
+    _RELEASE.clear()
+    with _HELD_LOCK:
+        _HELD.clear()
+    threads = [
+        threading.Thread(
+            target=gateway.request, args=("POST", "/api/v1/auth/login/_hold"), daemon=True
+        )
+        for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while len(_HELD) < count:
+        assert time.monotonic() < deadline, f"only {len(_HELD)} of {count} logins arrived"
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        _RELEASE.set()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/users/me/password"]
+)
+def test_password_request_is_a_problem_503_overloaded_when_the_bulkhead_is_full(
+    gateway_with_password_bulkhead: Gateway, path: str
+) -> None:
+    gateway = gateway_with_password_bulkhead
+    with _logins_in_flight(gateway, PASSWORD_CONCURRENCY):
+        started = time.monotonic()
+        reply = gateway.request("POST", path, body=b"{}")
+        elapsed = time.monotonic() - started
+
+    _assert_problem(reply, status=503, code="overloaded", instance=path)
+    assert reply.only("Retry-After") == "1"
+    assert elapsed < 1  # answered at once, not queued behind the logins in flight
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/v1/auth/refresh"),
+        ("GET", "/api/v1/users/me"),
+        ("GET", "/api/v1/items"),
+        ("OPTIONS", "/api/v1/auth/login"),
+    ],
+)
+def test_other_requests_pass_when_the_password_bulkhead_is_full(
+    gateway_with_password_bulkhead: Gateway, method: str, path: str
+) -> None:
+    gateway = gateway_with_password_bulkhead
+    with _logins_in_flight(gateway, PASSWORD_CONCURRENCY):
+        reply = gateway.request(method, path, body=b"{}")
+
+    assert reply.status == 200
+    assert reply.headers.get_all("Retry-After") is None
+
+
+def test_password_request_passes_again_when_a_login_in_flight_ends(
+    gateway_with_password_bulkhead: Gateway,
+) -> None:
+    gateway = gateway_with_password_bulkhead
+    with _logins_in_flight(gateway, PASSWORD_CONCURRENCY):
+        pass
+
+    reply = gateway.request("POST", "/api/v1/auth/login", body=b"{}")
+
+    assert reply.status == 200
+    assert reply.json()["path"] == "/api/v1/auth/login"
+
+
+def test_password_requests_below_the_bulkhead_pass_while_others_are_in_flight(
+    gateway_with_password_bulkhead: Gateway,
+) -> None:
+    gateway = gateway_with_password_bulkhead
+    with _logins_in_flight(gateway, PASSWORD_CONCURRENCY - 1):
+        reply = gateway.request("POST", "/api/v1/auth/login", body=b"{}")
+
+    assert reply.status == 200
