@@ -8,11 +8,12 @@ Argon2id parameters:
    rotation (`POST /api/v1/auth/refresh`, every refresh token used once);
 2. the same probe while 32 connections post correct logins as fast as they are answered.
 
-Both phases run twice, with the password-hashing bulkhead off (`IDENTITY_PASSWORD_HASH_
-CONCURRENCY=0`, the behaviour before it existed) and with it at its default, so the before and
-after figures come from the same run. Targets (bulkhead on, during the flood): probe p99 below
-100 ms for both kinds, and logins beyond the capacity answered at once (503 `overloaded` with
-`Retry-After`, p99 below 100 ms) instead of queueing.
+Both phases run twice, with the password bulkheads off (identity's per-process bound at 0 and
+its hashing threads at normal priority, the gateway's bound out of reach: the behaviour before
+they existed) and at their defaults, so the before and after figures come from the same run.
+Targets (bulkheads on, during the flood): probe p99 below 100 ms for both kinds, and logins
+beyond the capacity answered at once (503 `overloaded` with `Retry-After`, p99 below 100 ms)
+instead of queueing.
 
 Usage: `make bench-flood` (or `uv run python bench/password_flood.py [--seconds N]`).
 Needs: PostgreSQL (BENCH_DATABASE_SERVER, default the local server) and nginx.
@@ -49,6 +50,14 @@ DATABASE = "identity_bench_flood"
 PASSWORD = "bench password 0123"  # noqa: S105 - the benchmark's own throwaway accounts
 FLOOD_CONNECTIONS, PROBE_CONNECTIONS = 32, 4
 PROBE_P99_MS, REJECT_P99_MS = 100.0, 100.0
+# (identity settings, gateway settings): the behaviour before the bulkheads, and the defaults.
+CONFIGURATIONS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "bulkhead_off": (
+        {"IDENTITY_PASSWORD_HASH_CONCURRENCY": "0", "IDENTITY_PASSWORD_HASH_NICENESS": "0"},
+        {"GATEWAY_PASSWORD_CONCURRENCY": "9999"},
+    ),
+    "bulkhead_on": ({}, {}),
+}
 
 
 def free_port() -> int:
@@ -80,20 +89,20 @@ def wait_until_up(url: str) -> None:
 
 
 @contextmanager
-def identity(url: str, port: int, workdir: Path, *, concurrency: int) -> Iterator[None]:
+def identity(url: str, port: int, workdir: Path, *, settings: dict[str, str]) -> Iterator[None]:
     env = {
         **os.environ,
         "IDENTITY_ENV": "development",
         "IDENTITY_DATABASE_URL": url,
         "IDENTITY_TRUSTED_PROXY_COUNT": "1",
-        "IDENTITY_PASSWORD_HASH_CONCURRENCY": str(concurrency),
         "IDENTITY_LOG_LEVEL": "WARNING",
+        **settings,
         "WEB_CONCURRENCY": "2",
         "GUNICORN_THREADS": "4",
         "LOG_LEVEL": "WARNING",
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with open(workdir / f"identity-{concurrency}.log", "w") as log:
+    with open(workdir / f"identity-{port}.log", "w") as log:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -118,7 +127,7 @@ def identity(url: str, port: int, workdir: Path, *, concurrency: int) -> Iterato
 
 
 @contextmanager
-def gateway(identity_port: int, workdir: Path) -> Iterator[str]:
+def gateway(identity_port: int, workdir: Path, *, settings: dict[str, str]) -> Iterator[str]:
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     listen = free_port()
     env = {
@@ -128,8 +137,9 @@ def gateway(identity_port: int, workdir: Path) -> Iterator[str]:
         "GATEWAY_LISTEN": f"127.0.0.1:{listen}",
         "GATEWAY_AUTH_RATE": "100000r/s",  # lifted: the flood comes from many addresses
         "GATEWAY_AUTH_BURST": "100000",
+        **settings,
     }
-    prefix = workdir / "gateway"
+    prefix = workdir / f"gateway-{identity_port}"
     conf = subprocess.run(
         [sys.executable, str(ROOT / "gateway" / "render.py"), "--out", str(prefix)],
         env=env,
@@ -190,17 +200,16 @@ def login(base: str, email: str) -> dict[str, Any]:
     return body
 
 
-def probe(base: str, email: str, seconds: float) -> dict[str, list[float]]:
-    """PROBE_CONNECTIONS connections, each alternating a read of /users/me and a refresh."""
+def probe(base: str, sessions: list[dict[str, Any]], seconds: float) -> dict[str, list[float]]:
+    """One connection per session, each alternating a read of /users/me and a refresh (the
+    session's token pair is replaced by each refresh, so every refresh token is used once)."""
     latencies: dict[str, list[float]] = {"me": [], "refresh": []}
     failures: Counter[str] = Counter()
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
-    sessions = [login(base, email) for _ in range(PROBE_CONNECTIONS)]
-
-    def run() -> None:
-        tokens = sessions.pop()
+    def run(index: int) -> None:
+        tokens = sessions[index]
         conn = Connection(base)
         while time.monotonic() < deadline:
             status, me_ms, _, _ = conn.call("GET", "/api/v1/users/me", token=tokens["access_token"])
@@ -215,10 +224,10 @@ def probe(base: str, email: str, seconds: float) -> dict[str, list[float]]:
                 if status_r != 200:
                     failures[f"refresh {status_r}"] += 1
             if status_r == 200:
-                tokens = body
+                tokens = sessions[index] = body
             time.sleep(0.01)
 
-    threads = [threading.Thread(target=run) for _ in range(PROBE_CONNECTIONS)]
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(sessions))]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -276,14 +285,15 @@ def measure(base: str, seconds: float) -> dict[str, Any]:
         Connection(base).call(
             "POST", "/api/v1/auth/register", {"email": email, "password": PASSWORD}
         )
-    alone = probe(base, email_probe, seconds)
+    sessions = [login(base, email_probe) for _ in range(PROBE_CONNECTIONS)]
+    alone = probe(base, sessions, seconds)
     queue: Any = multiprocessing.get_context("spawn").Queue()
     flooder = multiprocessing.get_context("spawn").Process(
         target=flood, args=(base, email_flood, seconds + 1, queue)
     )
     flooder.start()
     time.sleep(1)  # let the flood build up before probing
-    during = probe(base, email_probe, seconds)
+    during = probe(base, sessions, seconds)
     flooded = queue.get(timeout=seconds + 120)
     flooder.join()
     return {
@@ -302,15 +312,7 @@ def measure(base: str, seconds: float) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument(
-        "--capacity", type=int, default=None, help="bulkhead capacity (default: the setting's)"
-    )
     args = parser.parse_args()
-    from identity.config import IdentitySettings
-
-    capacity = args.capacity
-    if capacity is None:
-        capacity = IdentitySettings.model_fields["password_hash_concurrency"].default
     server = os.environ.get(
         "BENCH_DATABASE_SERVER",
         os.environ.get(
@@ -319,7 +321,7 @@ def main() -> None:
     )
     workdir = Path(tempfile.mkdtemp(prefix="bench-flood-"))
     results: dict[str, Any] = {}
-    for label, concurrency in (("bulkhead_off", 0), ("bulkhead_on", capacity)):
+    for label, (identity_settings, gateway_settings) in CONFIGURATIONS.items():
         url = fresh_database(server)
         subprocess.run(
             [sys.executable, "-m", "flask", "--app", "identity", "db", "upgrade"],
@@ -328,8 +330,11 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
         )
         port = free_port()
-        print(f"{label} (IDENTITY_PASSWORD_HASH_CONCURRENCY={concurrency}) ...", flush=True)
-        with identity(url, port, workdir, concurrency=concurrency), gateway(port, workdir) as base:
+        print(f"{label} {identity_settings or ''} {gateway_settings or ''}...", flush=True)
+        with (
+            identity(url, port, workdir, settings=identity_settings),
+            gateway(port, workdir, settings=gateway_settings) as base,
+        ):
             results[label] = measure(base, args.seconds)
         print(json.dumps(results[label], indent=2), flush=True)
     on = results["bulkhead_on"]
@@ -348,7 +353,7 @@ def main() -> None:
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
-        "bulkhead_capacity_per_process": capacity,
+        "configurations": CONFIGURATIONS,
         "results": results,
         "checks": checks,
     }

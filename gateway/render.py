@@ -42,7 +42,7 @@ VARIABLES: Final[Mapping[str, Variable]] = {
     "GATEWAY_LISTEN": Variable("127.0.0.1:8080", rf"(?:{_HOST_PORT}|[0-9]{{1,5}})", "8080"),
     "GATEWAY_AUTH_RATE": Variable("5r/s", r"[1-9][0-9]*r/[sm]", "5r/s"),
     "GATEWAY_AUTH_BURST": Variable("10", r"[0-9]{1,6}", "10"),
-    "GATEWAY_PASSWORD_CONCURRENCY": Variable("4", r"[1-9][0-9]{0,4}", "4"),
+    "GATEWAY_PASSWORD_CONCURRENCY": Variable("4", r"[1-9][0-9]{0,3}", "4"),
     # Empty: no header. The same grammar 19-gateway-settings.sh checks in the container.
     "GATEWAY_HSTS": Variable(
         "",

@@ -635,6 +635,8 @@ def test_settings_script_and_render_refuse_the_same_values(
         ("GATEWAY_AUTH_RATE", "5"),
         ("GATEWAY_AUTH_RATE", "5r/h"),
         ("GATEWAY_AUTH_BURST", "-1"),
+        ("GATEWAY_PASSWORD_CONCURRENCY", "0"),
+        ("GATEWAY_PASSWORD_CONCURRENCY", "10000"),
         ("GATEWAY_REAL_IP_FROM", "10.0.0.1/8"),
         ("GATEWAY_REAL_IP_FROM", "proxy.example.com"),
         ("GATEWAY_REAL_IP_HEADER", "X-Forwarded-For; evil"),
