@@ -1,18 +1,45 @@
-"""One lazily opened session per request, closed at app-context teardown."""
+"""One lazily opened session per request, closed at app-context teardown, and one more run of
+a request whose database connection was lost before it committed anything.
 
-from typing import Final, cast
+A server restart or failover leaves the pool full of dead connections. The first statement on
+one fails with `connection_invalidated` and the pool drops the rest; the request that met it is
+then run again on a fresh session, which is safe while no COMMIT has gone out in this request:
+the server rolled back whatever the lost transaction had done, and autocommit reads write
+nothing. A COMMIT that was sent has an unknown outcome, so such a request is not run again (the
+problem handlers answer 503 `database_unavailable`). This costs nothing until a connection is
+lost: no liveness round trip per checkout, one flag set per COMMIT.
 
-from flask import Flask, current_app, g
+Writes must run inside `transaction()` (as services do): a write sent in autocommit would be
+committed without a COMMIT, and a rerun would repeat it.
+"""
+
+import logging
+from collections.abc import Callable
+from typing import Final, TypeVar, cast
+
+from flask import Flask, current_app, g, has_app_context
+from sqlalchemy import Connection, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from service_kit.db.session import Database
+from service_kit.db.session import Database, connection_lost, failure_summary
+from service_kit.db.transaction import AUTOCOMMIT
 
 EXTENSION_KEY: Final = "service_kit.db"
+_SESSION: Final = "db_session"
+_COMMIT_SENT: Final = "db_commit_sent"
+_RERUN: Final = "db_request_rerun"
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def init_database(app: Flask, database: Database) -> None:
-    """Attach `database` to `app` and close each request's session at teardown."""
+    """Attach `database` to `app`, note each COMMIT a request sends, close sessions at teardown."""
     app.extensions[EXTENSION_KEY] = database
+    if not event.contains(database.engine, "commit", _note_commit):
+        event.listen(database.engine, "commit", _note_commit)
     app.teardown_appcontext(_close_session)
 
 
@@ -23,14 +50,53 @@ def get_database() -> Database:
 
 def get_session() -> Session:
     """The current request's session, opened on first use."""
-    session = g.get("db_session")
+    session = g.get(_SESSION)
     if session is None:
         session = get_database().session_factory()
-        g.db_session = session
+        setattr(g, _SESSION, session)
     return cast(Session, session)
 
 
-def _close_session(_exc: BaseException | None) -> None:
-    session = g.pop("db_session", None)
+def commit_sent() -> bool:
+    """Whether the current request has sent a COMMIT (on any session of its app's database)."""
+    return bool(g.get(_COMMIT_SENT))
+
+
+def rerun_on_lost_connection(operation: Callable[[], T]) -> T:
+    """Run `operation` (a view, the authentication hook); if its database connection turns out
+    dead before this request sent any COMMIT, run it once more on a fresh session. At most one
+    rerun per request; any other failure propagates unchanged."""
+    try:
+        return operation()
+    except DBAPIError as exc:
+        if not connection_lost(exc) or commit_sent() or g.get(_RERUN):
+            raise
+        setattr(g, _RERUN, True)
+        logger.warning(
+            "database connection lost; running the request again",
+            extra={"error": failure_summary(exc)},
+        )
+        _discard_session()
+    return operation()
+
+
+def _note_commit(connection: Connection) -> None:
+    """Engine `commit` event, just before a COMMIT is sent. Ending an autocommit read sends
+    nothing, so it does not count."""
+    if not has_app_context():
+        return  # a worker warm-up or a CLI command outside any request
+    if connection.get_execution_options().get("isolation_level") != AUTOCOMMIT:
+        setattr(g, _COMMIT_SENT, True)
+
+
+def _discard_session() -> None:
+    """Close the request's session (its connection is gone); the next `get_session` opens one."""
+    session = g.pop(_SESSION, None)
     if session is not None:
         session.close()
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    _discard_session()
+    g.pop(_COMMIT_SENT, None)
+    g.pop(_RERUN, None)
