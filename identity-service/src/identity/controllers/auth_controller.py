@@ -28,7 +28,7 @@ auth_bp = APIBlueprint(
     __name__,
     url_prefix="/api/v1/auth",
     abp_tags=[Tag(name="auth", description="Registration, tokens and sessions")],
-    abp_responses=problem_responses(400, 413, 422),
+    abp_responses=problem_responses(400, 413, 422, 503),
 )
 
 

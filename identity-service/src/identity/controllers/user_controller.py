@@ -28,7 +28,7 @@ users_bp = APIBlueprint(
     url_prefix="/api/v1/users",
     abp_tags=[Tag(name="users", description="Accounts")],
     abp_security=BEARER_SECURITY,
-    abp_responses=problem_responses(400, 401, 413, 422),
+    abp_responses=problem_responses(400, 401, 413, 422, 503),
 )
 
 

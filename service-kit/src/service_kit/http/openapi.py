@@ -52,7 +52,7 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
     413: "Body too large",
     422: "Validation failed",
     429: "Too many requests",
-    503: "Dependency unavailable",
+    503: "Dependency unavailable (`database_unavailable`: the database could not be reached)",
 }
 
 
@@ -62,6 +62,13 @@ _HEADERS: Final[dict[int, dict[str, Any]]] = {
             "description": "The scheme to authenticate with (`Bearer`)",
             "required": True,
             "schema": {"type": "string"},
+        }
+    },
+    503: {
+        "Retry-After": {
+            "description": "Seconds to wait before trying again (sent with `database_unavailable`)",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 0},
         }
     },
 }
