@@ -73,7 +73,7 @@ def rerun_on_lost_connection(operation: Callable[[], T]) -> T:
             raise
         setattr(g, _RERUN, True)
         logger.warning(
-            "database connection lost; running the request again",
+            "database connection failed; running the request again",
             extra={"error": failure_summary(exc)},
         )
         _discard_session()
