@@ -6,8 +6,10 @@ one fails with `connection_invalidated` and the pool drops the rest; the request
 then run again on a fresh session, which is safe while no COMMIT has gone out in this request:
 the server rolled back whatever the lost transaction had done, and autocommit reads write
 nothing. A COMMIT that was sent has an unknown outcome, so such a request is not run again (the
-problem handlers answer 503 `database_unavailable`). This costs nothing until a connection is
-lost: no liveness round trip per checkout, one flag set per COMMIT.
+problem handlers answer 503 `database_unavailable`). Commits are noted through the session
+factory's events, so every session of the app's database counts (identity's key cache opens
+its own). This costs nothing until a connection is lost: no liveness round trip per checkout,
+nothing per statement, a flag per transaction.
 
 Writes must run inside `transaction()` (as services do): a write sent in autocommit would be
 committed without a COMMIT, and a rerun would repeat it.
@@ -20,7 +22,7 @@ from typing import Final, TypeVar, cast
 from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import Connection, event
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from service_kit.db.session import Database, connection_lost, failure_summary
 from service_kit.db.transaction import AUTOCOMMIT
@@ -29,6 +31,7 @@ EXTENSION_KEY: Final = "service_kit.db"
 _SESSION: Final = "db_session"
 _COMMIT_SENT: Final = "db_commit_sent"
 _RERUN: Final = "db_request_rerun"
+_WRITING: Final = "service_kit.writing"  # in Session.info: this transaction will send a COMMIT
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +41,10 @@ T = TypeVar("T")
 def init_database(app: Flask, database: Database) -> None:
     """Attach `database` to `app`, note each COMMIT a request sends, close sessions at teardown."""
     app.extensions[EXTENSION_KEY] = database
-    if not event.contains(database.engine, "commit", _note_commit):
-        event.listen(database.engine, "commit", _note_commit)
+    factory = database.session_factory
+    for name, listener in _SESSION_LISTENERS.items():
+        if not event.contains(factory, name, listener):
+            event.listen(factory, name, listener)
     app.teardown_appcontext(_close_session)
 
 
@@ -80,13 +85,32 @@ def rerun_on_lost_connection(operation: Callable[[], T]) -> T:
     return operation()
 
 
-def _note_commit(connection: Connection) -> None:
-    """Engine `commit` event, just before a COMMIT is sent. Ending an autocommit read sends
-    nothing, so it does not count."""
-    if not has_app_context():
-        return  # a worker warm-up or a CLI command outside any request
+def _note_transaction_start(
+    session: Session, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    """Session `after_begin`: a transaction on a non-autocommit connection will send a COMMIT
+    when it commits. Ending an autocommit read phase sends none."""
     if connection.get_execution_options().get("isolation_level") != AUTOCOMMIT:
+        session.info[_WRITING] = True
+
+
+def _note_commit(session: Session) -> None:
+    """Session `before_commit`: from here on the outcome may be unknown if the connection dies."""
+    if session.info.get(_WRITING) and has_app_context():  # not a warm-up or CLI command
         setattr(g, _COMMIT_SENT, True)
+
+
+def _note_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WRITING, None)
+
+
+# Session events cost nothing per statement (engine events would, on every execute).
+_SESSION_LISTENERS: Final[dict[str, Callable[..., None]]] = {
+    "after_begin": _note_transaction_start,
+    "before_commit": _note_commit,
+    "after_transaction_end": _note_transaction_end,
+}
 
 
 def _discard_session() -> None:
