@@ -63,7 +63,8 @@ def get_session() -> Session:
 
 
 def commit_sent() -> bool:
-    """Whether the current request has sent a COMMIT (on any session of its app's database)."""
+    """Whether the current request has committed, or begun to commit, a transaction (on any
+    session of its app's database): a lost connection then leaves the outcome unknown."""
     return bool(g.get(_COMMIT_SENT))
 
 
