@@ -41,10 +41,10 @@ T = TypeVar("T")
 def init_database(app: Flask, database: Database) -> None:
     """Attach `database` to `app`, note each COMMIT a request sends, close sessions at teardown."""
     app.extensions[EXTENSION_KEY] = database
-    factory = database.session_factory
+    # No `event.contains` guard: it keys on id(target), which a new factory may reuse from a
+    # freed one. Two apps on one database only run these idempotent listeners twice.
     for name, listener in _SESSION_LISTENERS.items():
-        if not event.contains(factory, name, listener):
-            event.listen(factory, name, listener)
+        event.listen(database.session_factory, name, listener)
     app.teardown_appcontext(_close_session)
 
 
