@@ -910,6 +910,23 @@ def test_openapi_json_declares_403_forbidden_when_an_admin_reads(
     assert _problem_codes(document, path, "get", "403") == ["forbidden"]
 
 
+def test_openapi_json_documents_503_on_every_api_operation_when_requested(
+    client: FlaskClient,
+) -> None:
+    response = client.get("/openapi.json")
+
+    paths = json_body(response)["paths"]
+    operations = {
+        (method, path): operation
+        for path, item in paths.items()
+        if path.startswith("/api/v1/")
+        for method, operation in item.items()
+    }
+    assert {
+        key for key, operation in operations.items() if "503" not in operation["responses"]
+    } == set()
+
+
 DESIGN_PATHS = {
     "/api/v1/auth/register",
     "/api/v1/auth/login",

@@ -80,6 +80,15 @@ class ServiceUnavailableError(DomainError):
     retry_after_seconds: ClassVar[int | None] = None
 
 
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The database could not be reached, or the connection was lost where running the
+    request again would be unsafe (at or after a COMMIT, whose outcome is then unknown)."""
+
+    code, title = "database_unavailable", "Database unavailable"
+    default_detail = "The database is unavailable; try again shortly."
+    retry_after_seconds = 2
+
+
 class UniqueViolationError(ConflictError):
     """A unique constraint rejected a write; services re-raise it as a specific conflict."""
 

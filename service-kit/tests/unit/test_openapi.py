@@ -21,3 +21,11 @@ def test_problem_responses_allow_any_code_when_no_codes_are_given() -> None:
 
     schema = responses["404"]["content"]["application/problem+json"]["schema"]  # type: ignore[index]
     assert schema["properties"]["code"] == {"type": "string"}
+
+
+def test_problem_responses_document_an_optional_retry_after_when_status_is_503() -> None:
+    responses = problem_responses(503)
+
+    header = responses["503"]["headers"]["Retry-After"]
+    assert header["required"] is False
+    assert header["schema"]["type"] == "integer"

@@ -7,6 +7,7 @@ from flask import Flask, request
 from flask.testing import FlaskClient
 from flask.typing import ResponseReturnValue
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from service_kit.errors import (
     AuthenticationError,
@@ -290,3 +291,17 @@ def test_request_id_is_generated_when_no_header_is_sent(client: FlaskClient) -> 
     response = client.get("/errors/not-found")
 
     assert GENERATED_REQUEST_ID.fullmatch(response.headers["X-Request-ID"])
+
+
+def test_database_error_answers_500_when_it_is_not_about_reaching_the_database() -> None:
+    app = make_app()
+
+    @app.get("/duplicate")
+    def duplicate() -> ResponseReturnValue:
+        raise IntegrityError("INSERT INTO widgets", {}, Exception("duplicate key"))
+
+    response = app.test_client().get("/duplicate")
+
+    assert response.status_code == 500
+    assert response.json is not None
+    assert response.json["code"] == "internal_error"

@@ -28,7 +28,7 @@ auth_bp = APIBlueprint(
     __name__,
     url_prefix="/api/v1/auth",
     abp_tags=[Tag(name="auth", description="Registration, tokens and sessions")],
-    abp_responses=problem_responses(400, 413, 422),
+    abp_responses=problem_responses(400, 413, 422, 503),
 )
 
 
@@ -36,14 +36,14 @@ def _user_agent() -> str | None:
     return request.headers.get("User-Agent")
 
 
-@auth_bp.post("/register", responses={201: UserOut, **problem_responses(409, 503)})
+@auth_bp.post("/register", responses={201: UserOut, **problem_responses(409)})
 def register(body: UserCreate) -> ViewResult:
     """Create an account."""
     user = wiring.user_service().register_user(body)
     return UserOut.model_validate(user).model_dump(mode="json"), 201
 
 
-@auth_bp.post("/login", responses={200: TokenPairOut, **problem_responses(401, 503)})
+@auth_bp.post("/login", responses={200: TokenPairOut, **problem_responses(401)})
 def login(body: LoginRequest) -> ViewResult:
     """Exchange email and password for an access token and a refresh token."""
     pair = wiring.auth_service().authenticate(

@@ -28,7 +28,7 @@ users_bp = APIBlueprint(
     url_prefix="/api/v1/users",
     abp_tags=[Tag(name="users", description="Accounts")],
     abp_security=BEARER_SECURITY,
-    abp_responses=problem_responses(400, 401, 413, 422),
+    abp_responses=problem_responses(400, 401, 413, 422, 503),
 )
 
 
@@ -56,10 +56,7 @@ def update_me(body: UserUpdate) -> ViewResult:
     return _user(wiring.user_service().update_profile(current_principal().user_id, body))
 
 
-@users_bp.post(
-    "/me/password",
-    responses={204: empty_response("Password changed"), **problem_responses(503)},
-)
+@users_bp.post("/me/password", responses={204: empty_response("Password changed")})
 @require_auth
 def change_password(body: PasswordChange) -> ViewResult:
     """Change the password; every other session of the caller is revoked."""

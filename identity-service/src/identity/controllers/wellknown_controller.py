@@ -17,7 +17,7 @@ wellknown_bp = APIBlueprint(
 )
 
 
-@wellknown_bp.get("/jwks.json", responses={200: JwksOut})
+@wellknown_bp.get("/jwks.json", responses={200: JwksOut, **problem_responses(503)})
 def jwks() -> ViewResult:
     """Public keys that verify access tokens (active and retiring keys)."""
     jwks = wiring.key_service().get_public_jwks()

@@ -1,10 +1,19 @@
-"""The engine and session factory of one service database (no Flask here)."""
+"""The engine and session factory of one service database (no Flask here).
+
+Lost connections are handled optimistically (no liveness round trip per checkout unless
+`pre_ping`): the first statement that meets a dead connection raises a `DBAPIError` whose
+`connection_invalidated` is set, and SQLAlchemy then drops every pooled connection older than
+that moment, so the next checkout connects afresh. A failure to open a connection is flagged
+the same way here, so `connection_lost` covers "the database went away" in all its forms.
+"""
 
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 from service_kit.config import ServiceSettings
@@ -19,6 +28,7 @@ class Database:
         *,
         pool_size: int = 5,
         max_overflow: int = 5,
+        pool_timeout_seconds: float = 30,
         statement_timeout_ms: int = 0,
         pre_ping: bool = False,
         autocommit_reads: bool = False,
@@ -29,9 +39,11 @@ class Database:
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
+            pool_timeout_seconds=pool_timeout_seconds,
             statement_timeout_ms=statement_timeout_ms,
             pre_ping=pre_ping,
         )
+        event.listen(self.engine, "handle_error", _flag_failed_connect_as_lost)
         bind = self.engine
         if autocommit_reads and self.engine.dialect.name == "postgresql":
             # Reads outside `transaction()` skip BEGIN/ROLLBACK; see service_kit.db.transaction.
@@ -50,7 +62,17 @@ class Database:
         )
 
     def ping(self) -> None:
-        """Raise unless the database answers a trivial query."""
+        """Raise unless the database answers a trivial query. A dead pooled connection (the
+        server restarted, a failover) says nothing about the database now: its failure made
+        the pool drop the stale connections, so the check runs once more on a fresh one."""
+        try:
+            self._select_one()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            self._select_one()
+
+    def _select_one(self) -> None:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
@@ -58,8 +80,42 @@ class Database:
         self.engine.dispose()
 
 
+def connection_lost(exc: BaseException) -> bool:
+    """True when `exc` says the connection died (or could not be opened). The pool has then
+    dropped its stale connections: a new attempt gets a fresh one."""
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` is about reaching the database, not about the statement: a lost or
+    failed connection, or no pooled connection free within the pool timeout."""
+    return connection_lost(exc) or isinstance(exc, PoolTimeoutError)
+
+
+def failure_summary(exc: BaseException) -> str:
+    """The driver's error class and the first line of its message, for a log line: no SQL
+    and no parameters (connection errors carry neither in that line)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def _flag_failed_connect_as_lost(context: ExceptionContext) -> None:
+    """A failure to connect (refused, server starting or shutting down, too many clients)
+    counts as a disconnect, so callers tell it from a faulty statement by one flag."""
+    if context.connection is None and not context.is_pre_ping:
+        # No connection yet: the flag invalidates nothing, it only marks the raised error.
+        context.is_disconnect = True
+
+
 def _create_engine(
-    url: str, *, pool_size: int, max_overflow: int, statement_timeout_ms: int, pre_ping: bool
+    url: str,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    pool_timeout_seconds: float,
+    statement_timeout_ms: int,
+    pre_ping: bool,
 ) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -71,6 +127,7 @@ def _create_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=pool_timeout_seconds,
         pool_pre_ping=pre_ping,
         pool_recycle=1800,
         hide_parameters=True,  # error messages must not carry hashes, tokens or emails

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable, Mapping, Sequence
 
+from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 from flask_openapi3.models.info import Info
 from flask_openapi3.openapi import OpenAPI
@@ -10,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from service_kit.config import ServiceSettings
 from service_kit.db.session import Database
 from service_kit.http.cache_control import init_cache_control
-from service_kit.http.db import init_database
+from service_kit.http.db import init_database, rerun_on_lost_connection
 from service_kit.http.health import ReadinessCheck, init_health
 from service_kit.http.metrics import init_metrics
 from service_kit.http.openapi import SECURITY_SCHEMES, ServiceOpenAPI, init_docs
@@ -21,6 +22,14 @@ from service_kit.logging import configure_logging
 SETTINGS_KEY = "settings"
 WARM_UPS_KEY = "service_kit.warm_ups"
 """Callables gunicorn runs once in each worker after it loads the app (see gunicorn_config)."""
+
+
+class ServiceApp(ServiceOpenAPI):
+    """The app class of every service: a view whose database connection was lost before the
+    request committed anything runs once more (see `service_kit.http.db`)."""
+
+    def dispatch_request(self) -> ResponseReturnValue:
+        return rerun_on_lost_connection(super().dispatch_request)
 
 
 def create_service_app(
@@ -37,7 +46,7 @@ def create_service_app(
     """An OpenAPI (Flask) app with logging, request ids, problem+json, no-store caching by
     default, health, metrics and docs."""
     configure_logging(level=settings.log_level, json=settings.log_json)
-    app = ServiceOpenAPI(
+    app = ServiceApp(
         import_name,
         info=Info(title=title, version=version, description=description),
         security_schemes=SECURITY_SCHEMES,

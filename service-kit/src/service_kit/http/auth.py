@@ -11,6 +11,7 @@ from typing import Final, Literal, ParamSpec, TypeVar, cast
 from flask import Flask, current_app, g, request
 
 from service_kit.errors import InvalidTokenError, PermissionDeniedError
+from service_kit.http.db import rerun_on_lost_connection
 from service_kit.security.jwt_verify import AccessTokenVerifier, Principal
 
 VERIFIER_KEY: Final = "service_kit.verifier"
@@ -64,7 +65,8 @@ def _authenticate_marked_views() -> None:
     requirement = getattr(view, _MARK, None)
     if requirement is None:
         return
-    principal = authenticate_request()
+    # A key source may read the database (identity's key cache does).
+    principal = rerun_on_lost_connection(authenticate_request)
     if requirement == "admin" and not principal.is_admin:
         raise PermissionDeniedError("This operation needs the admin role.")
 

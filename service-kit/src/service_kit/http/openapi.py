@@ -53,7 +53,7 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
     413: "Body too large",
     422: "Validation failed",
     429: "Too many requests",
-    503: "Unavailable or overloaded; retry later",
+    503: "Unavailable or overloaded; retry later (`database_unavailable`, `overloaded`)",
 }
 
 
@@ -78,7 +78,11 @@ _HEADERS: Final[dict[int, dict[str, Any]]] = {
     },
     503: {
         "Retry-After": {
-            "description": "Seconds to wait before retrying, when the service can tell",
+            "description": (
+                "Seconds to wait before trying again (sent with `database_unavailable` and "
+                "`overloaded`)"
+            ),
+            "required": False,
             "schema": {"type": "integer", "minimum": 0},
         }
     },

@@ -7,12 +7,16 @@ from typing import Any, Final
 
 from flask import Flask, Response, request
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from service_kit.db.session import connection_lost, database_unavailable, failure_summary
 from service_kit.errors import (
     AuthenticationError,
     BusinessRuleError,
     ConflictError,
+    DatabaseUnavailableError,
     DomainError,
     NotFoundError,
     PermissionDeniedError,
@@ -20,6 +24,7 @@ from service_kit.errors import (
     ReauthenticationRequiredError,
     ServiceUnavailableError,
 )
+from service_kit.http.db import commit_sent
 from service_kit.http.request_id import current_request_id
 
 logger = logging.getLogger(__name__)
@@ -53,6 +58,11 @@ _HTTP_CODES: Final[Mapping[int, tuple[str, str]]] = {
     429: ("too_many_requests", "Too many requests"),
     503: ("service_unavailable", "Service unavailable"),
 }
+
+_OUTCOME_UNKNOWN: Final = (
+    "The database connection was lost while the change was being saved; it may or may not "
+    "have been saved. Check before repeating the request."
+)
 
 _HTTP_DETAILS: Final[Mapping[int, str]] = {
     404: "No resource exists at this URL.",
@@ -165,6 +175,22 @@ def handle_unexpected_error(exc: Exception) -> Response:
     )
 
 
+def handle_database_error(exc: Exception) -> Response:
+    """503 `database_unavailable` (with Retry-After) when the database could not be reached or
+    the connection was lost (and the request was not run again, see `service_kit.http.db`);
+    any other database error is a bug: 500."""
+    if not database_unavailable(exc):
+        return handle_unexpected_error(exc)
+    outcome_unknown = connection_lost(exc) and commit_sent()
+    logger.warning(
+        "database unavailable",
+        extra={"error": failure_summary(exc), "after_commit": outcome_unknown},
+    )
+    return handle_domain_error(
+        DatabaseUnavailableError(_OUTCOME_UNKNOWN if outcome_unknown else None)
+    )
+
+
 def _reject_malformed_json() -> None:
     """Parse JSON bodies up front so a broken body is one clear 400, not a confusing 422."""
     if request.is_json and request.content_length != 0:
@@ -197,6 +223,8 @@ def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(ValidationError, validation_problem)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(PoolTimeoutError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)
     app.before_request(_reject_malformed_json)
     app.before_request(_reject_repeated_query_parameters)

@@ -10,13 +10,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
 
 TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
 REQUIRE_POSTGRES_ENV = "REQUIRE_POSTGRES"
 CONTAINER_IMAGE_ENV = "TEST_POSTGRES_IMAGE"
+TERMINATE_WAIT_MS = 5_000
 
 
 class PostgresUnavailableError(RuntimeError):
@@ -48,11 +51,32 @@ class PostgresServer:
         finally:
             self.drop_database(url)
 
-    def _admin(self, statement: str) -> None:
-        engine = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=None)
+    def terminate_connections(self, url: str) -> int:
+        """Terminate every backend connected to the database at `url`, as a server restart or
+        a failover does to pooled connections; returns how many there were. Waits until each
+        is gone, so the next use of a terminated connection fails."""
+        name = make_url(url).database
+        return int(
+            self._admin(
+                "SELECT count(pg_terminate_backend(pid, :wait_ms)) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()",
+                name=name,
+                wait_ms=TERMINATE_WAIT_MS,
+            )
+        )
+
+    def terminate_backend(self, pid: int) -> None:
+        """Terminate one backend (a connection's `backend_pid`) and wait until it is gone."""
+        self._admin(
+            "SELECT pg_terminate_backend(:pid, :wait_ms)", pid=pid, wait_ms=TERMINATE_WAIT_MS
+        )
+
+    def _admin(self, statement: str, **params: object) -> Any:
+        engine = create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
         try:
             with engine.connect() as connection:
-                connection.execute(text(statement))
+                result = connection.execute(text(statement), params)
+                return result.scalar() if result.returns_rows else None
         finally:
             engine.dispose()
 
