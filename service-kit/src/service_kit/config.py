@@ -54,6 +54,8 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(default=5, ge=1, le=100)
     database_max_overflow: int = Field(default=5, ge=0, le=100)
     database_statement_timeout_ms: int = Field(default=10_000, ge=0)
+    database_connect_timeout_seconds: int = Field(default=5, ge=1, le=60)
+    database_pool_timeout_seconds: float = Field(default=10, gt=0, le=60)
     database_pool_pre_ping: bool = False
     database_autocommit_reads: bool = True
     secret_key: SecretStr = SecretStr(DEV_SECRET_PREFIX + "secret-key")

@@ -62,7 +62,14 @@ def _empty_table(outage_url: str) -> None:
     engine.dispose()
 
 
-def _notes_app(url: str, *, pool_size: int = 2, pool_timeout_seconds: float = 30) -> Flask:
+def _notes_app(
+    url: str,
+    *,
+    pool_size: int = 2,
+    pool_timeout_seconds: float = 30,
+    connect_timeout_seconds: int = 0,
+    statement_timeout_ms: int = 0,
+) -> Flask:
     """A service app with a read (autocommit) and a write (two statements in a transaction)."""
     settings = ServiceSettings(_env_file=None, env="test", database_url=url)  # type: ignore[call-arg]
     database = Database(
@@ -70,6 +77,8 @@ def _notes_app(url: str, *, pool_size: int = 2, pool_timeout_seconds: float = 30
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout_seconds=pool_timeout_seconds,
+        connect_timeout_seconds=connect_timeout_seconds,
+        statement_timeout_ms=statement_timeout_ms,
         autocommit_reads=True,
     )
     app = create_service_app(
@@ -96,7 +105,12 @@ def _notes_app(url: str, *, pool_size: int = 2, pool_timeout_seconds: float = 30
             session.execute(select(func.count(Note.id)))  # a second statement, same transaction
         return {"id": note.id}, 201
 
+    def slow_read() -> ResponseReturnValue:
+        get_session().execute(text("SELECT pg_sleep(2)"))
+        return {"slept": True}
+
     app.add_url_rule("/notes", "list_notes", list_notes, methods=["GET"])
+    app.add_url_rule("/slow", "slow_read", slow_read, methods=["GET"])
     app.add_url_rule("/notes", "create_note", create_note, methods=["POST"])
     return app
 
@@ -253,6 +267,39 @@ def test_api_route_answers_503_database_unavailable_when_no_pooled_connection_fr
     assert response.status_code == 503
     assert response.json is not None
     assert response.json["code"] == "database_unavailable"
+
+
+def test_api_route_answers_503_database_unavailable_when_a_statement_hits_the_timeout(
+    outage_url: str,
+) -> None:
+    app = _notes_app(outage_url, statement_timeout_ms=100)
+
+    response = app.test_client().get("/slow")
+
+    app_database(app).dispose()
+    assert response.status_code == 503
+    assert response.json is not None
+    assert response.json["code"] == "database_unavailable"
+
+
+def test_api_route_answers_503_within_the_connect_timeout_when_the_server_never_answers() -> None:
+    with socket.socket() as silent:  # accepts connections (backlog) and never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        app = _notes_app(
+            f"postgresql+psycopg://postgres@127.0.0.1:{port}/none", connect_timeout_seconds=1
+        )
+        started = time.monotonic()
+
+        response = app.test_client().get("/notes")
+
+        elapsed = time.monotonic() - started
+        app_database(app).dispose()
+    assert response.status_code == 503
+    assert response.json is not None
+    assert response.json["code"] == "database_unavailable"
+    assert elapsed < 10  # one connect timeout, and one more for the rerun: not gunicorn's 30 s
 
 
 def test_readiness_answers_200_on_the_first_call_when_the_database_connections_were_terminated(

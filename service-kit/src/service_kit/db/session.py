@@ -29,6 +29,7 @@ class Database:
         pool_size: int = 5,
         max_overflow: int = 5,
         pool_timeout_seconds: float = 30,
+        connect_timeout_seconds: int = 0,
         statement_timeout_ms: int = 0,
         pre_ping: bool = False,
         autocommit_reads: bool = False,
@@ -40,6 +41,7 @@ class Database:
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout_seconds=pool_timeout_seconds,
+            connect_timeout_seconds=connect_timeout_seconds,
             statement_timeout_ms=statement_timeout_ms,
             pre_ping=pre_ping,
         )
@@ -56,6 +58,8 @@ class Database:
             settings.database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
+            pool_timeout_seconds=settings.database_pool_timeout_seconds,
+            connect_timeout_seconds=settings.database_connect_timeout_seconds,
             statement_timeout_ms=settings.database_statement_timeout_ms,
             pre_ping=settings.database_pool_pre_ping,
             autocommit_reads=settings.database_autocommit_reads,
@@ -86,10 +90,21 @@ def connection_lost(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+STATEMENT_TIMEOUT_SQLSTATE = "57014"  # query_canceled: statement_timeout, or a cancel request
+
+
 def database_unavailable(exc: BaseException) -> bool:
-    """True when `exc` is about reaching the database, not about the statement: a lost or
-    failed connection, or no pooled connection free within the pool timeout."""
-    return connection_lost(exc) or isinstance(exc, PoolTimeoutError)
+    """True when `exc` is about the database's availability, not about the statement: a lost or
+    failed connection, no pooled connection free within the pool timeout, or a statement the
+    server cancelled at its statement timeout (an overloaded or locked-up database)."""
+    return (
+        connection_lost(exc)
+        or isinstance(exc, PoolTimeoutError)
+        or (
+            isinstance(exc, DBAPIError)
+            and getattr(exc.orig, "sqlstate", None) == STATEMENT_TIMEOUT_SQLSTATE
+        )
+    )
 
 
 def failure_summary(exc: BaseException) -> str:
@@ -114,6 +129,7 @@ def _create_engine(
     pool_size: int,
     max_overflow: int,
     pool_timeout_seconds: float,
+    connect_timeout_seconds: int,
     statement_timeout_ms: int,
     pre_ping: bool,
 ) -> Engine:
@@ -123,6 +139,9 @@ def _create_engine(
     connect_args: dict[str, Any] = {}
     if statement_timeout_ms:
         connect_args["options"] = f"-c statement_timeout={statement_timeout_ms}"
+    if connect_timeout_seconds:
+        # A host that drops packets would otherwise hold the request until gunicorn's timeout.
+        connect_args["connect_timeout"] = connect_timeout_seconds
     return create_engine(
         url,
         pool_size=pool_size,
