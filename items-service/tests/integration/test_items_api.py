@@ -1377,3 +1377,16 @@ def test_every_route_answers_404_problem_not_a_redirect_when_a_slash_is_appended
         answers[f"{method} {path}"] = (response.status_code, response.mimetype)
 
     assert answers == {request: (404, "application/problem+json") for request in answers}
+
+
+def test_api_answers_503_jwks_unavailable_with_retry_after_when_identity_keys_cannot_be_loaded(
+    settings: ItemsSettings, rollback_database: Database, clock: FakeClock, issuer: TokenIssuer
+) -> None:
+    app = create_app(settings, clock=clock, database=rollback_database)  # JWKS at a closed port
+
+    response = app.test_client().get("/api/v1/items", headers=issuer.headers(uuid.uuid4()))
+
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json(force=True)["code"] == "jwks_unavailable"
+    assert response.headers["Retry-After"] == "10"

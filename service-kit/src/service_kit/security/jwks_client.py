@@ -27,6 +27,7 @@ JwksFetcher = Callable[[str, float], dict[str, Any]]
 class JwksUnavailableError(ServiceUnavailableError):
     code, title = "jwks_unavailable", "Token verification keys unavailable"
     default_detail = "The keys that verify access tokens cannot be loaded; try again shortly."
+    retry_after_seconds = 10  # about the default interval between two JWKS refetches
 
 
 def fetch_jwks(url: str, timeout_seconds: float) -> dict[str, Any]:
