@@ -12,8 +12,8 @@ Both phases run twice, with the password bulkheads off (identity's per-process b
 its hashing threads at normal priority, the gateway's bound out of reach: the behaviour before
 they existed) and at their defaults, so the before and after figures come from the same run.
 Targets (bulkheads on, during the flood): probe p99 below 100 ms for both kinds, and logins
-beyond the capacity answered at once (503 `overloaded` with `Retry-After`, p99 below 100 ms)
-instead of queueing.
+beyond the capacity answered at once (503 `overloaded` with `Retry-After`; at the gateway, the
+p99 of a refusal below a fifth of the median admitted login) instead of queueing for a hash.
 
 Usage: `make bench-flood` (or `uv run python bench/password_flood.py [--seconds N]`).
 Needs: PostgreSQL (BENCH_DATABASE_SERVER, default the local server) and nginx.
@@ -49,7 +49,7 @@ BENCH_DIR = ROOT / "bench"
 DATABASE = "identity_bench_flood"
 PASSWORD = "bench password 0123"  # noqa: S105 - the benchmark's own throwaway accounts
 FLOOD_CONNECTIONS, PROBE_CONNECTIONS = 32, 4
-PROBE_P99_MS, REJECT_P99_MS = 100.0, 100.0
+PROBE_P99_MS = 100.0
 # (identity settings, gateway settings): the behaviour before the bulkheads, and the defaults.
 CONFIGURATIONS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "bulkhead_off": (
@@ -368,8 +368,10 @@ def main() -> None:
         "no probe failures": on["probe_failures_during_flood"] == 0,
         "logins beyond capacity refused (503 overloaded)": rejected["n"] > 0
         and set(on["flood_error_codes"]) == {"overloaded"},
-        "refusals at once (gateway time of 503s, p99 < 100 ms)": rejected.get("p99_ms", 1e9)
-        < REJECT_P99_MS,
+        "refusals at once (503 p99 at the gateway < admitted login p50 / 5)": rejected.get(
+            "p99_ms", 1e9
+        )
+        < on["login_times_at_gateway"].get("200", {}).get("p50_ms", 0) / 5,
         "refusals carry Retry-After": "-" not in on["flood_retry_after"],
     }
     summary = {

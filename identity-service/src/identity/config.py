@@ -35,7 +35,7 @@ class IdentitySettings(ServiceSettings):
     password_hash_concurrency: int = Field(default=2, ge=0, le=64)
     """Password hashes (login, registration, password change) running at once per process;
     more are refused with 503 `overloaded`. 0: no limit."""
-    password_hash_niceness: int = Field(default=10, ge=0, le=19)
+    password_hash_niceness: int = Field(default=19, ge=0, le=19)
     """CPU niceness of the threads that hash (Linux): busy cores serve cheap requests first."""
 
     @model_validator(mode="after")
