@@ -14,21 +14,18 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import jwt
-import requests
 from cryptography.hazmat.primitives.asymmetric import ec
+from harness import free_port, gunicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -44,12 +41,6 @@ OWNERS, ITEMS_PER_OWNER = 100, 1_000
 ISSUER, AUDIENCE = "http://bench.local", "api"
 SECRET = "bench-" + "x" * 40
 DEPTH = 100_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prepare_database(server_url: str) -> tuple[str, list[uuid.UUID]]:
@@ -149,46 +140,8 @@ def write_lua(workdir: Path, name: str, tokens: list[str], path: str) -> Path:
     return script
 
 
-@contextmanager
-def serve(name: str, app_spec: str, env: dict[str, str], workdir: Path) -> Iterator[str]:
-    port = free_port()
-    log = open(workdir / f"{name}.log", "w")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "python:service_kit.gunicorn_config",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--chdir",
-            str(BENCH_DIR),
-            app_spec,
-        ],
-        env={
-            **os.environ,
-            "WEB_CONCURRENCY": "2",
-            "GUNICORN_THREADS": "4",
-            "LOG_LEVEL": "WARNING",
-            **env,
-        },
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                requests.get(base + "/health/live", timeout=2)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+def serve(name: str, app_spec: str, env: dict[str, str], workdir: Path) -> Any:
+    return gunicorn(app_spec, env=env, log_path=workdir / f"{name}.log")
 
 
 def wrk(url: str, script: Path, seconds: int) -> dict[str, float]:

@@ -26,7 +26,6 @@ import multiprocessing
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import requests
+from harness import free_port, gunicorn, wait_until_up
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -60,12 +59,6 @@ CONFIGURATIONS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def fresh_database(server_url: str) -> str:
     admin = create_engine(
         make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
@@ -77,69 +70,34 @@ def fresh_database(server_url: str) -> str:
     return make_url(server_url).set(database=DATABASE).render_as_string(hide_password=False)
 
 
-def wait_until_up(url: str) -> None:
-    for _ in range(300):
-        try:
-            if requests.get(url, timeout=2).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
-
-
-@contextmanager
-def identity(url: str, port: int, workdir: Path, *, settings: dict[str, str]) -> Iterator[None]:
+def identity(url: str, workdir: Path, *, settings: dict[str, str]) -> Any:
+    """identity under gunicorn (2 workers x 4 threads) on `url`; yields its base URL."""
     env = {
-        **os.environ,
         "IDENTITY_ENV": "development",
         "IDENTITY_DATABASE_URL": url,
         "IDENTITY_TRUSTED_PROXY_COUNT": "1",
         "IDENTITY_LOG_LEVEL": "WARNING",
         **settings,
-        "WEB_CONCURRENCY": "2",
-        "GUNICORN_THREADS": "4",
-        "LOG_LEVEL": "WARNING",
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    with open(workdir / f"identity-{port}.log", "w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "python:service_kit.gunicorn_config",
-                "-b",
-                f"127.0.0.1:{port}",
-                "identity:create_app()",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_up(f"http://127.0.0.1:{port}/health/ready")
-            yield
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+    log_path = workdir / f"identity-{len(list(workdir.glob('identity-*')))}.log"
+    return gunicorn("identity:create_app()", env=env, log_path=log_path, ready_path="/health/ready")
 
 
 @contextmanager
-def gateway(identity_port: int, workdir: Path, *, settings: dict[str, str]) -> Iterator[str]:
+def gateway(upstream: str, log_path: Path, *, settings: dict[str, str]) -> Iterator[str]:
+    """nginx rendered from the gateway template in front of `upstream`; yields its base URL."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     listen = free_port()
     env = {
         **os.environ,
-        "IDENTITY_UPSTREAM": f"127.0.0.1:{identity_port}",
+        "IDENTITY_UPSTREAM": upstream,
         "ITEMS_UPSTREAM": f"127.0.0.1:{free_port()}",
         "GATEWAY_LISTEN": f"127.0.0.1:{listen}",
         "GATEWAY_AUTH_RATE": "100000r/s",  # lifted: the flood comes from many addresses
         "GATEWAY_AUTH_BURST": "100000",
         **settings,
     }
-    prefix = workdir / f"gateway-{identity_port}"
+    prefix = log_path.with_suffix("")
     conf = subprocess.run(
         [sys.executable, str(ROOT / "gateway" / "render.py"), "--out", str(prefix)],
         env=env,
@@ -147,7 +105,7 @@ def gateway(identity_port: int, workdir: Path, *, settings: dict[str, str]) -> I
         capture_output=True,
         text=True,
     ).stdout.strip()
-    with open(workdir / f"gateway-{identity_port}.log", "w") as log:
+    with log_path.open("w") as log:
         process = subprocess.Popen(
             [nginx, "-p", f"{prefix}/", "-c", conf], stdout=log, stderr=subprocess.STDOUT
         )
@@ -351,13 +309,15 @@ def main() -> None:
             check=True,
             stdout=subprocess.DEVNULL,
         )
-        port = free_port()
+        access_log = workdir / f"gateway-{label}.log"
         print(f"{label} {identity_settings or ''} {gateway_settings or ''}...", flush=True)
         with (
-            identity(url, port, workdir, settings=identity_settings),
-            gateway(port, workdir, settings=gateway_settings) as base,
+            identity(url, workdir, settings=identity_settings) as identity_base,
+            gateway(
+                identity_base.removeprefix("http://"), access_log, settings=gateway_settings
+            ) as base,
         ):
-            results[label] = measure(base, args.seconds, workdir / f"gateway-{port}.log")
+            results[label] = measure(base, args.seconds, access_log)
         print(json.dumps(results[label], indent=2), flush=True)
     on = results["bulkhead_on"]
     rejected = on["login_times_at_gateway"].get("503", {"n": 0})

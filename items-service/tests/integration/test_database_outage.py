@@ -5,7 +5,6 @@ ended with `pg_terminate_backend` several times while threads create and list it
 """
 
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from service_kit.clock import SYSTEM_CLOCK
 from service_kit.db import Database
 from service_kit.testing import PostgresServer
 from service_kit.testing.auth import bearer
-from service_kit.testing.concurrency import Answer, live_server
+from service_kit.testing.concurrency import Answer, live_server, under_load
 from tests.conftest import TokenIssuer, make_settings
 
 pytestmark = pytest.mark.postgres
@@ -54,12 +53,11 @@ def _stored_ids(url: str) -> set[str]:
 def test_load_gets_no_500_and_keeps_every_acknowledged_item_when_backends_are_terminated(
     base_url: str, module_database_url: str, issuer: TokenIssuer, pg_server: PostgresServer
 ) -> None:
-    stop = threading.Event()
     answers: Counter[tuple[int, str | None]] = Counter()
     acknowledged: list[str] = []
     lock = threading.Lock()
 
-    def load(thread: int) -> None:
+    def load(thread: int, stop: threading.Event) -> None:
         token = issuer.token(user_id=uuid.uuid4(), now=SYSTEM_CLOCK.now())
         with requests.Session() as http:
             http.headers.update(bearer(token))
@@ -81,19 +79,13 @@ def test_load_gets_no_500_and_keeps_every_acknowledged_item_when_backends_are_te
                     if answer.status == 201:
                         acknowledged.append(str(answer.body["id"]))
 
-    threads = [threading.Thread(target=load, args=(n,)) for n in range(LOAD_THREADS)]
-    for thread in threads:
-        thread.start()
-    terminated = 0
-    try:
-        for _ in range(TERMINATIONS):
-            time.sleep(TERMINATION_INTERVAL_SECONDS)
-            terminated += pg_server.terminate_connections(module_database_url)
-        time.sleep(TERMINATION_INTERVAL_SECONDS)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
+    terminated = under_load(
+        load,
+        threads=LOAD_THREADS,
+        disruption=lambda: pg_server.terminate_connections(module_database_url),
+        times=TERMINATIONS,
+        interval_seconds=TERMINATION_INTERVAL_SECONDS,
+    )
 
     assert terminated >= TERMINATIONS  # the load held connections each time
     assert set(answers) <= {(200, None), (201, None), (503, "database_unavailable")}, answers

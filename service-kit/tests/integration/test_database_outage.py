@@ -26,6 +26,7 @@ from service_kit.db.transaction import AUTOCOMMIT
 from service_kit.http.app import create_service_app
 from service_kit.http.db import get_session
 from service_kit.testing import PostgresServer
+from service_kit.testing.concurrency import under_load
 from service_kit.testing.migrations import app_database
 
 pytestmark = pytest.mark.postgres
@@ -329,12 +330,11 @@ def test_load_gets_no_500_and_keeps_every_acknowledged_write_when_backends_are_t
     outage_url: str, pg_server: PostgresServer
 ) -> None:
     app = _notes_app(outage_url, pool_size=LOAD_THREADS)
-    stop = threading.Event()
     answers: Counter[tuple[int, str | None]] = Counter()
     acknowledged: list[str] = []
     lock = threading.Lock()
 
-    def load(thread: int) -> None:
+    def load(thread: int, stop: threading.Event) -> None:
         client = app.test_client()
         sent = 0
         while not stop.is_set():
@@ -350,19 +350,15 @@ def test_load_gets_no_500_and_keeps_every_acknowledged_write_when_backends_are_t
                 if response.status_code == 201:
                     acknowledged.append(body)
 
-    threads = [threading.Thread(target=load, args=(n,)) for n in range(LOAD_THREADS)]
-    for thread in threads:
-        thread.start()
-    terminated = 0
     try:
-        for _ in range(TERMINATIONS):
-            time.sleep(TERMINATION_INTERVAL_SECONDS)
-            terminated += pg_server.terminate_connections(outage_url)
-        time.sleep(TERMINATION_INTERVAL_SECONDS)
+        terminated = under_load(
+            load,
+            threads=LOAD_THREADS,
+            disruption=lambda: pg_server.terminate_connections(outage_url),
+            times=TERMINATIONS,
+            interval_seconds=TERMINATION_INTERVAL_SECONDS,
+        )
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
         app_database(app).dispose()
 
     assert terminated >= TERMINATIONS  # the load held connections each time

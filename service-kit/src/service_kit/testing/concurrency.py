@@ -5,6 +5,7 @@ unique indexes do when requests really overlap; these helpers serve an app on it
 """
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -79,3 +80,32 @@ def live_server(app: Flask, *, name: str) -> Iterator[str]:
         server.server_close()
         app_database(app).dispose()
     assert not thread.is_alive(), "the live server did not stop"  # noqa: S101
+
+
+def under_load(
+    load: Callable[[int, threading.Event], None],
+    *,
+    threads: int,
+    disruption: Callable[[], int],
+    times: int,
+    interval_seconds: float,
+) -> int:
+    """Run `load(index, stop)` in `threads` threads while `disruption()` happens `times` times,
+    `interval_seconds` apart (and once more that long before the load stops); return the sum of
+    what the disruptions returned (for example the connections they cut). Each `load` loops
+    until `stop` is set."""
+    stop = threading.Event()
+    workers = [threading.Thread(target=load, args=(index, stop)) for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    total = 0
+    try:
+        for _ in range(times):
+            time.sleep(interval_seconds)
+            total += disruption()
+        time.sleep(interval_seconds)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join(timeout=JOIN_TIMEOUT_SECONDS)
+    return total
