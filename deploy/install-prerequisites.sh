@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Everything a full `make test` needs besides Python, on Debian or Ubuntu (root, or sudo).
 #
-#   deploy/install-prerequisites.sh [PART ...]       PARTs: postgres nginx docker chromium
-#                                                      (default: all four), bench (wrk)
+#   deploy/install-prerequisites.sh [PART ...]       PARTs: postgres rabbitmq nginx docker
+#                                                      chromium (default: all five), bench (wrk)
 #
 # README's "Prerequisites" table lists the same parts and what is skipped without each; `.ci/run`
 # calls this very script, so CI and the README cannot drift. Idempotent: installs and starts only
 # what is missing, so it is safe on a bare machine and on one that already has everything.
 #   postgres  PostgreSQL server on 127.0.0.1:5432, user postgres, trust for local TCP (tests
 #             create and drop their own databases); started if it is down
+#   rabbitmq  RabbitMQ on 127.0.0.1:5672 (guest/guest; the event tests make a vhost each with
+#             rabbitmqctl); started if it is down
 #   nginx     nginx (the gateway) and envsubst (gettext-base; the gateway tests compare with it)
 #   docker    Docker engine + compose v2 (deploy/docker-engine.sh), then the base images built
 #             offline from Debian packages (deploy/offline-images.sh; no registry needed)
@@ -59,6 +61,21 @@ install_postgres() {
   pg_isready -h 127.0.0.1 -p 5432 || die "PostgreSQL does not answer on 127.0.0.1:5432"
 }
 
+install_rabbitmq() {
+  log "RabbitMQ on 127.0.0.1:5672"
+  have rabbitmq-server || apt_install rabbitmq-server
+  if ! $SUDO rabbitmqctl -q status >/dev/null 2>&1; then
+    $SUDO rabbitmq-server -detached
+  fi
+  # await_startup waits for the node to boot (and fails at once if it is not running at all).
+  for _ in $(seq 1 60); do
+    $SUDO rabbitmqctl -q await_startup --timeout 5 >/dev/null 2>&1 && break
+    sleep 1
+  done
+  $SUDO rabbitmqctl -q await_startup --timeout 5 || die "RabbitMQ did not start"
+  echo "RabbitMQ $($SUDO rabbitmqctl -q version)"
+}
+
 install_nginx() {
   log "nginx and envsubst"
   have nginx || apt_install nginx
@@ -85,11 +102,11 @@ install_bench() {
 }
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(postgres nginx docker chromium)
+[ ${#parts[@]} -gt 0 ] || parts=(postgres rabbitmq nginx docker chromium)
 for part in "${parts[@]}"; do
   case "$part" in
-    postgres | nginx | docker | chromium | bench) "install_$part" ;;
-    *) die "unknown part '$part' (postgres nginx docker chromium bench)" ;;
+    postgres | rabbitmq | nginx | docker | chromium | bench) "install_$part" ;;
+    *) die "unknown part '$part' (postgres rabbitmq nginx docker chromium bench)" ;;
   esac
 done
 log "ready: ${parts[*]}"

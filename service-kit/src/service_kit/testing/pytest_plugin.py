@@ -30,6 +30,11 @@ from service_kit.testing.postgres import (
     postgres_required,
     postgres_server,
 )
+from service_kit.testing.rabbitmq import (
+    RabbitMQUnavailableError,
+    rabbitmq_required,
+    rabbitmq_vhost,
+)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +45,18 @@ def pg_server() -> Iterator[PostgresServer]:
     except PostgresUnavailableError as exc:
         if postgres_required():
             pytest.fail(f"REQUIRE_POSTGRES is set but {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def broker_url() -> Iterator[str]:
+    """An AMQP URL of a RabbitMQ vhost of this test module's own."""
+    try:
+        with rabbitmq_vhost() as url:
+            yield url
+    except RabbitMQUnavailableError as exc:
+        if rabbitmq_required():
+            pytest.fail(f"REQUIRE_RABBITMQ is set but {exc}")
         pytest.skip(str(exc))
 
 
