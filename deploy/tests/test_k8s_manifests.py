@@ -1027,7 +1027,11 @@ def test_production_refuses_the_placeholders_and_accepts_real_secrets(
 
     prefix = service.upper()
     url = f"postgresql+psycopg://{service}:Zq81xT4@db.internal:5432/{service}"
-    real = {f"{prefix}_DATABASE_URL": url, f"{prefix}_SECRET_KEY": "9b1d5c0e6f0a4d8c8e3b2a1f7c6d"}
+    real = {
+        f"{prefix}_DATABASE_URL": url,
+        f"{prefix}_SECRET_KEY": "9b1d5c0e6f0a4d8c8e3b2a1f7c6d",
+        f"{prefix}_EVENTS_BROKER_URL": f"amqp://{service}:Zq81xT4@mq.internal:5672/identity-items",
+    }
     if service == "identity":
         real["IDENTITY_KEY_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
     for name, value in real.items():

@@ -150,6 +150,7 @@ def production_runner(
             "env": "production",
             "secret_key": SecretStr(Fernet.generate_key().decode()),
             "key_encryption_keys": SecretStr(Fernet.generate_key().decode()),
+            "events_broker_url": SecretStr("amqp://identity:Zq81xT4@mq.internal:5672/"),
         },
     )
     app = create_app(production, clock=clock, hasher=hasher, database=rollback_database)

@@ -37,6 +37,20 @@ def database_url_problem(url: str) -> str | None:
     return None
 
 
+EMBEDDED_BROKER_URL = "sqla+sqlite:///var/events.db"
+"""Integration events without a broker: kombu's SQLAlchemy transport on a file both services of
+`make run` share. Development only; production needs a real broker."""
+
+
+def broker_url_problem(url: str) -> str | None:
+    """What production refuses in an events broker URL, or None."""
+    if url.startswith("sqla+"):
+        return "production needs a RabbitMQ events_broker_url (amqp://...)"
+    if "dev-insecure" in url or "change-me" in url:
+        return "events_broker_url has a development placeholder password"
+    return None
+
+
 class ServiceSettings(BaseSettings):
     """Settings every service has. Subclasses set `env_prefix` and add their own."""
 
@@ -63,6 +77,9 @@ class ServiceSettings(BaseSettings):
     trusted_proxy_count: int = Field(default=0, ge=0, le=5)
     cors_origins: list[str] = Field(default_factory=list)
     cors_allow_credentials: bool = False
+    events_broker_url: SecretStr = SecretStr(EMBEDDED_BROKER_URL)
+    """Where integration events travel: `amqp://user:password@host:5672/vhost` (RabbitMQ), or
+    the embedded transport when there is no broker (development)."""
 
     def secret_fields(self) -> dict[str, SecretStr]:
         """Every secret setting, by name, for the production guard."""
@@ -86,6 +103,9 @@ class ServiceSettings(BaseSettings):
         database_problem = database_url_problem(self.database_url)
         if database_problem:
             problems.append(database_problem)
+        broker_problem = broker_url_problem(self.events_broker_url.get_secret_value())
+        if broker_problem:
+            problems.append(broker_problem)
         if problems:
             raise ConfigurationError("unsafe production settings: " + "; ".join(problems))
         return self

@@ -20,6 +20,7 @@ def production_settings(**overrides: Any) -> ServiceSettings:
         "secret_key": SecretStr(STRONG_SECRET),
         "cors_origins": ["https://app.example.com"],
         "cors_allow_credentials": True,
+        "events_broker_url": SecretStr("amqp://identity:Zq8v2LwT0xNfR4kJ@rabbitmq:5672/"),
     }
     values.update(overrides)
     return ServiceSettings(_env_file=None, **values)
@@ -152,3 +153,25 @@ def test_service_settings_load_when_production_database_password_is_real_or_abse
 def test_service_settings_refuse_to_load_when_production_database_url_does_not_parse() -> None:
     with pytest.raises(ValidationError, match="database_url is not a valid database URL"):
         production_settings(database_url="not a url")
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        pytest.param("sqla+sqlite:///var/events.db", "needs a RabbitMQ", id="embedded"),
+        pytest.param(
+            "amqp://identity:dev-insecure-broker@rabbitmq:5672/", "placeholder", id="placeholder"
+        ),
+    ],
+)
+def test_service_settings_refuse_to_load_when_production_events_broker_is_unfit(
+    url: str, problem: str
+) -> None:
+    with pytest.raises(ValidationError, match=problem):
+        production_settings(events_broker_url=SecretStr(url))
+
+
+def test_service_settings_use_the_embedded_events_transport_when_not_in_production() -> None:
+    settings = ServiceSettings(_env_file=None)  # type: ignore[call-arg]
+
+    assert settings.events_broker_url.get_secret_value().startswith("sqla+sqlite:///")

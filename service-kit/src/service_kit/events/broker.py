@@ -40,7 +40,6 @@ from service_kit.events.contract import (
 
 logger = logging.getLogger(__name__)
 
-EMBEDDED_BROKER_URL: Final = "sqla+sqlite:///var/events.db"
 EMBEDDED_POLLING_SECONDS: Final = 0.1
 ATTEMPTS_HEADER: Final = "x-attempts"
 ERROR_HEADER: Final = "x-last-error"
