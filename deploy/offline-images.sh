@@ -13,6 +13,10 @@
 #   nginx:stable-bookworm      Debian nginx (1.22); /docker-entrypoint.sh + /docker-entrypoint.d
 #                              render /etc/nginx/templates/*.template into /etc/nginx/conf.d/ with
 #                              envsubst of the defined environment variables; curl for checks
+#   rabbitmq:3.10              Debian rabbitmq-server (3.10); honours RABBITMQ_DEFAULT_USER,
+#                              RABBITMQ_DEFAULT_PASS, RABBITMQ_DEFAULT_VHOST; listens on 5672;
+#                              `rabbitmq-diagnostics -q ping` for health checks; data in
+#                              /var/lib/rabbitmq; runs as `rabbitmq`
 #
 # How: `debootstrap --variant=minbase bookworm` once (about 40 s) from the Debian mirror in
 # /etc/apt/sources*, `docker import` as $BASE_IMAGE, then one small Dockerfile per stand-in
@@ -28,7 +32,7 @@
 #   deploy/offline-images.sh [--force]
 #
 # Environment: DEBIAN_MIRROR (default: first bookworm mirror in /etc/apt/sources*),
-# DEBIAN_SECURITY_MIRROR, PYTHON_IMAGE, POSTGRES_IMAGE, NGINX_IMAGE, BASE_IMAGE,
+# DEBIAN_SECURITY_MIRROR, PYTHON_IMAGE, POSTGRES_IMAGE, NGINX_IMAGE, RABBITMQ_IMAGE, BASE_IMAGE,
 # OFFLINE_IMAGES_WORKDIR (default /var/tmp/offline-images).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +42,7 @@ SUITE=bookworm
 PYTHON_IMAGE=${PYTHON_IMAGE:-python:3.11-slim-bookworm}
 POSTGRES_IMAGE=${POSTGRES_IMAGE:-postgres:15-bookworm}
 NGINX_IMAGE=${NGINX_IMAGE:-nginx:stable-bookworm}
+RABBITMQ_IMAGE=${RABBITMQ_IMAGE:-rabbitmq:3.10}
 BASE_IMAGE=${BASE_IMAGE:-offline/debian:bookworm-minbase}
 WORKDIR=${OFFLINE_IMAGES_WORKDIR:-/var/tmp/offline-images}
 HOST_CA_GLOB=/usr/local/share/ca-certificates
@@ -55,7 +60,7 @@ SUDO=""
 image_size() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.0f MB", $1 / 1e6}'; }
 show_images() {
   local tag
-  for tag in "$BASE_IMAGE" "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$NGINX_IMAGE"; do
+  for tag in "$BASE_IMAGE" "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$NGINX_IMAGE" "$RABBITMQ_IMAGE"; do
     if image_exists "$tag"; then printf '  %-34s %s\n' "$tag" "$(image_size "$tag")"; fi
   done
 }
@@ -80,7 +85,7 @@ log "deploy/ca/: $ca_count host CA certificate(s) for image builds (git-ignored)
 
 # --- what is missing ------------------------------------------------------------------------
 wanted=()
-for tag in "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$NGINX_IMAGE"; do
+for tag in "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$NGINX_IMAGE" "$RABBITMQ_IMAGE"; do
   if [ "$FORCE" -eq 0 ] && image_exists "$tag"; then
     log "$tag exists: skipped"
   else
@@ -497,15 +502,66 @@ EOF
   echo "$ctx"
 }
 
+rabbitmq_context() {
+  local ctx=$WORKDIR/rabbitmq
+  rm -rf "$ctx" && mkdir -p "$ctx"
+  cat >"$ctx/Dockerfile" <<'EOF'
+ARG BASE
+FROM ${BASE}
+ENV LANG=C.UTF-8
+RUN set -eux; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends rabbitmq-server; \
+    rm -rf /var/lib/apt/lists/*; \
+    mkdir -p /var/lib/rabbitmq /etc/rabbitmq /var/log/rabbitmq; \
+    chown -R rabbitmq:rabbitmq /var/lib/rabbitmq /etc/rabbitmq /var/log/rabbitmq
+COPY docker-entrypoint.sh /usr/local/bin/
+VOLUME /var/lib/rabbitmq
+EXPOSE 5672
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["rabbitmq-server"]
+EOF
+  cat >"$ctx/docker-entrypoint.sh" <<'EOF'
+#!/usr/bin/env bash
+# Stand-in for the official rabbitmq image's entrypoint: the default user, password and vhost
+# from the environment, logs to stdout, the server in the foreground as `rabbitmq`.
+set -euo pipefail
+if [ "${1:-}" = 'rabbitmq-server' ] && [ "$(id -u)" = '0' ]; then
+  conf=/etc/rabbitmq/rabbitmq.conf
+  {
+    echo "listeners.tcp.default = 5672"
+    echo "loopback_users = none"
+    echo "log.console = true"
+    echo "log.file = false"
+    if [ -n "${RABBITMQ_DEFAULT_USER:-}" ]; then echo "default_user = ${RABBITMQ_DEFAULT_USER}"; fi
+    if [ -n "${RABBITMQ_DEFAULT_PASS:-}" ]; then echo "default_pass = ${RABBITMQ_DEFAULT_PASS}"; fi
+    if [ -n "${RABBITMQ_DEFAULT_VHOST:-}" ]; then echo "default_vhost = ${RABBITMQ_DEFAULT_VHOST}"; fi
+  } >"$conf"
+  chown rabbitmq:rabbitmq "$conf"
+  chown -R rabbitmq:rabbitmq /var/lib/rabbitmq
+  # Debian's /usr/sbin wrapper sends the output to a file; the server itself logs to stdout
+  # with RABBITMQ_LOGS=- (as in the official image).
+  export HOME=/var/lib/rabbitmq RABBITMQ_LOGS=-
+  shift
+  exec setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups \
+    /usr/lib/rabbitmq/bin/rabbitmq-server "$@"
+fi
+exec "$@"
+EOF
+  chmod 0755 "$ctx/docker-entrypoint.sh"
+  echo "$ctx"
+}
+
 total_started=$(date +%s)
 for tag in "${wanted[@]}"; do
   case "$tag" in
     "$PYTHON_IMAGE") build_standin "$tag" "$(python_context)" ;;
     "$POSTGRES_IMAGE") build_standin "$tag" "$(postgres_context)" ;;
     "$NGINX_IMAGE") build_standin "$tag" "$(nginx_context)" ;;
+    "$RABBITMQ_IMAGE") build_standin "$tag" "$(rabbitmq_context)" ;;
   esac
 done
-rm -rf "$WORKDIR/python" "$WORKDIR/postgres" "$WORKDIR/nginx"
+rm -rf "$WORKDIR/python" "$WORKDIR/postgres" "$WORKDIR/nginx" "$WORKDIR/rabbitmq"
 
 log "done in $(seconds_since "$total_started") s"
 show_images
