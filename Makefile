@@ -13,7 +13,7 @@ SOURCES := service-kit/src identity-service/src items-service/src gateway/render
 STACK ?= native
 
 
-.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench bench-flood clean images up down
+.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench bench-flood asyncapi clean images up down
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ bench: install ## Load benchmarks: the items list vs a baseline (wrk), and a log
 
 bench-flood: install ## Only the login-flood benchmark: reads and refreshes stay fast during it
 	$(RUN) python bench/password_flood.py
+
+asyncapi: install ## Regenerate docs/events.asyncapi.json from the event contract (a test checks it)
+	$(RUN) python -m service_kit.events.asyncapi > docs/events.asyncapi.json
 
 images: ## Offline stand-ins for the base images (python, postgres, nginx) from Debian packages
 	deploy/offline-images.sh
