@@ -16,6 +16,7 @@ from identity.schemas.user_schemas import (
 from service_kit.http.auth import current_principal, require_admin, require_auth
 from service_kit.http.openapi import (
     BEARER_SECURITY,
+    CURSOR_VALIDATION_CODES,
     JsonBody,
     ViewResult,
     empty_response,
@@ -58,7 +59,7 @@ def update_me(body: UserUpdate) -> ViewResult:
 
 @users_bp.post(
     "/me/password",
-    responses={204: empty_response("Password changed"), **problem_responses(503)},
+    responses={204: empty_response("Password changed"), **problem_responses(429, 503)},
 )
 @require_auth
 def change_password(body: PasswordChange) -> ViewResult:
@@ -90,7 +91,13 @@ def delete_me() -> ViewResult:
     return "", 204
 
 
-@users_bp.get("", responses={200: UserPage, **problem_responses(403, codes=ADMIN_CODES)})
+@users_bp.get(
+    "",
+    responses={
+        200: UserPage,
+        **problem_responses(403, 422, codes={**ADMIN_CODES, **CURSOR_VALIDATION_CODES}),
+    },
+)
 @require_admin
 def list_users(query: UserListQuery) -> ViewResult:
     """Admins: users oldest first, filtered by `q` (substring of email or name)."""
