@@ -1,0 +1,142 @@
+"""Both services' OpenAPI documents hold for the real stack, through the gateway.
+
+- `test_every_operation_conforms_to_its_openapi_document_through_the_gateway`: Schemathesis
+  (every phase, the stateful one included, and every built-in check) on each document the
+  gateway serves, as real users (e2e.fuzzing says how, and which few failures it tolerates and
+  why). No 5xx, no undocumented status, content type or header, no body that breaks its schema,
+  no schema-valid request rejected or invalid one accepted, auth enforced, and no resource
+  missing after its creation or present after its deletion.
+- The answers the gateway makes itself, which no service test sees, are checked against the
+  same documents: 429 on the rate-limited credential operations and 413 on every operation.
+
+Rate limits: the fuzz runs get no budget of their own (no address or stack setting of their
+own). A client meets the gateway's 429 on login, register, refresh and password change, so the
+documents declare it (with `Retry-After`) and every 429 the runs meet must conform; the runs
+then wait `Retry-After` and send again, as a client should, so they still reach the services.
+That costs seconds per run on the e2e stack's budget, not coverage. Each test that may spend the
+budget waits for it to refill before the next test logs anyone in.
+"""
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import schemathesis
+from e2e.api_client import Account, ApiClient
+from e2e.fuzzing import fuzz
+from e2e.stack import AUTH_BURST, AUTH_RATE_PER_SECOND, Stack
+from e2e.waiting import wait_until
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+FUZZ_TIMEOUT_SECONDS = 900
+ONE_MIB = 1024 * 1024
+FLOOD_CONCURRENCY = 8
+CONFORMANCE_CHECKS = [
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+# Bodies that fail validation: the gateway counts them all the same, and the ones it lets
+# through cost the services no password hash and create nothing.
+RATE_LIMITED_OPERATIONS = [
+    ("/api/v1/auth/login", {"email": ""}),
+    ("/api/v1/auth/register", {"email": ""}),
+    ("/api/v1/auth/refresh", {"refresh_token": ""}),
+    ("/api/v1/users/me/password", {"current_password": ""}),
+]
+
+
+def _document(stack: Stack, service: str) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_url(
+        f"{stack.base_url}/docs/{service}/openapi.json",
+        config=schemathesis.Config.from_dict({"base-url": stack.base_url}),
+    )
+
+
+@pytest.fixture
+def auth_budget_refilled() -> Iterator[None]:
+    """After the test, the gateway's per-address credential budget is full again."""
+    yield
+    time.sleep(AUTH_BURST / AUTH_RATE_PER_SECOND + 1)
+
+
+@pytest.mark.timeout(FUZZ_TIMEOUT_SECONDS)
+@pytest.mark.usefixtures("auth_budget_refilled")
+@pytest.mark.parametrize("service", ["identity", "items"])
+def test_every_operation_conforms_to_its_openapi_document_through_the_gateway(
+    stack: Stack, service: str
+) -> None:
+    report = fuzz(stack, service)
+
+    print(report.describe())  # the run's figures, in the captured output
+    assert not report.problems, report.describe()
+    assert {"coverage", "fuzzing", "stateful"} <= {
+        phase for phase, cases in report.cases_by_phase.items() if cases > 0
+    }, report.describe()
+    assert report.stateful_links > 0, report.describe()
+
+
+@pytest.mark.parametrize("service", ["identity", "items"])
+def test_gateway_413_conforms_to_the_document_of_every_operation(
+    stack: Stack, api: ApiClient, account: Account, service: str
+) -> None:
+    schema = _document(stack, service)
+    oversized = json.dumps({"name": "x" * ONE_MIB}).encode()
+    checked = []
+
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        case = operation.Case(
+            path_parameters={p.name: str(uuid.uuid4()) for p in operation.path_parameters}
+        )
+        response = api.request(
+            operation.method.upper(),
+            case.formatted_path,
+            token=account.tokens.access_token,
+            data=oversized,
+            headers={"Content-Type": "application/json"},
+        )
+
+        assert response.status_code == 413, (operation.label, response.status_code)
+        case.validate_response(response, checks=CONFORMANCE_CHECKS)
+        checked.append(operation.label)
+
+    assert checked
+
+
+def _first_429(base_url: str, path: str, body: dict[str, str], token: str) -> requests.Response:
+    """Send the request from several threads at once until the gateway answers one with 429."""
+
+    def send(_: int) -> requests.Response:
+        with ApiClient(base_url) as client:  # one client per thread: sessions are not shared
+            return client.request("POST", path, token=token, json=body)
+
+    with ThreadPoolExecutor(FLOOD_CONCURRENCY) as pool:
+        return wait_until(
+            lambda: next((r for r in pool.map(send, range(16)) if r.status_code == 429), None),
+            timeout=30,
+            interval=0,
+            what=f"a 429 from a flood of POST {path}",
+        )
+
+
+@pytest.mark.usefixtures("auth_budget_refilled")
+@pytest.mark.parametrize(("path", "body"), RATE_LIMITED_OPERATIONS)
+def test_gateway_429_conforms_to_the_document_of_each_rate_limited_operation(
+    stack: Stack, account: Account, path: str, body: dict[str, str]
+) -> None:
+    case = _document(stack, "identity")[path]["POST"].Case(body=body)
+
+    response = _first_429(stack.base_url, path, body, account.tokens.access_token)
+
+    case.validate_response(response, checks=CONFORMANCE_CHECKS)
