@@ -7,7 +7,9 @@
   no schema-valid request rejected or invalid one accepted, auth enforced, and no resource
   missing after its creation or present after its deletion.
 - The answers the gateway makes itself, which no service test sees, are checked against the
-  same documents: 429 on the rate-limited credential operations and 413 on every operation.
+  same documents: 429 on the rate-limited credential operations and 413 on every operation;
+  and 503 `overloaded` (from the gateway's or identity's password bulkhead, whichever refuses
+  first) on login, register and password change.
 
 Rate limits: the fuzz runs get no budget of their own (no address or stack setting of their
 own). A client meets the gateway's 429 on login, register, refresh and password change, so the
@@ -20,13 +22,13 @@ budget waits for it to refill before the next test logs anyone in.
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 import schemathesis
-from e2e.api_client import Account, ApiClient
+from e2e.api_client import Account, ApiClient, unique_email
 from e2e.fuzzing import fuzz
 from e2e.stack import AUTH_BURST, AUTH_RATE_PER_SECOND, Stack
 from e2e.waiting import wait_until
@@ -114,19 +116,22 @@ def test_gateway_413_conforms_to_the_document_of_every_operation(
     assert checked
 
 
-def _first_429(base_url: str, path: str, body: dict[str, str], token: str) -> requests.Response:
-    """Send the request from several threads at once until the gateway answers one with 429."""
+def _first_answer(
+    stack: Stack, path: str, body: Callable[[], dict[str, str]], token: str, status: int
+) -> requests.Response:
+    """Send the request from several threads at once until the gateway answers one with
+    `status`; `body` makes each request's body."""
 
     def send(_: int) -> requests.Response:
-        with ApiClient(base_url) as client:  # one client per thread: sessions are not shared
-            return client.request("POST", path, token=token, json=body)
+        with ApiClient(stack.base_url) as client:  # one client per thread: no shared session
+            return client.request("POST", path, token=token, json=body())
 
     with ThreadPoolExecutor(FLOOD_CONCURRENCY) as pool:
         return wait_until(
-            lambda: next((r for r in pool.map(send, range(16)) if r.status_code == 429), None),
+            lambda: next((r for r in pool.map(send, range(16)) if r.status_code == status), None),
             timeout=30,
             interval=0,
-            what=f"a 429 from a flood of POST {path}",
+            what=f"a {status} from a flood of POST {path}",
         )
 
 
@@ -137,6 +142,31 @@ def test_gateway_429_conforms_to_the_document_of_each_rate_limited_operation(
 ) -> None:
     case = _document(stack, "identity")[path]["POST"].Case(body=body)
 
-    response = _first_429(stack.base_url, path, body, account.tokens.access_token)
+    response = _first_answer(stack, path, lambda: body, account.tokens.access_token, 429)
 
+    case.validate_response(response, checks=CONFORMANCE_CHECKS)
+
+
+# Well-formed bodies, so that each request hashes a password: more at once than the password
+# bulkheads take (the gateway's, and identity's per process) are answered 503 `overloaded`.
+PASSWORD_OPERATIONS = [
+    ("/api/v1/auth/login", lambda: {"email": unique_email(), "password": "not-the-password"}),
+    ("/api/v1/auth/register", lambda: {"email": unique_email(), "password": "a-new-password"}),
+    (
+        "/api/v1/users/me/password",
+        lambda: {"current_password": "not-the-password", "new_password": "a-new-password"},
+    ),
+]
+
+
+@pytest.mark.usefixtures("auth_budget_refilled")
+@pytest.mark.parametrize(("path", "body"), PASSWORD_OPERATIONS)
+def test_overloaded_503_conforms_to_the_document_of_each_password_operation(
+    stack: Stack, account: Account, path: str, body: Callable[[], dict[str, str]]
+) -> None:
+    case = _document(stack, "identity")[path]["POST"].Case(body=body())
+
+    response = _first_answer(stack, path, body, account.tokens.access_token, 503)
+
+    assert response.json()["code"] == "overloaded", response.text
     case.validate_response(response, checks=CONFORMANCE_CHECKS)
