@@ -11,12 +11,15 @@
   and 503 `overloaded` (from the gateway's or identity's password bulkhead, whichever refuses
   first) on login, register and password change.
 
-Rate limits: the fuzz runs get no budget of their own (no address or stack setting of their
-own). A client meets the gateway's 429 on login, register, refresh and password change, so the
-documents declare it (with `Retry-After`) and every 429 the runs meet must conform; the runs
-then wait `Retry-After` and send again, as a client should, so they still reach the services.
-That costs seconds per run on the e2e stack's budget, not coverage. Each test that may spend the
-budget waits for it to refill before the next test logs anyone in.
+Rate limits (the choice): the fuzz runs get no budget of their own, neither a client address
+of their own (compose mode cannot give one: every client reaches the gateway from Docker's
+proxy) nor a stack setting (it would also lift the limit that the gateway tests flood). They
+keep within the e2e stack's budget as a well-behaved client does, pacing their requests to the
+four rate-limited operations below its rate, so a run meets no 429 and stays reproducible. 429
+is still a declared, schema-valid answer of those operations: a run that meets one validates it
+and waits `Retry-After`, and `test_gateway_429_conforms_...` checks the gateway's real 429 on
+each of them. Each test that spends the budget waits for it to refill before the next test logs
+anyone in.
 """
 
 import json

@@ -43,11 +43,18 @@ even for an item deleted since). Those failures are dropped only when the run sa
 restored after its deletion, or the 201 replayed after it.
 
 Rate limits: the gateway limits login, register, refresh and password change per client address
-(429 with `Retry-After`), and fuzzing those operations goes over the e2e stack's budget. The run
-does not get a budget of its own: 429 is a response the documents declare, and a client can meet
-it, so it must conform like any other. `rate-limit = "auto"` has Schemathesis wait `Retry-After`
-and send the request again (validating every 429 it got), so the run still reaches the services.
-The harness's own credential calls wait the same way.
+(the e2e stack: 30 a second with a burst of 60, then 429 with `Retry-After`), and unpaced
+fuzzing goes over that. The run gets no budget of its own: that would take a second client
+address, which compose mode cannot give (its gateway port is published through Docker's proxy,
+so every client has the proxy's address), or a stack setting that would lift the limit the
+gateway tests flood too. It keeps within the budget as a well-behaved client does: its
+requests to those four operations, generated or its own, are paced to
+`CREDENTIAL_PACE_PER_SECOND`. 429 stays a declared answer: should the run meet one anyway, it
+is validated like any other, `rate-limit = "auto"` has Schemathesis wait `Retry-After` and send
+again (the harness's own requests do the same), and the one check that cannot take it
+(`missing_required_header` wants exactly 401 when Authorization is missing, but the budget is
+counted before the service looks at credentials) drops that failure after checking it was the
+gateway's 429. The gateway's 429 on each of the four operations is tested on its own.
 """
 
 import base64
@@ -69,13 +76,14 @@ from schemathesis.engine import Status, events, from_schema
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
 from schemathesis.openapi.checks import (
     EnsureResourceAvailability,
+    MissingHeaderNotRejected,
     RejectedPositiveData,
     UseAfterFree,
 )
 from schemathesis.schemas import BaseSchema
 
 from e2e.api_client import PROBLEM_JSON, unique_email
-from e2e.stack import Stack
+from e2e.stack import AUTH_RATE_PER_SECOND, Stack
 
 SEED: Final = 20250917
 MAX_EXAMPLES: Final = 150
@@ -86,6 +94,17 @@ REQUEST_TIMEOUT_SECONDS: Final = 15
 SEND_ATTEMPTS: Final = 10
 """How often the harness sends a request of its own when the gateway answers 429 or 503."""
 RENEW_BEFORE_EXPIRY_SECONDS: Final = 60
+RATE_LIMITED_PATHS: Final = frozenset(
+    {
+        "/api/v1/auth/login",
+        "/api/v1/auth/register",
+        "/api/v1/auth/refresh",
+        "/api/v1/users/me/password",
+    }
+)
+"""What the gateway's per-address credential budget counts (any method)."""
+CREDENTIAL_PACE_PER_SECOND: Final = AUTH_RATE_PER_SECOND - 5
+"""Below the e2e stack's rate: the budget's burst is never spent, so no 429 in a run."""
 
 # Schemathesis filters these out of what it reports (curl samples): credentials, not the
 # Idempotency-Key (its default markers include "key"), which a failure report must show.
@@ -164,6 +183,20 @@ def _session_id(access_token: str) -> str:
 # -- accounts ----------------------------------------------------------------------------------
 
 
+class Pace:
+    """At most `per_second` calls of `wait` return per second, evenly spaced."""
+
+    def __init__(self, per_second: float) -> None:
+        self._interval = 1 / per_second
+        self._next = 0.0
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        if self._next > now:
+            time.sleep(self._next - now)
+        self._next = max(now, self._next) + self._interval
+
+
 @dataclass
 class Account:
     """A real account whose access token generated requests carry."""
@@ -181,10 +214,11 @@ class Account:
 class Accounts:
     """The accounts generated requests act as, kept working (see the module docstring)."""
 
-    def __init__(self, http: requests.Session, base_url: str, stack: Stack) -> None:
+    def __init__(self, http: requests.Session, base_url: str, stack: Stack, pace: Pace) -> None:
         self._http = http
         self._base_url = base_url
         self._stack = stack
+        self._pace = pace
         self._current: dict[Role, Account] = {}
         self._by_token: dict[str, Account] = {}
         self.made: Counter[Role] = Counter()
@@ -212,6 +246,8 @@ class Accounts:
         """A request of the harness itself (not a generated one). A 429 or 503 with Retry-After
         is waited out and sent again, as a client should."""
         for _ in range(SEND_ATTEMPTS):
+            if path in RATE_LIMITED_PATHS:
+                self._pace.wait()
             response = self._http.request(
                 method, self._base_url + path, timeout=REQUEST_TIMEOUT_SECONDS, **kwargs
             )
@@ -292,13 +328,19 @@ class RealValues:
     """What generated requests need to be real (see the module docstring), and what the run
     learns from the answers: issued cursors, and which account a request has made unusable."""
 
-    def __init__(self, accounts: Accounts) -> None:
+    def __init__(self, accounts: Accounts, pace: Pace) -> None:
         self._accounts = accounts
+        self._pace = pace
         self._issued_cursors: dict[str, list[str]] = {}
         self._handed_out: set[str] = set()  # so that a replayed case keeps what it was given
         self.substituted: Counter[str] = Counter()
 
     def before_call(self, case: ApiCase) -> None:
+        self._give_real_values(case)
+        if case.path in RATE_LIMITED_PATHS:
+            self._pace.wait()  # after the values: giving them may have used the budget
+
+    def _give_real_values(self, case: ApiCase) -> None:
         if not _is_positive(case):
             return
         query = case.query if isinstance(case.query, dict) else {}
@@ -429,6 +471,10 @@ class Tolerance:
     RESTORED_AFTER_DELETE: Final = (
         "use after delete: the item was restored since (POST /restore undoes a delete)"
     )
+    LIMITED_BEFORE_AUTH: Final = (
+        "429 to a request without Authorization: the gateway's credential budget answers "
+        "before the service asks for credentials (the retry after Retry-After got 401)"
+    )
     REPLAYED_AFTER_DELETE: Final = (
         "created item not found: the 201 was an Idempotency-Key replay of an item deleted "
         "before it (a replay is the first response again)"
@@ -480,6 +526,10 @@ class Tolerance:
     def _reason(self, failure: Any, case: ApiCase, response: schemathesis.Response) -> str | None:
         if isinstance(failure, UseAfterFree):
             return self.RESTORED_AFTER_DELETE if self._was_restored_since_deleted(case) else None
+        if isinstance(failure, MissingHeaderNotRejected):
+            return (
+                self.LIMITED_BEFORE_AUTH if self._limited_before_auth(failure, response) else None
+            )
         if isinstance(failure, EnsureResourceAvailability):
             return self.REPLAYED_AFTER_DELETE if self._was_replayed_after_delete(case) else None
         if not isinstance(failure, RejectedPositiveData):
@@ -494,6 +544,16 @@ class Tolerance:
     def _was_restored_since_deleted(self, case: ApiCase) -> bool:
         item_id = str((case.path_parameters or {}).get("item_id"))
         return self._restored.get(item_id, -1) > self._deleted.get(item_id, -1) >= 0
+
+    def _limited_before_auth(
+        self, failure: MissingHeaderNotRejected, response: schemathesis.Response
+    ) -> bool:
+        return (
+            failure.header_name.lower() == "authorization"
+            and response.status_code == 429
+            and _problem_code(response) == "too_many_requests"
+            and _response_header(response, "Retry-After") is not None
+        )
 
     def _was_replayed_after_delete(self, case: ApiCase) -> bool:
         item_id = str((case.path_parameters or {}).get("item_id"))
@@ -697,8 +757,9 @@ def fuzz(stack: Stack, service: str) -> FuzzReport:
     started = time.monotonic()
     report = FuzzReport(service)
     with requests.Session() as http:
-        accounts = Accounts(http, stack.base_url, stack)
-        values = RealValues(accounts)
+        pace = Pace(CREDENTIAL_PACE_PER_SECOND)
+        accounts = Accounts(http, stack.base_url, stack, pace)
+        values = RealValues(accounts, pace)
         tolerance = Tolerance(accounts, http, stack.base_url)
         schema = schemathesis.openapi.from_url(
             f"{stack.base_url}/docs/{service}/openapi.json", config=_config(stack.base_url)
