@@ -180,9 +180,6 @@ def _session_id(access_token: str) -> str:
     return str(claims["sid"])
 
 
-# -- accounts ----------------------------------------------------------------------------------
-
-
 class Pace:
     """At most `per_second` calls of `wait` return per second, evenly spaced."""
 
@@ -195,6 +192,9 @@ class Pace:
         if self._next > now:
             time.sleep(self._next - now)
         self._next = max(now, self._next) + self._interval
+
+
+# -- accounts ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -235,12 +235,18 @@ class Accounts:
             return self._renewed(account)
         return account
 
+    def replace(self, role: Role) -> Account:
+        """A new account of `role` from now on."""
+        return self._make(role)
+
+    def check_all(self) -> None:
+        """Check every account before its next use (a request may have changed any of them)."""
+        for account in self._current.values():
+            account.needs_check = True
+
     def owning(self, token: str | None) -> Account | None:
         """The account an access token was issued to (current or replaced), if it is ours."""
         return self._by_token.get(token) if token else None
-
-    def accounts(self) -> list[Account]:
-        return list(self._current.values())
 
     def send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """A request of the harness itself (not a generated one). A 429 or 503 with Retry-After
@@ -324,6 +330,22 @@ def _cursor_scope(case: ApiCase) -> str:
     return f"{case.path} {sort}"
 
 
+_CREDENTIAL_EXCHANGES: Final = frozenset(
+    {"POST /api/v1/auth/login", "POST /api/v1/auth/register", "POST /api/v1/auth/refresh"}
+)
+
+
+def _may_change_an_account(case: ApiCase, response: schemathesis.Response) -> bool:
+    """Whether a successful request may have deleted, deactivated, demoted or logged out one of
+    the run's accounts (an admin may act on any user; a user on itself and its sessions)."""
+    return (
+        200 <= response.status_code < 300
+        and case.method.upper() in ("POST", "PATCH", "DELETE")
+        and case.path.startswith(("/api/v1/users", "/api/v1/auth"))
+        and _label(case) not in _CREDENTIAL_EXCHANGES
+    )
+
+
 class RealValues:
     """What generated requests need to be real (see the module docstring), and what the run
     learns from the answers: issued cursors, and which account a request has made unusable."""
@@ -381,6 +403,8 @@ class RealValues:
         account = self._accounts.owning(_bearer(case))
         if account is not None and self._may_have_lost(account, case, response):
             account.needs_check = True
+        if _may_change_an_account(case, response):
+            self._accounts.check_all()
         body = _json(response)
         if response.status_code == 200 and isinstance(body, dict) and body.get("next_cursor"):
             self._issued_cursors.setdefault(_cursor_scope(case), []).append(body["next_cursor"])
@@ -413,11 +437,18 @@ class RealValues:
     def _refresh(self) -> str:
         """A refresh token the user was just issued (by a login of its own)."""
         user = self._accounts.account(Role.USER)
-        login = self._accounts.send(
-            "POST", "/api/v1/auth/login", json={"email": user.email, "password": user.password}
-        )
+        login = self._log_in(user)
+        if login.status_code != 200:  # it has gone, or lost its password, since its last check
+            login = self._log_in(self._accounts.replace(Role.USER))
         assert login.status_code == 200, login.text
         return str(login.json()["refresh_token"])
+
+    def _log_in(self, account: Account) -> requests.Response:
+        return self._accounts.send(
+            "POST",
+            "/api/v1/auth/login",
+            json={"email": account.email, "password": account.password},
+        )
 
     def _may_have_lost(
         self, account: Account, case: ApiCase, response: schemathesis.Response
@@ -430,13 +461,13 @@ class RealValues:
         return account.role is Role.ADMIN and is_admin_operation and response.status_code == 403
 
     def _issued_cursor(self, case: ApiCase, scope: str) -> str:
-        """A cursor this listing issued: the first page of one item or user, as the case's
-        caller (any caller's cursor is valid: it holds only a position)."""
+        """A cursor this listing issued: after the first page of one item or user (any caller
+        may use it: it holds only a position)."""
         issued = self._issued_cursors.get(scope)
         if issued:
             return issued[0]
-        token = _bearer(case)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        role = Role.USER if case.path == "/api/v1/items" else Role.ADMIN
+        headers = {"Authorization": f"Bearer {self._accounts.token(role)}"}
         params: dict[str, Any] = {"limit": 1}
         if case.path == "/api/v1/items":
             params["sort"] = (case.query or {}).get("sort", "-created_at")
