@@ -42,6 +42,12 @@ Two stateful checks assume what this API does not: that nothing brings a deleted
 even for an item deleted since). Those failures are dropped only when the run saw the item
 restored after its deletion, or the 201 replayed after it.
 
+The stateful phase also sends requests with made-up extra headers; one named
+`Transfer-Encoding` gets the gateway's 501 `not_implemented` (RFC 9112 section 6.1 says so for a
+transfer coding the server does not understand, the gateway's own tests pin it, and it is the
+message framing, not the operation, that is refused). `not_a_server_error` and
+`status_code_conformance` failures are dropped for exactly that answer to exactly such a request.
+
 Rate limits: the gateway limits login, register, refresh and password change per client address
 (the e2e stack: 30 a second with a burst of 60, then 429 with `Retry-After`), and unpaced
 fuzzing goes over that. The run gets no budget of its own: that would take a second client
@@ -72,12 +78,14 @@ from typing import Any, Final, TypeAlias
 
 import requests
 import schemathesis
+from schemathesis.core.failures import ServerError
 from schemathesis.engine import Status, events, from_schema
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER, HookContext
 from schemathesis.openapi.checks import (
     EnsureResourceAvailability,
     MissingHeaderNotRejected,
     RejectedPositiveData,
+    UndefinedStatusCode,
     UseAfterFree,
 )
 from schemathesis.schemas import BaseSchema
@@ -506,6 +514,10 @@ class Tolerance:
         "429 to a request without Authorization: the gateway's credential budget answers "
         "before the service asks for credentials (the retry after Retry-After got 401)"
     )
+    TRANSFER_CODING_NOT_IMPLEMENTED: Final = (
+        "501 not_implemented to a generated Transfer-Encoding: the gateway implements chunked "
+        "only (RFC 9112 6.1: a server answers 501 to a transfer coding it does not understand)"
+    )
     REPLAYED_AFTER_DELETE: Final = (
         "created item not found: the 201 was an Idempotency-Key replay of an item deleted "
         "before it (a replay is the first response again)"
@@ -557,6 +569,9 @@ class Tolerance:
     def _reason(self, failure: Any, case: ApiCase, response: schemathesis.Response) -> str | None:
         if isinstance(failure, UseAfterFree):
             return self.RESTORED_AFTER_DELETE if self._was_restored_since_deleted(case) else None
+        if isinstance(failure, (ServerError, UndefinedStatusCode)):
+            unknown_coding = self._transfer_coding_not_implemented(response)
+            return self.TRANSFER_CODING_NOT_IMPLEMENTED if unknown_coding else None
         if isinstance(failure, MissingHeaderNotRejected):
             return (
                 self.LIMITED_BEFORE_AUTH if self._limited_before_auth(failure, response) else None
@@ -575,6 +590,15 @@ class Tolerance:
     def _was_restored_since_deleted(self, case: ApiCase) -> bool:
         item_id = str((case.path_parameters or {}).get("item_id"))
         return self._restored.get(item_id, -1) > self._deleted.get(item_id, -1) >= 0
+
+    def _transfer_coding_not_implemented(self, response: schemathesis.Response) -> bool:
+        coding = response.request.headers.get("Transfer-Encoding")
+        return (
+            response.status_code == 501
+            and _problem_code(response) == "not_implemented"
+            and coding is not None
+            and coding.strip().lower() != "chunked"
+        )
 
     def _limited_before_auth(
         self, failure: MissingHeaderNotRejected, response: schemathesis.Response
