@@ -54,10 +54,10 @@ CONFORMANCE_CHECKS = [
 # Bodies that fail validation: the gateway counts them all the same, and the ones it lets
 # through cost the services no password hash and create nothing.
 RATE_LIMITED_OPERATIONS = [
-    ("/api/v1/auth/login", {"email": ""}),
-    ("/api/v1/auth/register", {"email": ""}),
-    ("/api/v1/auth/refresh", {"refresh_token": ""}),
-    ("/api/v1/users/me/password", {"current_password": ""}),
+    pytest.param("/api/v1/auth/login", {"email": ""}, id="login"),
+    pytest.param("/api/v1/auth/register", {"email": ""}, id="register"),
+    pytest.param("/api/v1/auth/refresh", {"refresh_token": ""}, id="refresh"),
+    pytest.param("/api/v1/users/me/password", {"current_password": ""}, id="password-change"),
 ]
 
 
@@ -153,11 +153,20 @@ def test_gateway_429_conforms_to_the_document_of_each_rate_limited_operation(
 # Well-formed bodies, so that each request hashes a password: more at once than the password
 # bulkheads take (the gateway's, and identity's per process) are answered 503 `overloaded`.
 PASSWORD_OPERATIONS = [
-    ("/api/v1/auth/login", lambda: {"email": unique_email(), "password": "not-the-password"}),
-    ("/api/v1/auth/register", lambda: {"email": unique_email(), "password": "a-new-password"}),
-    (
+    pytest.param(
+        "/api/v1/auth/login",
+        lambda: {"email": unique_email(), "password": "not-the-password"},
+        id="login",
+    ),
+    pytest.param(
+        "/api/v1/auth/register",
+        lambda: {"email": unique_email(), "password": "a-new-password"},
+        id="register",
+    ),
+    pytest.param(
         "/api/v1/users/me/password",
         lambda: {"current_password": "not-the-password", "new_password": "a-new-password"},
+        id="password-change",
     ),
 ]
 
