@@ -1,6 +1,7 @@
 """identity's HTTP API through the Flask test client: status, Content-Type and problem bodies."""
 
 import io
+import json
 import logging
 import re
 import uuid
@@ -633,7 +634,8 @@ def test_list_users_returns_403_forbidden_when_caller_is_not_admin(
         ("limit=0", "validation_failed"),
         ("limit=101", "validation_failed"),
         ("limit=ten", "validation_failed"),
-        ("cursor=not-issued-by-us", "invalid_cursor"),
+        ("cursor=" + "A" * 59, "invalid_cursor"),
+        ("cursor=not-issued-by-us", "validation_failed"),
         ("cursor=%21%21", "validation_failed"),
     ],
 )
@@ -925,6 +927,61 @@ def test_openapi_json_documents_503_on_every_api_operation_when_requested(
     assert {
         key for key, operation in operations.items() if "503" not in operation["responses"]
     } == set()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/auth/login",
+        "/api/v1/auth/register",
+        "/api/v1/auth/refresh",
+        "/api/v1/users/me/password",
+    ],
+)
+def test_openapi_json_declares_429_with_retry_after_when_the_gateway_rate_limits_the_operation(
+    client: FlaskClient, path: str
+) -> None:
+    document = json_body(client.get("/openapi.json"))
+
+    response = document["paths"][path]["post"]["responses"]["429"]
+
+    assert "application/problem+json" in response["content"]
+    assert response["headers"]["Retry-After"]["required"] is True
+
+
+def test_openapi_json_declares_invalid_cursor_when_listing_users(client: FlaskClient) -> None:
+    document = json_body(client.get("/openapi.json"))
+
+    codes = _problem_codes(document, "/api/v1/users", "get", "422")
+
+    assert codes == ["validation_failed", "invalid_cursor"]
+
+
+def test_openapi_json_documents_the_cursor_form_the_service_issues_when_listing_users(
+    client: FlaskClient, admin_headers: dict[str, str], session: Session
+) -> None:
+    make_user(session)
+    make_user(session)
+    cursor = json_body(client.get("/api/v1/users?limit=1", headers=admin_headers))["next_cursor"]
+
+    document = json_body(client.get("/openapi.json"))
+
+    [parameter] = [
+        p for p in document["paths"]["/api/v1/users"]["get"]["parameters"] if p["name"] == "cursor"
+    ]
+    assert re.fullmatch(parameter["schema"]["pattern"], cursor)
+
+
+@pytest.mark.parametrize("name", ["cursor", "q"])
+def test_openapi_json_documents_no_null_value_when_a_list_parameter_is_optional(
+    client: FlaskClient, name: str
+) -> None:
+    document = json_body(client.get("/openapi.json"))
+
+    [parameter] = [
+        p for p in document["paths"]["/api/v1/users"]["get"]["parameters"] if p["name"] == name
+    ]
+    assert "null" not in json.dumps(parameter["schema"])
 
 
 DESIGN_PATHS = {

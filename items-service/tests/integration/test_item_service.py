@@ -572,13 +572,23 @@ def test_restore_item_sets_updated_at_from_the_clock_when_it_was_deleted(
     assert restored.updated_at == clock.now()
 
 
-def test_restore_item_raises_item_not_found_when_item_is_live(
-    service: ItemService, session: Session, user: Actor
+def test_restore_item_returns_the_item_unchanged_when_item_is_live(
+    service: ItemService, session: Session, user: Actor, clock: FakeClock
 ) -> None:
-    item = make_item(session, owner_id=user.user_id)
+    created_at = clock.now()
+    item = make_item(session, owner_id=user.user_id, created_at=created_at)
+    clock.advance(seconds=30)
 
+    restored = service.restore_item(user, item.public_id)
+
+    assert (restored.version, restored.updated_at, restored.is_deleted) == (1, created_at, False)
+
+
+def test_restore_item_raises_item_not_found_when_id_never_existed(
+    service: ItemService, user: Actor
+) -> None:
     with pytest.raises(ItemNotFoundError):
-        service.restore_item(user, item.public_id)
+        service.restore_item(user, uuid.uuid4())
 
 
 def test_restore_item_raises_item_not_found_when_deleted_item_belongs_to_another_user(

@@ -1,8 +1,9 @@
 """`/api/v1/items` over HTTP: status codes, headers, problem codes, ownership, ETags, pages."""
 
+import json
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +17,7 @@ from werkzeug.test import TestResponse
 from items import create_app
 from items.config import ItemsSettings
 from items.models import Item, ItemStatus
-from service_kit.db import Database
+from service_kit.db import CursorCodec, Database, KeysetPosition
 from service_kit.testing import FakeClock
 from tests.conftest import TokenIssuer
 from tests.factories import make_deleted_item, make_item
@@ -545,6 +546,7 @@ def test_get_item_answers_304_with_empty_body_when_if_none_match_is_current(
         pytest.param('W/"2"', id="weak-other-version"),
         pytest.param('"7", "8"', id="list-without-current"),
         pytest.param('"01"', id="leading-zero"),
+        pytest.param("", id="empty-list"),
     ],
 )
 def test_get_item_answers_200_with_the_item_when_if_none_match_is_stale(
@@ -638,9 +640,10 @@ def test_update_item_answers_200_when_if_match_allows_current_version(
     "header",
     [
         pytest.param('W/"1"', id="weak-current"),
-        pytest.param("garbage", id="garbage"),
+        pytest.param('"garbage"', id="foreign-tag"),
         pytest.param('"01"', id="leading-zero"),
         pytest.param('"\xb2"', id="latin1-superscript-digit"),
+        pytest.param("", id="empty-list"),
     ],
 )
 def test_update_item_answers_412_precondition_failed_when_if_match_has_no_strong_current_tag(
@@ -657,6 +660,37 @@ def test_update_item_answers_412_precondition_failed_when_if_match_has_no_strong
     )
 
     assert_problem(response, 412, "precondition_failed")
+
+
+@pytest.mark.parametrize(
+    ("method", "header", "value"),
+    [
+        pytest.param("PATCH", "If-Match", "garbage", id="if-match-unquoted"),
+        pytest.param("PATCH", "If-Match", "null", id="if-match-json-null-as-text"),
+        pytest.param("PATCH", "If-Match", '"1" "2"', id="if-match-no-comma"),
+        pytest.param("GET", "If-None-Match", "1", id="if-none-match-unquoted"),
+        pytest.param("GET", "If-None-Match", '"a b"', id="if-none-match-space-in-tag"),
+    ],
+)
+def test_item_endpoint_answers_422_validation_failed_when_precondition_is_not_rfc_9110_syntax(
+    client: FlaskClient,
+    session: Session,
+    user_id: uuid.UUID,
+    user_headers: dict[str, str],
+    method: str,
+    header: str,
+    value: str,
+) -> None:
+    item = make_item(session, owner_id=user_id)
+
+    response = client.open(
+        item_url(item.public_id),
+        method=method,
+        json={"name": "new"} if method == "PATCH" else None,
+        headers={**user_headers, header: value},
+    )
+
+    assert_problem(response, 422, "validation_failed")
 
 
 # --- idempotent creation --------------------------------------------------------------------
@@ -1006,19 +1040,41 @@ def test_list_items_answers_422_invalid_cursor_when_cursor_is_from_the_other_sor
     assert_problem(response, 422, "invalid_cursor")
 
 
-@pytest.mark.parametrize(
-    "cursor",
-    [
-        pytest.param("not-a-cursor", id="plain-word"),
-        pytest.param("Z0FBQUFB", id="base64-noise"),
-    ],
-)
+# Of the documented form (59 base64url characters), but never issued by this service.
+FOREIGN_CURSORS = [
+    pytest.param("A" * 59, id="zeros"),
+    pytest.param(
+        CursorCodec("another-secret", scope="items:newest-first").encode(
+            KeysetPosition(datetime(2030, 1, 1, tzinfo=UTC), 1)
+        ),
+        id="another-secret",
+    ),
+]
+
+
+@pytest.mark.parametrize("cursor", FOREIGN_CURSORS)
 def test_list_items_answers_422_invalid_cursor_when_cursor_was_never_issued(
     client: FlaskClient, user_headers: dict[str, str], cursor: str
 ) -> None:
     response = client.get(ITEMS, query_string={"cursor": cursor}, headers=user_headers)
 
     assert_problem(response, 422, "invalid_cursor")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        pytest.param("not-a-cursor", id="plain-word"),
+        pytest.param("Z0FBQUFB", id="short-base64"),
+        pytest.param("null", id="json-null-as-text"),
+    ],
+)
+def test_list_items_answers_422_validation_failed_when_cursor_lacks_the_documented_form(
+    client: FlaskClient, user_headers: dict[str, str], cursor: str
+) -> None:
+    response = client.get(ITEMS, query_string={"cursor": cursor}, headers=user_headers)
+
+    assert_problem(response, 422, "validation_failed")
 
 
 @pytest.mark.parametrize("q", ["lamp", "LAMP", "aMp", "Lamp"])
@@ -1251,14 +1307,35 @@ def test_list_items_includes_item_when_it_was_restored(
     assert listed_ids(response) == [str(item.public_id)]
 
 
-def test_restore_item_answers_404_item_not_found_when_item_is_live(
+def test_restore_item_answers_200_with_the_unchanged_item_when_item_is_live(
     client: FlaskClient, session: Session, user_id: uuid.UUID, user_headers: dict[str, str]
 ) -> None:
     item = make_item(session, owner_id=user_id)
+    before = client.get(item_url(item.public_id), headers=user_headers)
 
     response = client.post(restore_url(item.public_id), headers=user_headers)
 
-    assert_problem(response, 404, "item_not_found")
+    assert response.status_code == 200
+    assert (json_body(response), response.headers["ETag"]) == (
+        json_body(before),
+        before.headers["ETag"],
+    )
+
+
+def test_restore_item_answers_200_with_the_item_when_a_restore_is_repeated(
+    client: FlaskClient, session: Session, user_id: uuid.UUID, user_headers: dict[str, str]
+) -> None:
+    item = make_item(session, owner_id=user_id)
+    client.delete(item_url(item.public_id), headers=user_headers)
+    first = client.post(restore_url(item.public_id), headers=user_headers)
+
+    repeated = client.post(restore_url(item.public_id), headers=user_headers)
+
+    assert repeated.status_code == 200
+    assert (json_body(repeated), repeated.headers["ETag"]) == (
+        json_body(first),
+        first.headers["ETag"],
+    )
 
 
 def test_restore_item_answers_404_item_not_found_when_id_never_existed(
@@ -1337,6 +1414,65 @@ def test_openapi_requires_the_bearer_scheme_when_operation_is_an_items_operation
         if path.startswith(ITEMS):
             for operation in item.values():
                 assert operation["security"] == [{name: []}]
+
+
+def _problem_codes(document: dict[str, Any], path: str, method: str, status: str) -> list[str]:
+    response = document["paths"][path][method]["responses"][status]
+    return list(
+        response["content"]["application/problem+json"]["schema"]["properties"]["code"]["enum"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "codes"),
+    [
+        pytest.param("get", ["validation_failed", "invalid_cursor"], id="list"),
+        pytest.param("post", ["validation_failed", "idempotency_key_reused"], id="create"),
+    ],
+)
+def test_openapi_names_the_422_codes_when_an_operation_has_more_than_validation(
+    client: FlaskClient, method: str, codes: list[str]
+) -> None:
+    document = json_body(client.get("/openapi.json"))
+
+    assert _problem_codes(document, ITEMS, method, "422") == codes
+
+
+def test_openapi_documents_the_cursor_form_the_service_issues_when_listing_items(
+    client: FlaskClient,
+    session: Session,
+    clock: FakeClock,
+    user_id: uuid.UUID,
+    user_headers: dict[str, str],
+) -> None:
+    cursor = _first_cursor(client, session, clock, user_id, user_headers)
+
+    document = json_body(client.get("/openapi.json"))
+
+    [parameter] = [
+        p for p in document["paths"][ITEMS]["get"]["parameters"] if p["name"] == "cursor"
+    ]
+    assert re.fullmatch(parameter["schema"]["pattern"], cursor)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "name"),
+    [
+        pytest.param(ITEMS, "get", "cursor", id="cursor"),
+        pytest.param(ITEMS, "get", "status", id="status"),
+        pytest.param(ITEMS, "get", "owner", id="owner"),
+        pytest.param(ITEMS, "post", "Idempotency-Key", id="idempotency-key"),
+        pytest.param(f"{ITEMS}/{{item_id}}", "get", "If-None-Match", id="if-none-match"),
+        pytest.param(f"{ITEMS}/{{item_id}}", "patch", "If-Match", id="if-match"),
+    ],
+)
+def test_openapi_documents_no_null_value_when_a_parameter_is_optional(
+    client: FlaskClient, path: str, method: str, name: str
+) -> None:
+    document = json_body(client.get("/openapi.json"))
+
+    [parameter] = [p for p in document["paths"][path][method]["parameters"] if p["name"] == name]
+    assert "null" not in json.dumps(parameter["schema"])
 
 
 def test_docs_page_loads_every_asset_from_this_service_when_opened(client: FlaskClient) -> None:

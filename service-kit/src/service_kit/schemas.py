@@ -1,18 +1,36 @@
 """Pydantic bases for the HTTP edge: strict inputs that reject unknown fields, ORM-fed outputs."""
 
-from typing import Annotated, Any, ClassVar, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Final, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.config import JsonDict
 from pydantic.json_schema import SkipJsonSchema
 
+from service_kit.db.cursor import CURSOR_PATTERN
+
 Cursor = Annotated[
-    str, StringConstraints(min_length=1, max_length=512, pattern=r"^[A-Za-z0-9_=-]+$")
+    str,
+    StringConstraints(pattern=CURSOR_PATTERN),
+    Field(
+        description=(
+            "A `next_cursor` this listing returned, as it was; any other value, even of the "
+            "same form, is 422 `invalid_cursor`"
+        )
+    ),
 ]
 Limit = Annotated[int, Field(ge=1, le=100, description="Page size, 1-100")]
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 """Client text that is stored or searched for: PostgreSQL text cannot hold NUL characters, so
 the schema says so (422 instead of a database error). Add lengths with another Annotated."""
+
+_ETAG_CHARACTER: Final = r"[\x21\x23-\x7e\x80-\xff]"
+_ENTITY_TAG: Final = rf'(?:W/)?"{_ETAG_CHARACTER}*"'
+ENTITY_TAG_LIST_PATTERN: Final = rf"^(?:\*|(?:{_ENTITY_TAG})?(?:[ \t]*,[ \t]*(?:{_ENTITY_TAG})?)*)$"
+"""RFC 9110 `If-Match` / `If-None-Match` (section 13.1): `*`, or a list of entity tags (`"..."`
+or weak `W/"..."`) separated by commas. A list may have empty elements and may be empty
+altogether (section 5.6.1), so `"1",,"2"` and the empty value are valid: an empty If-Match
+names no current tag (412), an empty If-None-Match none to avoid."""
+EntityTagList = Annotated[str, StringConstraints(pattern=ENTITY_TAG_LIST_PATTERN)]
 
 
 T = TypeVar("T")
@@ -23,8 +41,10 @@ def _without_default(schema: JsonDict) -> None:
 
 
 Omittable = Annotated[T | SkipJsonSchema[None], Field(json_schema_extra=_without_default)]
-"""A PATCH field that may be left out but not sent as null: the schema shows neither a null
-branch nor `default: null`; `PatchModel` rejects an explicit null at runtime."""
+"""A field that may be left out but has no null value: the schema shows neither a null branch
+nor `default: null`. For a PATCH field `PatchModel` rejects an explicit null at runtime; an
+optional query parameter or header cannot be null on the wire at all (a documented null would
+invite clients, and fuzzers, to send the text `null`)."""
 
 
 class InputModel(BaseModel):
@@ -86,4 +106,4 @@ class OutputModel(BaseModel):
 
 class PageQuery(ParamModel):
     limit: Limit = 20
-    cursor: Cursor | None = None
+    cursor: Omittable[Cursor] = None

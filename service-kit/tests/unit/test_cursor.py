@@ -2,13 +2,17 @@
 
 import base64
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
 
 from service_kit.db import CursorCodec, KeysetPosition, page_from_rows
 from service_kit.errors import InvalidCursorError
+from service_kit.schemas import Cursor
 
 SECRET = "unit-test-secret"
 POSITION = KeysetPosition(datetime(2030, 1, 1, 12, 0, 0, 123456, tzinfo=UTC), 987654321)
@@ -36,6 +40,25 @@ def test_encode_hides_the_position_when_cursor_is_given_to_clients() -> None:
     readable = cursor.encode() + base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     assert b"2030-01-01" not in readable
     assert b"987654321" not in readable
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LAST_MICROSECOND = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+@given(
+    created_at=st.integers(0, (LAST_MICROSECOND - EPOCH) // timedelta(microseconds=1)).map(
+        lambda micros: EPOCH + timedelta(microseconds=micros)
+    ),
+    row_id=st.integers(min_value=1, max_value=2**63 - 1),
+    scope=st.sampled_from(["users", "items:newest-first", "items:oldest-first"]),
+)
+def test_encode_issues_a_cursor_of_the_documented_form_when_given_any_position(
+    created_at: datetime, row_id: int, scope: str
+) -> None:
+    cursor = CursorCodec(SECRET, scope=scope).encode(KeysetPosition(created_at, row_id))
+
+    assert TypeAdapter(Cursor).validate_python(cursor) == cursor
 
 
 @pytest.mark.parametrize(

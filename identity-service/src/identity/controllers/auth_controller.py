@@ -36,14 +36,14 @@ def _user_agent() -> str | None:
     return request.headers.get("User-Agent")
 
 
-@auth_bp.post("/register", responses={201: UserOut, **problem_responses(409)})
+@auth_bp.post("/register", responses={201: UserOut, **problem_responses(409, 429)})
 def register(body: UserCreate) -> ViewResult:
     """Create an account."""
     user = wiring.user_service().register_user(body)
     return UserOut.model_validate(user).model_dump(mode="json"), 201
 
 
-@auth_bp.post("/login", responses={200: TokenPairOut, **problem_responses(401)})
+@auth_bp.post("/login", responses={200: TokenPairOut, **problem_responses(401, 429)})
 def login(body: LoginRequest) -> ViewResult:
     """Exchange email and password for an access token and a refresh token."""
     pair = wiring.auth_service().authenticate(
@@ -52,7 +52,7 @@ def login(body: LoginRequest) -> ViewResult:
     return TokenPairOut.model_validate(pair).model_dump(mode="json")
 
 
-@auth_bp.post("/refresh", responses={200: TokenPairOut, **problem_responses(401)})
+@auth_bp.post("/refresh", responses={200: TokenPairOut, **problem_responses(401, 429)})
 def refresh(body: RefreshRequest) -> ViewResult:
     """Rotate a refresh token: the old one is used up, a new pair comes back."""
     pair = wiring.auth_service().rotate_refresh_token(body.refresh_token, user_agent=_user_agent())

@@ -16,6 +16,7 @@ from identity.schemas.user_schemas import (
 from service_kit.http.auth import current_principal, require_admin, require_auth
 from service_kit.http.openapi import (
     BEARER_SECURITY,
+    CURSOR_VALIDATION_CODES,
     JsonBody,
     ViewResult,
     empty_response,
@@ -56,7 +57,10 @@ def update_me(body: UserUpdate) -> ViewResult:
     return _user(wiring.user_service().update_profile(current_principal().user_id, body))
 
 
-@users_bp.post("/me/password", responses={204: empty_response("Password changed")})
+@users_bp.post(
+    "/me/password",
+    responses={204: empty_response("Password changed"), **problem_responses(429)},
+)
 @require_auth
 def change_password(body: PasswordChange) -> ViewResult:
     """Change the password; every other session of the caller is revoked."""
@@ -87,7 +91,13 @@ def delete_me() -> ViewResult:
     return "", 204
 
 
-@users_bp.get("", responses={200: UserPage, **problem_responses(403, codes=ADMIN_CODES)})
+@users_bp.get(
+    "",
+    responses={
+        200: UserPage,
+        **problem_responses(403, 422, codes={**ADMIN_CODES, **CURSOR_VALIDATION_CODES}),
+    },
+)
 @require_admin
 def list_users(query: UserListQuery) -> ViewResult:
     """Admins: users oldest first, filtered by `q` (substring of email or name)."""

@@ -89,7 +89,7 @@ class UserPage(OutputModel):
 
 
 class UserListQuery(PageQuery):
-    q: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = None
+    q: Omittable[Annotated[Text, StringConstraints(min_length=1, max_length=100)]] = None
 
 
 class UserPath(ParamModel):

@@ -24,6 +24,7 @@ from service_kit.http.auth import current_principal, require_auth
 from service_kit.http.etags import if_match_versions, if_none_match_hits, version_etag
 from service_kit.http.openapi import (
     BEARER_SECURITY,
+    CURSOR_VALIDATION_CODES,
     ViewResult,
     empty_response,
     json_response,
@@ -61,7 +62,13 @@ def _item_response(
     return body.model_dump(mode="json"), status, headers
 
 
-@items_bp.post("", responses={201: ItemOut})
+@items_bp.post(
+    "",
+    responses={
+        201: ItemOut,
+        **problem_responses(422, codes={422: ("validation_failed", "idempotency_key_reused")}),
+    },
+)
 @require_auth
 def create_item(body: ItemCreate, header: CreateHeaders) -> ViewResult:
     """Create an item. Send `Idempotency-Key` to make retries safe: a repeat with the same key
@@ -73,7 +80,15 @@ def create_item(body: ItemCreate, header: CreateHeaders) -> ViewResult:
     return _item_response(created.item, 201, location=True, replayed=created.is_replay)
 
 
-@items_bp.get("", responses={200: ItemPage, **problem_responses(403)})
+@items_bp.get(
+    "",
+    responses={
+        200: ItemPage,
+        **problem_responses(
+            403, 422, codes={403: ("owner_filter_forbidden",), **CURSOR_VALIDATION_CODES}
+        ),
+    },
+)
 @require_auth
 def list_items(query: ItemListQuery) -> ViewResult:
     """A page of items, newest first by default; filter by `status` and `q` (name contains)."""
@@ -133,5 +148,5 @@ def delete_item(path: ItemPath) -> ViewResult:
 @items_bp.post("/<item_id>/restore", responses={200: ItemOut, **problem_responses(404)})
 @require_auth
 def restore_item(path: ItemPath) -> ViewResult:
-    """Undo a delete."""
+    """Undo a delete. A live item is answered unchanged, so a retried restore is safe."""
     return _item_response(wiring.item_service().restore_item(_actor(), path.item_id), 200)

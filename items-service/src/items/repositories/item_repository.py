@@ -43,10 +43,9 @@ class ItemRepository(BaseRepository[Item]):
         stmt = self._scoped(public_id, owner_id).where(Item.deleted_at.is_(None))
         return self.session.scalars(stmt.with_for_update()).one_or_none()
 
-    def find_deleted_for_update(
-        self, public_id: uuid.UUID, *, owner_id: uuid.UUID | None
-    ) -> Item | None:
-        stmt = self._scoped(public_id, owner_id).where(Item.deleted_at.isnot(None))
+    def find_for_update(self, public_id: uuid.UUID, *, owner_id: uuid.UUID | None) -> Item | None:
+        """A live or soft-deleted item, locked until the transaction ends."""
+        stmt = self._scoped(public_id, owner_id)
         return self.session.scalars(stmt.with_for_update()).one_or_none()
 
     def list_page(

@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints
 
 from items.models import ItemStatus
 from service_kit.schemas import (
+    EntityTagList,
     HeaderModel,
     InputModel,
     Omittable,
@@ -56,10 +57,10 @@ class ItemPage(OutputModel):
 
 
 class ItemListQuery(PageQuery):
-    status: ItemStatus | None = None
-    q: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = None
+    status: Omittable[ItemStatus] = None
+    q: Omittable[Annotated[Text, StringConstraints(min_length=1, max_length=100)]] = None
     sort: Literal["-created_at", "created_at"] = "-created_at"
-    owner: uuid.UUID | None = Field(default=None, description="Admins only: one owner's items")
+    owner: Omittable[uuid.UUID] = Field(default=None, description="Admins only: one owner's items")
 
 
 class ItemPath(ParamModel):
@@ -67,27 +68,33 @@ class ItemPath(ParamModel):
 
 
 class CreateHeaders(HeaderModel):
-    idempotency_key: (
+    idempotency_key: Omittable[
         Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")]
-        | None
-    ) = Field(
+    ] = Field(
         default=None,
         alias="Idempotency-Key",
-        description="Repeat-safe POST: same key + body = same item",
+        description=(
+            "Repeat-safe POST: 1-255 visible ASCII characters (a random UUID is the usual "
+            "choice). The same key and body again (same user, within 24 h) is the first "
+            "response again; the same key with another body is 422 `idempotency_key_reused`"
+        ),
     )
 
 
 class ReadHeaders(HeaderModel):
-    if_none_match: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+    if_none_match: Omittable[EntityTagList] = Field(
         default=None,
         alias="If-None-Match",
-        description="ETag(s) the client has; 304 when one still matches",
+        description="ETag(s) the client has (RFC 9110 syntax); 304 when one still matches",
     )
 
 
 class UpdateHeaders(HeaderModel):
-    if_match: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+    if_match: Omittable[EntityTagList] = Field(
         default=None,
         alias="If-Match",
-        description="Only update if the item still has this ETag (else 412)",
+        description=(
+            "Only update if the item still has one of these strong ETags, or exists (`*`); "
+            "else 412 (RFC 9110 syntax)"
+        ),
     )

@@ -199,19 +199,23 @@ class ItemService:
         logger.info("item deleted", extra={"item_id": str(item_id)})
 
     def restore_item(self, actor: Actor, item_id: uuid.UUID) -> Item:
-        """Undo a soft delete.
+        """Undo a soft delete. Restoring a live item changes nothing and returns it, so a retried
+        restore (whose first answer was lost) gets the item back, not a 404.
 
         Raises:
-            ItemNotFoundError: no deleted item with this id that the actor may see.
+            ItemNotFoundError: no item, live or deleted, with this id that the actor may see.
         """
         with transaction(self._session):
-            item = self._items.find_deleted_for_update(item_id, owner_id=actor.scope)
+            item = self._items.find_for_update(item_id, owner_id=actor.scope)
             if item is None:
                 raise ItemNotFoundError()
-            item.restore()
-            item.bump_version()
-            item.updated_at = self._clock.now()
-        logger.info("item restored", extra={"item_id": str(item_id)})
+            was_deleted = item.is_deleted
+            if was_deleted:
+                item.restore()
+                item.bump_version()
+                item.updated_at = self._clock.now()
+        if was_deleted:
+            logger.info("item restored", extra={"item_id": str(item_id)})
         return item
 
     def seed_items(self, *, owner_id: uuid.UUID, count: int, batch_size: int = 5000) -> int:

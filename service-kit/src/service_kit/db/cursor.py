@@ -4,11 +4,12 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar, Final, Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -24,13 +25,36 @@ class KeysetPosition:
     id: int
 
 
+_PAYLOAD: Final = struct.Struct(">qq")  # UTC microseconds, id
+_NONCE_BYTES: Final = 12
+_TAG_BYTES: Final = 16  # AES-GCM's authentication tag
+_SEALED_BYTES: Final = _NONCE_BYTES + _PAYLOAD.size + _TAG_BYTES
+_BASE64URL: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _unpadded_base64url_pattern(size: int) -> str:
+    """The regular expression of exactly the unpadded base64url encodings of `size` bytes.
+
+    When `size` is not a multiple of 3, the last character carries 2 or 4 unused low bits that
+    the encoder sets to zero, so only every 4th or 16th character of the alphabet can end it."""
+    full_groups, rest = divmod(size, 3)
+    pattern = f"[A-Za-z0-9_-]{{{full_groups * 4 + rest}}}"
+    if rest:
+        step = 16 if rest == 1 else 4
+        pattern += f"[{re.escape(_BASE64URL[::step])}]"
+    return f"^{pattern}$"
+
+
+CURSOR_PATTERN: Final = _unpadded_base64url_pattern(_SEALED_BYTES)
+"""Every cursor `CursorCodec.encode` issues matches this, so an API can document and validate the
+exact form of its cursors. Which of them a service issued, no pattern can say: a well-formed
+cursor that it did not issue still raises `InvalidCursorError`."""
+
+
 class CursorCodec:
     """Encode and decode keyset positions with AES-GCM: clients cannot read a cursor (it holds
     an internal key) and cannot forge or modify one; the scope (for example the sort order) is
     authenticated too, so a cursor of one listing is rejected by another."""
-
-    _PAYLOAD: ClassVar[struct.Struct] = struct.Struct(">qq")  # UTC microseconds, id
-    _NONCE_BYTES: ClassVar[int] = 12
 
     def __init__(self, secret: str, *, scope: str) -> None:
         # A dedicated key, derived so the cursor key is never the raw application secret.
@@ -39,8 +63,8 @@ class CursorCodec:
 
     def encode(self, position: KeysetPosition) -> str:
         micros = _to_micros(position.created_at)
-        nonce = os.urandom(self._NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, self._PAYLOAD.pack(micros, position.id), self._scope)
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, _PAYLOAD.pack(micros, position.id), self._scope)
         return base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode("ascii")
 
     def decode(self, cursor: str) -> KeysetPosition:
@@ -49,8 +73,8 @@ class CursorCodec:
         """
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            nonce, sealed = raw[: self._NONCE_BYTES], raw[self._NONCE_BYTES :]
-            micros, pk = self._PAYLOAD.unpack(self._aead.decrypt(nonce, sealed, self._scope))
+            nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
+            micros, pk = _PAYLOAD.unpack(self._aead.decrypt(nonce, sealed, self._scope))
         except (InvalidTag, ValueError, struct.error, binascii.Error) as exc:
             raise InvalidCursorError() from exc
         return KeysetPosition(_EPOCH + timedelta(microseconds=micros), pk)

@@ -52,7 +52,7 @@ _DESCRIPTIONS: Final[dict[int, str]] = {
     412: "Precondition failed",
     413: "Body too large",
     422: "Validation failed",
-    429: "Too many requests",
+    429: "Too many requests: the gateway's per-client budget for credential operations is spent",
     503: "Unavailable or overloaded; retry later (`database_unavailable`, `overloaded`)",
 }
 
@@ -87,6 +87,13 @@ _HEADERS: Final[dict[int, dict[str, Any]]] = {
         }
     },
 }
+
+
+CURSOR_VALIDATION_CODES: Final[Mapping[int, Sequence[str]]] = {
+    422: ("validation_failed", "invalid_cursor")
+}
+"""The 422 codes of a listing that takes a `cursor`: a parameter breaks its schema, or the cursor
+has the right form but is not one this listing issued (which no schema can express)."""
 
 
 def problem_responses(
