@@ -1,8 +1,6 @@
 """An event is written in the transaction of the change it announces: committed with it, rolled
 back with it."""
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DataError
@@ -14,14 +12,6 @@ from identity.services.user_service import UserService
 from identity.wiring import Components
 from service_kit.db import Database
 from tests.factories import DEFAULT_PASSWORD, make_user, unique_email
-
-
-@pytest.fixture
-def committing_database(module_database_url: str) -> Iterator[Database]:
-    """Sessions whose commits are real transactions (not savepoints of the test's)."""
-    database = Database(module_database_url, pool_size=2)
-    yield database
-    database.dispose()
 
 
 def outbox_rows(session: Session, subject: object) -> list[OutboxEvent]:

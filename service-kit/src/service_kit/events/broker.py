@@ -149,11 +149,14 @@ class EventPublisher:
     """Publishes envelopes as persistent messages and waits for the broker's confirm.
 
     One connection, opened on first use and reopened after a failure. Not thread-safe: one per
-    thread (the relay has one).
+    thread (the relay has one). A confirm that does not come within `confirm_timeout_seconds`
+    (a broker that blocks publishers, say, on a memory alarm) counts as not confirmed: the
+    caller does not wait forever, and may publish the message again (at least once).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, confirm_timeout_seconds: float = 10) -> None:
         self._url = url
+        self._confirm_timeout = confirm_timeout_seconds
         self._connection: Connection | None = None
         self._producer: Producer | None = None
 
@@ -175,6 +178,7 @@ class EventPublisher:
                 content_encoding="utf-8",
                 message_id=str(event.id),
                 retry=False,
+                confirm_timeout=self._confirm_timeout,
             )
         except _connection_errors(self._connection) as exc:
             self.close()
