@@ -181,7 +181,7 @@ class EventPublisher:
                 confirm_timeout=self._confirm_timeout,
             )
         except _connection_errors(self._connection) as exc:
-            self.close()
+            self._abandon()
             raise BrokerUnavailableError(f"publish not confirmed: {type(exc).__name__}") from exc
 
     def _open(self) -> Producer:
@@ -192,11 +192,22 @@ class EventPublisher:
             connection.connect()
             declare_topology(connection)
         except _connection_errors(connection) as exc:
-            connection.release()
+            connection.collect()  # no closing handshake with a broker that is not answering
             raise BrokerUnavailableError(f"cannot reach the broker: {type(exc).__name__}") from exc
         self._connection = connection
         self._producer = Producer(connection.default_channel, exchange=_exchange())
         return self._producer
+
+    def _abandon(self) -> None:
+        """Drop a connection that failed without the closing handshake, which a broker that
+        stopped answering would never complete."""
+        if self._connection is not None:
+            try:
+                self._connection.collect()
+            except Exception:
+                logger.debug("dropping a broken broker connection failed", exc_info=True)
+        self._connection = None
+        self._producer = None
 
     def close(self) -> None:
         if self._connection is not None:
