@@ -2,7 +2,7 @@
 # The stack as local processes (`make run`): identity on 127.0.0.1:8001, items on :8002, and the
 # nginx gateway (nginx from PATH) on 127.0.0.1:8080 in front of both.
 # Embedded SQLite under var/ unless IDENTITY_DATABASE_URL / ITEMS_DATABASE_URL say otherwise.
-# Migrations are applied first; each service's housekeeping (its prune command, hourly) runs
+# Migrations are applied first; each service's housekeeping (its prune commands, hourly) runs
 # next to it. Ctrl-C (SIGINT) or SIGTERM stops every process cleanly.
 # RUN_LOCAL_SERVICES picks which of `identity items gateway` to start (default: all three), so
 # one of them can run, stop and restart on its own (a debugger, the e2e outage drill).
@@ -65,6 +65,7 @@ housekeep() {  # housekeep APP COMMAND...
 if wants identity; then
   serve "$IDENTITY_PORT" 'identity:create_app()'
   housekeep identity tokens prune
+  housekeep identity events prune
 fi
 if wants items; then
   serve "$ITEMS_PORT" 'items:create_app()'

@@ -1,6 +1,7 @@
-"""Housekeeping runs by itself: next to each service, the stack runs its prune command at start
-(then hourly) and logs each run. Compose: the `identity-housekeeping` and `items-housekeeping`
-containers; native: the same runner, started by deploy/run-local.sh with each service."""
+"""Housekeeping runs by itself: next to each service, the stack runs its prune commands at start
+(then hourly) and logs each run. Compose: the `identity-housekeeping`,
+`identity-events-housekeeping` and `items-housekeeping` containers; native: the same runner,
+started by deploy/run-local.sh with each service."""
 
 import json
 from typing import Any
@@ -30,20 +31,21 @@ def _completed_runs(logs: str, command: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("service", "command"),
+    ("runner", "command"),
     [
-        ("identity", "flask --app identity tokens prune"),
-        ("items", "flask --app items idempotency prune"),
+        ("identity-housekeeping", "flask --app identity tokens prune"),
+        ("identity-events-housekeeping", "flask --app identity events prune"),
+        ("items-housekeeping", "flask --app items idempotency prune"),
     ],
 )
 def test_housekeeping_logs_a_completed_prune_run_when_the_stack_has_started(
-    stack: Stack, service: str, command: str
+    stack: Stack, runner: str, command: str
 ) -> None:
     runs = wait_until(
-        lambda: _completed_runs(stack.service_logs(f"{service}-housekeeping"), command) or None,
+        lambda: _completed_runs(stack.service_logs(runner), command) or None,
         timeout=FIRST_RUN_SECONDS,
         interval=1,
-        what=f"a completed `{command}` run in {service}-housekeeping's log",
+        what=f"a completed `{command}` run in {runner}'s log",
     )
 
     assert runs[0]["exit_code"] == 0

@@ -1,7 +1,11 @@
-"""`flask --app identity ...`: migrations, seed data, users, signing keys, token pruning."""
+"""`flask --app identity ...`: migrations, seed data, users, signing keys, token pruning,
+the integration-event relay."""
 
 import json
+import signal
+import threading
 from pathlib import Path
+from types import FrameType
 
 import click
 from flask import Flask
@@ -14,6 +18,8 @@ from identity.models import Base, Role
 from identity.schemas.user_schemas import UserCreate
 from service_kit.db import Database
 from service_kit.errors import DomainError
+from service_kit.events.broker import describe
+from service_kit.events.relay_metrics import RelayMetrics
 from service_kit.http.migrations import init_migrations
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -170,7 +176,61 @@ def tokens_prune() -> None:
     )
 
 
+events_cli = AppGroup("events", help="Integration events: the outbox relay and its pruning.")
+
+
+@events_cli.command("relay")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (0: any free port). Default: no metrics.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics server listens on (0.0.0.0 in a container).",
+)
+def events_relay(metrics_port: int | None, metrics_host: str) -> None:
+    """Publish the outbox to the broker until SIGTERM or SIGINT (the batch in progress is
+    finished first). Several relays may run at once."""
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
+    metrics = RelayMetrics()
+    relay = wiring.outbox_relay(observer=metrics)
+    broker = describe(wiring.settings().events_broker_url.get_secret_value())
+    click.echo(f"relaying events to {broker}", err=True)
+    if metrics_port is None:
+        relay.run(stop)
+        return
+    with metrics.served(port=metrics_port, host=metrics_host) as port:
+        click.echo(f"metrics on http://{metrics_host}:{port}/metrics", err=True)
+        relay.run(stop)
+
+
+@events_cli.command("prune")
+def events_prune() -> None:
+    """Delete sent events older than IDENTITY_EVENTS_RETENTION_SECONDS (pending ones stay)."""
+    deleted = wiring.outbox_service().prune_sent_events(
+        retention_seconds=wiring.settings().events_retention_seconds
+    )
+    click.echo(f"deleted {deleted} sent events")
+
+
 def init_cli(app: Flask, database: Database) -> None:
     init_migrations(app, database, Base.metadata, MIGRATIONS_DIR)
-    for command in (create_user_command, seed_command, list_users_command, keys_cli, tokens_cli):
+    for command in (
+        create_user_command,
+        seed_command,
+        list_users_command,
+        keys_cli,
+        tokens_cli,
+        events_cli,
+    ):
         app.cli.add_command(command)

@@ -37,6 +37,12 @@ class IdentitySettings(ServiceSettings):
     more are refused with 503 `overloaded`. 0: no limit."""
     password_hash_niceness: int = Field(default=19, ge=0, le=19)
     """CPU niceness of the threads that hash (Linux): busy cores serve cheap requests first."""
+    events_relay_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    """How long the event relay waits for new outbox rows once it has caught up."""
+    events_relay_batch_size: int = Field(default=100, ge=1, le=10_000)
+    """Outbox rows one relay transaction claims, publishes and marks sent."""
+    events_retention_seconds: int = Field(default=7 * 86_400, ge=60)
+    """Sent outbox rows older than this are deleted by `events prune`."""
 
     @model_validator(mode="after")
     def _session_outlives_one_refresh_token(self) -> Self:

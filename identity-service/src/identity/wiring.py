@@ -11,10 +11,12 @@ from identity.security.keys import SecretBox
 from identity.security.signing import AccessTokenIssuer
 from identity.services.auth_service import AuthService, RefreshPolicy
 from identity.services.key_service import KeyRing, KeyService
+from identity.services.outbox_service import OutboxRelay, OutboxService, RelayObserver
 from identity.services.user_service import PasswordPolicy, UserService
 from service_kit.clock import Clock
 from service_kit.db import CursorCodec
-from service_kit.http.db import get_session
+from service_kit.events.broker import EventPublisher
+from service_kit.http.db import get_database, get_session
 
 COMPONENTS_KEY: Final = "identity.components"
 
@@ -64,6 +66,24 @@ def user_service() -> UserService:
 def key_service() -> KeyService:
     parts = components()
     return KeyService(get_session(), box=parts.box, clock=parts.clock)
+
+
+def outbox_service() -> OutboxService:
+    return OutboxService(get_session(), clock=components().clock)
+
+
+def outbox_relay(observer: RelayObserver | None = None) -> OutboxRelay:
+    """The relay of `events relay`: batches on sessions of their own, a confirmed publisher."""
+    parts = components()
+    settings = parts.settings
+    return OutboxRelay(
+        get_database().session_factory,
+        EventPublisher(settings.events_broker_url.get_secret_value()),
+        batch_size=settings.events_relay_batch_size,
+        poll_seconds=settings.events_relay_poll_seconds,
+        observer=observer,
+        clock=parts.clock,
+    )
 
 
 def user_cursors() -> CursorCodec:

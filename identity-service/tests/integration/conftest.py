@@ -7,6 +7,7 @@ The server comes from `TEST_DATABASE_URL` or a throwaway container. With neither
 skip with a reason, unless `REQUIRE_POSTGRES=1`, which makes that a failure.
 """
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -25,7 +26,7 @@ from identity.wiring import Components
 from service_kit.db import Database
 from service_kit.http.auth import VERIFIER_KEY
 from service_kit.security.jwt_verify import AccessTokenVerifier
-from service_kit.testing import FakeClock
+from service_kit.testing import FakeClock, PostgresServer
 from service_kit.testing.auth import bearer
 from service_kit.testing.migrations import AppFactory
 from tests.conftest import make_settings
@@ -40,6 +41,19 @@ def database_prefix() -> str:
 @pytest.fixture(scope="session")
 def migrations_app_factory() -> AppFactory:
     return lambda url: create_app(make_settings(database_url=url))
+
+
+@pytest.fixture
+def committing_database(
+    pg_server: PostgresServer, database_prefix: str, migrate_database: Callable[[str], None]
+) -> Iterator[Database]:
+    """A migrated database of the test's own whose sessions really commit (for what the
+    rollback fixtures cannot show: transactions as other connections see them, the relay)."""
+    with pg_server.temporary_database(f"{database_prefix}_own") as url:
+        migrate_database(url)
+        database = Database(url, pool_size=4)
+        yield database
+        database.dispose()
 
 
 @pytest.fixture

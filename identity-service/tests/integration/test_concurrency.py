@@ -1,4 +1,5 @@
-"""identity under real races: refresh rotation and reuse, and registrations of one email.
+"""identity under real races: refresh rotation and reuse, registrations of one email, and the
+numbering of a user's events while several of the user's changes race.
 
 Served over HTTP on a database of this module's own (`service_kit.testing.concurrency`), so
 requests overlap on parallel connections, as in production.
@@ -15,11 +16,12 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from identity import create_app
-from identity.models import RefreshToken, RefreshTokenFamily, User
+from identity.models import OutboxEvent, RefreshToken, RefreshTokenFamily, User
 from identity.security.hashing import Argon2idHasher
 from identity.security.tokens import hash_refresh_token
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import Database
+from service_kit.events.contract import CloudEvent
 from service_kit.testing import FakeClock
 from service_kit.testing.concurrency import (
     PARALLEL,
@@ -49,14 +51,22 @@ class Api:
         ) as response:
             return Answer.read(response)
 
-    def new_session(self) -> str:
-        """Register a fresh user, log in and return the refresh token of that login."""
+    def new_user(self) -> tuple[str, str]:
+        """Register a fresh user: (email, public id)."""
         email = f"conc-{uuid.uuid4().hex[:12]}@example.com"
         registered = self.post("/auth/register", {"email": email, "password": PASSWORD})
         assert registered.status == 201, registered.body
+        return email, str(registered.body["id"])
+
+    def login(self, email: str) -> dict[str, Any]:
         login = self.post("/auth/login", {"email": email, "password": PASSWORD})
         assert login.status == 200, login.body
-        return str(login.body["refresh_token"])
+        return login.body
+
+    def new_session(self) -> str:
+        """Register a fresh user, log in and return the refresh token of that login."""
+        email, _ = self.new_user()
+        return str(self.login(email)["refresh_token"])
 
     def refresh(self, refresh_token: str) -> Answer:
         return self.post("/auth/refresh", {"refresh_token": refresh_token})
@@ -246,3 +256,54 @@ def test_concurrent_registration_stores_one_row_when_emails_differ_only_in_case(
             select(func.count()).select_from(User).where(func.lower(User.email) == race_email)
         )
     assert rows == 1
+
+
+def _events_about(engine: Engine, subject: str) -> list[CloudEvent]:
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(OutboxEvent).where(OutboxEvent.subject == subject).order_by(OutboxEvent.id)
+        )
+        return [CloudEvent.from_json(row.envelope) for row in rows]
+
+
+def test_concurrent_changes_of_one_user_number_its_events_in_commit_order(
+    api: Api, inspection_engine: Engine
+) -> None:
+    email, user_id = api.new_user()
+    sessions = [api.login(email) for _ in range(PARALLEL)]
+
+    answers = all_at_once(
+        lambda index: api.post("/auth/logout", {"refresh_token": sessions[index]["refresh_token"]})
+    )
+
+    assert [answer.status for answer in answers] == [204] * PARALLEL, answers
+    sequences = [event.data["sequence"] for event in _events_about(inspection_engine, user_id)]
+    assert sequences == list(range(1, PARALLEL + 2))  # registration, then one per logout
+
+
+def test_refreshes_and_revocations_of_one_user_racing_never_fail_with_a_server_error(
+    api: Api, inspection_engine: Engine
+) -> None:
+    email, user_id = api.new_user()
+    sessions = [api.login(email) for _ in range(PARALLEL)]
+    # Rotated once: presenting the parent again (within the grace window) locks a token that
+    # keeps its successor's copy, which every revocation of the user erases.
+    parents = [session["refresh_token"] for session in sessions]
+    for parent in parents:
+        assert api.refresh(parent).status == 200
+
+    def race(index: int) -> Answer:
+        if index % 2:
+            return api.refresh(parents[index])
+        with requests.post(
+            f"{api.base_url}/api/v1/auth/logout-all",
+            headers={"Authorization": f"Bearer {sessions[index]['access_token']}"},
+            timeout=REQUEST_TIMEOUT_SECONDS,
+        ) as response:
+            return Answer.read(response)
+
+    answers = all_at_once(race)
+
+    assert not server_errors(answers), answers
+    sequences = [event.data["sequence"] for event in _events_about(inspection_engine, user_id)]
+    assert sequences == list(range(1, len(sequences) + 1))

@@ -1,7 +1,7 @@
 """AccessTokenIssuer: RFC 9068 access tokens signed by the active key."""
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -146,3 +146,55 @@ def test_issue_produces_a_token_the_shared_verifier_accepts_when_keys_match(
         token_id=_claims(token)["jti"],
         auth_time=clock.now() - LOGGED_IN_AGO,
     )
+
+
+def _issue_with_bound(issuer: AccessTokenIssuer, clock: FakeClock, not_before: datetime) -> str:
+    return issuer.issue(
+        subject=SUBJECT,
+        role="user",
+        session_id=SESSION_ID,
+        auth_time=clock.now() - LOGGED_IN_AGO,
+        now=clock.now(),
+        not_before=not_before,
+    )
+
+
+def test_issue_dates_the_token_at_the_bound_when_a_revocation_bound_is_ahead_of_the_clock(
+    issuer: AccessTokenIssuer, clock: FakeClock
+) -> None:
+    clock.advance(seconds=0.7)  # 12:00:00.7; a revocation a moment ago set the bound 12:00:01
+    bound = clock.now().replace(microsecond=0) + timedelta(seconds=1)
+
+    claims = _claims(_issue_with_bound(issuer, clock, bound))
+
+    expected = int(bound.timestamp())
+    assert (claims["iat"], claims["nbf"], claims["exp"]) == (
+        expected,
+        expected,
+        expected + TTL_SECONDS,
+    )
+
+
+def test_issue_dates_the_token_at_the_current_second_when_the_revocation_bound_has_passed(
+    issuer: AccessTokenIssuer, clock: FakeClock
+) -> None:
+    bound = clock.now() - timedelta(minutes=5)
+    clock.advance(seconds=0.7)
+
+    claims = _claims(_issue_with_bound(issuer, clock, bound))
+
+    assert claims["iat"] == int(clock.now().timestamp())
+
+
+def test_issue_dates_a_token_the_verifier_accepts_when_it_is_dated_at_a_bound_ahead(
+    issuer: AccessTokenIssuer, clock: FakeClock
+) -> None:
+    verifier = AccessTokenVerifier(
+        InMemorySigningKeys(), issuer=ISSUER, audience=AUDIENCE, clock=clock
+    )
+    clock.advance(seconds=0.1)
+    bound = clock.now().replace(microsecond=0) + timedelta(seconds=1)
+
+    principal = verifier.verify(_issue_with_bound(issuer, clock, bound))
+
+    assert principal.user_id == SUBJECT

@@ -286,6 +286,22 @@ def test_publisher_recovers_on_the_next_publish_when_the_broker_comes_back(
     assert received.events[-1] == event
 
 
+def test_publish_raises_broker_unavailable_when_the_confirm_does_not_come_in_time(
+    amqp_url: str,
+) -> None:
+    with TcpProxy("127.0.0.1", urlsplit(amqp_url).port or 5672) as proxy:
+        publisher = EventPublisher(_via(proxy, amqp_url), confirm_timeout_seconds=0.5)
+        publisher.publish(user_deleted())  # connected
+        proxy.stall()
+        started = time.monotonic()
+
+        with pytest.raises(BrokerUnavailableError):
+            publisher.publish(user_deleted())
+
+        assert time.monotonic() - started < 5
+        publisher.close()
+
+
 def test_consumer_reconnects_and_goes_on_when_its_connection_is_cut(amqp_url: str) -> None:
     before, after = user_deleted(), user_deleted()
     received = Received()

@@ -1,6 +1,7 @@
 """identity's models; importing this module registers every table on `Base.metadata`."""
 
 from identity.models.base import Base
+from identity.models.outbox_event import OutboxEvent
 from identity.models.refresh_token import RefreshToken, RefreshTokenFamily
 from identity.models.signing_key import KeyState, SigningKey
 from identity.models.user import Role, User, normalise_email
@@ -8,6 +9,7 @@ from identity.models.user import Role, User, normalise_email
 __all__ = [
     "Base",
     "KeyState",
+    "OutboxEvent",
     "RefreshToken",
     "RefreshTokenFamily",
     "Role",

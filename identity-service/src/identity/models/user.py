@@ -1,12 +1,13 @@
 """User accounts."""
 
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from identity.models.base import Base
-from service_kit.db import PublicIdMixin, SoftDeleteMixin, TimestampMixin, str_enum
+from service_kit.db import PublicIdMixin, SoftDeleteMixin, TimestampMixin, UTCDateTime, str_enum
 
 
 class Role(StrEnum):
@@ -42,7 +43,34 @@ class User(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
     )
     is_active: Mapped[bool] = mapped_column(default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    event_sequence: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    """The `sequence` of the user's latest integration event; 0 before the first."""
+    tokens_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Access tokens of the user with `iat` before this whole second are void (see
+    `revoke_access_tokens`); None until the first revocation."""
 
     @property
     def can_log_in(self) -> bool:
         return self.is_active and not self.is_deleted
+
+    def next_event_sequence(self) -> int:
+        """Count one more event of this user; the caller holds the user's row lock, so the
+        user's events are numbered in the order their transactions commit."""
+        self.event_sequence += 1
+        return self.event_sequence
+
+    def revoke_access_tokens(self, *, at: datetime) -> datetime:
+        """Void every access token issued to the user so far; returns the new `not_before`.
+
+        Tokens carry `iat` in whole seconds, and a token is void iff `iat < not_before`. The
+        new bound is the revocation instant floored to the second, plus one second: every
+        token issued up to now has an `iat` below it. Identity never issues a token with
+        `iat` below the user's current bound (`AccessTokenIssuer.issue`), so a token issued in
+        the same second after an earlier revocation carries that earlier bound as its `iat`;
+        the bound therefore moves one second past it (two revocations within one second).
+        """
+        floor = at.replace(microsecond=0)
+        current = self.tokens_not_before
+        bound = max(floor, current) if current is not None else floor
+        self.tokens_not_before = bound + timedelta(seconds=1)
+        return self.tokens_not_before

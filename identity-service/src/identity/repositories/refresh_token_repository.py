@@ -20,6 +20,15 @@ class RefreshTokenRepository(BaseRepository[RefreshToken]):
         stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
         return self.session.scalars(stmt).one_or_none()
 
+    def find_user_id_by_hash(self, token_hash: str) -> int | None:
+        """The id of the user whose session the token belongs to (no lock)."""
+        stmt = (
+            select(RefreshTokenFamily.user_id)
+            .join(RefreshToken, RefreshToken.family_id == RefreshTokenFamily.id)
+            .where(RefreshToken.token_hash == token_hash)
+        )
+        return self.session.scalars(stmt).one_or_none()
+
     def find_by_hash_for_update(self, token_hash: str) -> RefreshToken | None:
         """The token row, locked until the transaction ends, so rotations are serialised."""
         stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
@@ -84,15 +93,18 @@ class RefreshTokenFamilyRepository(BaseRepository[RefreshTokenFamily]):
         )
         return self.session.scalars(stmt).all()
 
-    def revoke_family(self, family_id: int, *, at: datetime, reason: str) -> None:
-        self._revoke(RefreshTokenFamily.id == family_id, at=at, reason=reason)
+    # Each revocation returns the public ids (`sid`s) of the families it revoked: those not
+    # revoked before. Families already revoked are left as they were.
 
-    def revoke_all_for_user(self, user_id: int, *, at: datetime, reason: str) -> int:
+    def revoke_family(self, family_id: int, *, at: datetime, reason: str) -> list[uuid.UUID]:
+        return self._revoke(RefreshTokenFamily.id == family_id, at=at, reason=reason)
+
+    def revoke_all_for_user(self, user_id: int, *, at: datetime, reason: str) -> list[uuid.UUID]:
         return self._revoke(RefreshTokenFamily.user_id == user_id, at=at, reason=reason)
 
     def revoke_all_for_user_except(
         self, user_id: int, *, keep_family_public_id: uuid.UUID, at: datetime, reason: str
-    ) -> int:
+    ) -> list[uuid.UUID]:
         return self._revoke(
             (RefreshTokenFamily.user_id == user_id)
             & (RefreshTokenFamily.public_id != keep_family_public_id),
@@ -100,15 +112,18 @@ class RefreshTokenFamilyRepository(BaseRepository[RefreshTokenFamily]):
             reason=reason,
         )
 
-    def _revoke(self, condition: ColumnElement[bool], *, at: datetime, reason: str) -> int:
-        """Revoke the live families matching `condition`; returns how many."""
+    def _revoke(
+        self, condition: ColumnElement[bool], *, at: datetime, reason: str
+    ) -> list[uuid.UUID]:
+        """Revoke the families matching `condition` that are not revoked yet."""
         stmt = (
             update(RefreshTokenFamily)
             .where(condition, RefreshTokenFamily.revoked_at.is_(None))
             .values(revoked_at=at, revoke_reason=reason)
+            .returning(RefreshTokenFamily.public_id)
             .execution_options(synchronize_session="fetch")
         )
-        revoked = affected_rows(self.session.execute(stmt))
+        revoked = list(self.session.scalars(stmt))
         # A revoked family never hands out a successor again, so the encrypted copies kept for
         # the reuse grace window are only a liability now: erase them in the same transaction.
         families = select(RefreshTokenFamily.id).where(condition).scalar_subquery()

@@ -30,11 +30,16 @@ class UserRepository(BaseRepository[User]):
         return self.session.scalars(stmt).one_or_none()
 
     def find_by_id_for_update(self, user_id: int) -> User | None:
-        """The live user row, re-read and locked until the transaction ends."""
+        """The live user row, re-read and locked until the transaction ends.
+
+        Every write that concerns a user takes this lock first (before any token or session
+        row), so such writes are serialised per user and never deadlock one another. It is
+        `FOR NO KEY UPDATE`: rows that merely reference the user (a new session) are not held
+        up by it."""
         stmt = (
             select(User)
             .where(User.id == user_id, User.deleted_at.is_(None))
-            .with_for_update()
+            .with_for_update(key_share=True)
             .execution_options(populate_existing=True)
         )
         return self.session.scalars(stmt).one_or_none()

@@ -1,8 +1,9 @@
 """Access-token signing (RFC 9068 `at+jwt`)."""
 
+import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 import jwt
@@ -49,17 +50,26 @@ class AccessTokenIssuer:
         session_id: uuid.UUID,
         auth_time: datetime,
         now: datetime,
+        not_before: datetime | None = None,
     ) -> str:
-        """A signed access token; `auth_time` is when the user last entered their password."""
+        """A signed access token; `auth_time` is when the user last entered their password.
+
+        `not_before` is the user's revocation bound (`User.tokens_not_before`): tokens with an
+        `iat` below it are void, so this one is issued with `iat = nbf = max(now floored to the
+        second, not_before)`. That is at most a second ahead of `now`, within every verifier's
+        leeway, and makes a token issued right after a revocation valid.
+        """
         key = self._keys.active_signing_key()
         issued_at = int(now.timestamp())
+        if not_before is not None:
+            issued_at = max(issued_at, math.ceil(not_before.timestamp()))
         claims = {
             "iss": self._policy.issuer,
             "aud": self._policy.audience,
             "sub": str(subject),
             "iat": issued_at,
             "nbf": issued_at,
-            "exp": int((now + timedelta(seconds=self._policy.ttl_seconds)).timestamp()),
+            "exp": issued_at + self._policy.ttl_seconds,
             "jti": uuid.uuid4().hex,
             "sid": str(session_id),
             "role": role,

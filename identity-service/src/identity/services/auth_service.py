@@ -23,6 +23,7 @@ from identity.security.hashing import PasswordHasher
 from identity.security.keys import SecretBox
 from identity.security.signing import AccessTokenIssuer
 from identity.security.tokens import hash_refresh_token, new_refresh_token
+from identity.services.event_recorder import EventRecorder
 from identity.services.results import PruneResult, SessionInfo, TokenPair
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import transaction
@@ -57,6 +58,8 @@ class _Grant:
     session_id: uuid.UUID
     refresh_token: str
     auth_time: datetime
+    not_before: datetime | None
+    """The user's revocation bound when the grant was made, read under the user's row lock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,7 @@ class AuthService:
         users: UserRepository | None = None,
         tokens: RefreshTokenRepository | None = None,
         families: RefreshTokenFamilyRepository | None = None,
+        events: EventRecorder | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
@@ -92,6 +96,7 @@ class AuthService:
         self._users = users or UserRepository(session)
         self._tokens = tokens or RefreshTokenRepository(session)
         self._families = families or RefreshTokenFamilyRepository(session)
+        self._events = events or EventRecorder(session, clock=clock)
         self._clock = clock
 
     def authenticate(self, *, email: str, password: str, user_agent: str | None) -> TokenPair:
@@ -158,23 +163,30 @@ class AuthService:
 
     def revoke_refresh_token(self, raw_token: str) -> None:
         """Logout: revoke the token's family. Unknown tokens are ignored (RFC 7009)."""
-        now = self._clock.now()
+        token_hash = hash_refresh_token(raw_token)
         with transaction(self._session):
-            token = self._tokens.find_by_hash(hash_refresh_token(raw_token))
-            if token is None:
+            user_id = self._tokens.find_user_id_by_hash(token_hash)
+            user = self._users.find_by_id_for_update(user_id) if user_id is not None else None
+            token = self._tokens.find_by_hash(token_hash) if user is not None else None
+            if user is None or token is None:
                 return
-            self._families.revoke_family(token.family_id, at=now, reason="logout")
+            revoked = self._families.revoke_family(
+                token.family_id, at=self._clock.now(), reason="logout"
+            )
+            self._events.sessions_revoked(user, revoked, reason="logout")
         logger.info("session logged out")
 
     def revoke_all_sessions(self, *, user_id: uuid.UUID) -> int:
         """Logout everywhere: revoke every family of the user."""
         user = self._require_user(user_id)
         with transaction(self._session):
-            count = self._families.revoke_all_for_user(
-                user.id, at=self._clock.now(), reason="logout_all"
-            )
-        logger.info("all sessions revoked", extra={"user_id": str(user_id), "count": count})
-        return count
+            user = self._lock_user(user)
+            now = self._clock.now()  # after the lock: see `_lock_user`
+            revoked = self._families.revoke_all_for_user(user.id, at=now, reason="logout_all")
+            not_before = user.revoke_access_tokens(at=now)
+            self._events.tokens_revoked(user, not_before=not_before, reason="logout_all")
+        logger.info("all sessions revoked", extra={"user_id": str(user_id), "count": len(revoked)})
+        return len(revoked)
 
     def list_sessions(
         self, *, user_id: uuid.UUID, current_session_id: uuid.UUID
@@ -197,12 +209,14 @@ class AuthService:
         SessionNotFoundError: the user has no live session with this id.
         """
         user = self._require_user(user_id)
-        now = self._clock.now()
         with transaction(self._session):
+            user = self._lock_user(user)
+            now = self._clock.now()
             family = self._families.find_by_public_id(session_id, user_id=user.id)
             if family is None or not family.is_live(now):
                 raise SessionNotFoundError()
-            self._families.revoke_family(family.id, at=now, reason="session_deleted")
+            revoked = self._families.revoke_family(family.id, at=now, reason="session_deleted")
+            self._events.sessions_revoked(user, revoked, reason="session_deleted")
         logger.info(
             "session revoked", extra={"user_id": str(user_id), "session_id": str(session_id)}
         )
@@ -223,12 +237,18 @@ class AuthService:
     def _rotate_locked(
         self, token_hash: str, *, now: datetime, ua: str | None
     ) -> _Grant | _Reused | _Invalid:
+        # The user's row first, then the token's, in the order every revocation takes them:
+        # a refresh and a revocation of the same user never wait for each other in a cycle,
+        # and the grant reads the user's role and revocation bound as they are now.
+        user_id = self._tokens.find_user_id_by_hash(token_hash)
+        user = self._users.find_by_id_for_update(user_id) if user_id is not None else None
+        if user is None or not user.can_log_in:
+            return _Invalid()
         token = self._tokens.find_by_hash_for_update(token_hash)
         if token is None or token.is_expired(now):
             return _Invalid()
         family = self._families.get(token.family_id)
-        user = self._users.get(family.user_id) if family is not None else None
-        if family is None or user is None or not family.is_live(now) or not user.can_log_in:
+        if family is None or family.user_id != user.id or not family.is_live(now):
             return _Invalid()
 
         if token.used_at is None:
@@ -247,7 +267,8 @@ class AuthService:
                 family.last_used_at = now
                 return _grant(user, family, raw_successor.decode())
 
-        self._families.revoke_family(family.id, at=now, reason="reuse_detected")
+        revoked = self._families.revoke_family(family.id, at=now, reason="reuse_detected")
+        self._events.sessions_revoked(user, revoked, reason="reuse_detected")
         return _Reused(family.public_id)
 
     def _rotate(
@@ -299,6 +320,7 @@ class AuthService:
             session_id=grant.session_id,
             auth_time=grant.auth_time,
             now=now,
+            not_before=grant.not_before,
         )
         return TokenPair(
             access_token=access,
@@ -312,6 +334,20 @@ class AuthService:
             raise InvalidTokenError()
         return user
 
+    def _lock_user(self, user: User) -> User:
+        """Re-read and lock the user's row for a change that emits events.
+
+        Revocations take their instant only after this lock: a token granted before it was
+        granted at an earlier instant, so its `iat` falls below the new `not_before`.
+
+        Raises:
+            InvalidTokenError: the account was deleted or disabled meanwhile.
+        """
+        locked = self._users.find_by_id_for_update(user.id)
+        if locked is None or not locked.can_log_in:
+            raise InvalidTokenError()
+        return locked
+
 
 def _clip(user_agent: str | None) -> str | None:
     return user_agent[:_USER_AGENT_MAX] if user_agent else None
@@ -320,4 +356,11 @@ def _clip(user_agent: str | None) -> str | None:
 def _grant(user: User, family: RefreshTokenFamily, raw_refresh: str) -> _Grant:
     # The family starts at login, the last time the password was entered: every token of the
     # session, however often refreshed, carries that instant as `auth_time`.
-    return _Grant(user.public_id, user.role.value, family.public_id, raw_refresh, family.created_at)
+    return _Grant(
+        user.public_id,
+        user.role.value,
+        family.public_id,
+        raw_refresh,
+        family.created_at,
+        user.tokens_not_before,
+    )

@@ -18,6 +18,7 @@ from identity.models import KeyState, SigningKey
 from identity.repositories.signing_key_repository import SigningKeyRepository
 from identity.security.keys import SecretBox, generate_es256_key, load_private_key, load_public_jwk
 from identity.security.signing import ActiveSigningKey
+from identity.services.event_recorder import EventRecorder
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import transaction
 from service_kit.errors import UniqueViolationError
@@ -26,7 +27,11 @@ logger = logging.getLogger(__name__)
 
 
 class KeyService:
-    """Use cases on signing keys. Exactly one key is active; retiring keys still verify."""
+    """Use cases on signing keys. Exactly one key is active; retiring keys still verify.
+
+    A key that becomes active (a rotation, or the first key of a fresh database) is announced
+    as `identity.key.rotated`, a retired one as `identity.key.retired`, in the same transaction.
+    """
 
     def __init__(
         self,
@@ -34,11 +39,13 @@ class KeyService:
         *,
         box: SecretBox,
         keys: SigningKeyRepository | None = None,
+        events: EventRecorder | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
         self._box = box
         self._keys = keys or SigningKeyRepository(session)
+        self._events = events or EventRecorder(session, clock=clock)
         self._clock = clock
 
     def ensure_active_key(self) -> SigningKey:
@@ -139,10 +146,11 @@ class KeyService:
     def _retire(self, key: SigningKey) -> None:
         key.state = KeyState.RETIRED
         key.retired_at = self._clock.now()
+        self._events.key_retired(key.kid)
 
     def _create_active_key(self) -> SigningKey:
         generated = generate_es256_key()
-        return self._keys.add(
+        key = self._keys.add(
             SigningKey(
                 kid=generated.kid,
                 algorithm=generated.algorithm,
@@ -152,6 +160,8 @@ class KeyService:
                 created_at=self._clock.now(),
             )
         )
+        self._events.key_rotated(key.kid)
+        return key
 
 
 class KeyRing:

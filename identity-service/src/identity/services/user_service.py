@@ -18,6 +18,7 @@ from identity.repositories.refresh_token_repository import RefreshTokenFamilyRep
 from identity.repositories.user_repository import UserRepository
 from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange, UserCreate, UserUpdate
 from identity.security.hashing import PasswordHasher
+from identity.services.event_recorder import EventRecorder
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
 from service_kit.errors import (
@@ -26,6 +27,7 @@ from service_kit.errors import (
     ReauthenticationRequiredError,
     UniqueViolationError,
 )
+from service_kit.events.contract import UserChanges
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class UserService:
         reauth_max_age_seconds: int = DEFAULT_REAUTH_MAX_AGE_SECONDS,
         users: UserRepository | None = None,
         families: RefreshTokenFamilyRepository | None = None,
+        events: EventRecorder | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
@@ -68,6 +71,7 @@ class UserService:
         self._reauth_max_age = timedelta(seconds=reauth_max_age_seconds)
         self._users = users or UserRepository(session)
         self._families = families or RefreshTokenFamilyRepository(session)
+        self._events = events or EventRecorder(session, clock=clock)
         self._clock = clock
 
     def register_user(self, data: UserCreate, *, role: Role = Role.USER) -> User:
@@ -93,6 +97,7 @@ class UserService:
                         created_at=self._clock.now(),
                     )
                 )
+                self._events.user_registered(user)
         except UniqueViolationError as exc:  # lost a race to a concurrent registration
             raise EmailTakenError() from exc
         logger.info("user registered", extra={"user_id": str(user.public_id)})
@@ -156,10 +161,17 @@ class UserService:
         return self.list_users(limit=limit, after=after, search=search)
 
     def update_profile(self, user_id: uuid.UUID, data: UserUpdate) -> User:
+        """Change the caller's own name.
+
+        Raises:
+            InvalidTokenError: the account behind the token is gone or disabled.
+        """
         user = self.get_current_user(user_id)
         with transaction(self._session):
-            if "full_name" in data.model_fields_set:
+            user = self._lock_own(user)
+            if "full_name" in data.model_fields_set and data.full_name != user.full_name:
                 user.full_name = data.full_name
+                self._events.user_updated(user, UserChanges(full_name=data.full_name))
         return user
 
     def change_password(
@@ -178,14 +190,18 @@ class UserService:
         self._password_policy.check(data.new_password)
         password_hash = self._hasher.hash(data.new_password)
         with transaction(self._session):
+            user = self._lock_own(user)
             user.password_hash = password_hash
+            # The session that made the change stays; the others end, and so do their access
+            # tokens (by session id, so this session's token keeps working).
             revoked = self._families.revoke_all_for_user_except(
                 user.id,
                 keep_family_public_id=current_session_id,
                 at=self._clock.now(),
                 reason="password_changed",
             )
-        logger.info("password changed", extra={"user_id": str(user_id), "revoked": revoked})
+            self._events.sessions_revoked(user, revoked, reason="password_changed")
+        logger.info("password changed", extra={"user_id": str(user_id), "revoked": len(revoked)})
 
     def delete_own_account(self, user_id: uuid.UUID, *, auth_time: datetime | None) -> None:
         """Delete the caller's account; only with a recent login.
@@ -219,16 +235,29 @@ class UserService:
         user = self.get_user(user_id)
         fields = data.model_fields_set
         with transaction(self._session):
-            if "full_name" in fields:
-                user.full_name = data.full_name
-            if "role" in fields and data.role is not None:
+            user = self._lock_any(user)
+            now = self._clock.now()  # after the lock, as every revocation (see AuthService)
+            changes: dict[str, object] = {}
+            if "full_name" in fields and data.full_name != user.full_name:
+                user.full_name = changes["full_name"] = data.full_name
+            if "role" in fields and data.role is not None and data.role != user.role:
                 user.role = data.role
-            if "is_active" in fields and data.is_active is not None:
-                user.is_active = data.is_active
-                if not data.is_active:
-                    self._families.revoke_all_for_user(
-                        user.id, at=self._clock.now(), reason="deactivated"
-                    )
+                changes["role"] = data.role.value
+            if (
+                "is_active" in fields
+                and data.is_active is not None
+                and data.is_active != user.is_active
+            ):
+                user.is_active = changes["is_active"] = data.is_active
+            if changes:
+                self._events.user_updated(user, UserChanges.model_validate(changes))
+            if changes.get("is_active") is False:
+                self._families.revoke_all_for_user(user.id, at=now, reason="deactivated")
+                self._revoke_access_tokens(user, at=now, reason="deactivated")
+            elif "role" in changes:
+                # Tokens carry the role: those issued before are void; a refresh (the session
+                # lives on) or a new login gets a token with the new role.
+                self._revoke_access_tokens(user, at=now, reason="role_changed")
         logger.info("user updated by admin", extra={"user_id": str(user_id)})
         return user
 
@@ -249,8 +278,41 @@ class UserService:
             raise PermissionDeniedError("This operation needs the admin role.")
 
     def _delete(self, user: User) -> None:
-        now = self._clock.now()
+        """Raises:
+        UserNotFoundError: the user was deleted meanwhile.
+        """
         with transaction(self._session):
-            user.soft_delete(at=now)
+            user = self._lock_any(user)
+            now = self._clock.now()
             self._families.revoke_all_for_user(user.id, at=now, reason="account_deleted")
+            self._revoke_access_tokens(user, at=now, reason="account_deleted")
+            user.soft_delete(at=now)
+            self._events.user_deleted(user)
         logger.info("user deleted", extra={"user_id": str(user.public_id)})
+
+    def _revoke_access_tokens(self, user: User, *, at: datetime, reason: str) -> None:
+        not_before = user.revoke_access_tokens(at=at)
+        self._events.tokens_revoked(user, not_before=not_before, reason=reason)
+
+    def _lock_any(self, user: User) -> User:
+        """Re-read and lock a live user's row for a change that emits events; the change's
+        instant is taken after it (see `AuthService._lock_user`).
+
+        Raises:
+            UserNotFoundError: the user was deleted meanwhile.
+        """
+        locked = self._users.find_by_id_for_update(user.id)
+        if locked is None:
+            raise UserNotFoundError()
+        return locked
+
+    def _lock_own(self, user: User) -> User:
+        """`_lock_any` for the caller's own account.
+
+        Raises:
+            InvalidTokenError: the account was deleted or disabled meanwhile.
+        """
+        locked = self._users.find_by_id_for_update(user.id)
+        if locked is None or not locked.can_log_in:
+            raise InvalidTokenError()
+        return locked

@@ -149,11 +149,14 @@ class EventPublisher:
     """Publishes envelopes as persistent messages and waits for the broker's confirm.
 
     One connection, opened on first use and reopened after a failure. Not thread-safe: one per
-    thread (the relay has one).
+    thread (the relay has one). A confirm that does not come within `confirm_timeout_seconds`
+    (a broker that blocks publishers, say, on a memory alarm) counts as not confirmed: the
+    caller does not wait forever, and may publish the message again (at least once).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, confirm_timeout_seconds: float = 10) -> None:
         self._url = url
+        self._confirm_timeout = confirm_timeout_seconds
         self._connection: Connection | None = None
         self._producer: Producer | None = None
 
@@ -175,9 +178,10 @@ class EventPublisher:
                 content_encoding="utf-8",
                 message_id=str(event.id),
                 retry=False,
+                confirm_timeout=self._confirm_timeout,
             )
         except _connection_errors(self._connection) as exc:
-            self.close()
+            self._abandon()
             raise BrokerUnavailableError(f"publish not confirmed: {type(exc).__name__}") from exc
 
     def _open(self) -> Producer:
@@ -188,11 +192,22 @@ class EventPublisher:
             connection.connect()
             declare_topology(connection)
         except _connection_errors(connection) as exc:
-            connection.release()
+            connection.collect()  # no closing handshake with a broker that is not answering
             raise BrokerUnavailableError(f"cannot reach the broker: {type(exc).__name__}") from exc
         self._connection = connection
         self._producer = Producer(connection.default_channel, exchange=_exchange())
         return self._producer
+
+    def _abandon(self) -> None:
+        """Drop a connection that failed without the closing handshake, which a broker that
+        stopped answering would never complete."""
+        if self._connection is not None:
+            try:
+                self._connection.collect()
+            except Exception:
+                logger.debug("dropping a broken broker connection failed", exc_info=True)
+        self._connection = None
+        self._producer = None
 
     def close(self) -> None:
         if self._connection is not None:

@@ -74,7 +74,19 @@ class SessionRevoked(UserPayload):
 
 
 class TokensRevoked(UserPayload):
-    """Every access token of the user issued before `not_before` is void."""
+    """Every access token of the user issued before `not_before` is void.
+
+    The rule, for every verifier: a token of this user is void iff its `iat` < `not_before`
+    (both in whole seconds; compare `iat` with `not_before` as a Unix timestamp). Tokens
+    carry `iat` in whole seconds, so identity sets `not_before` to the revocation instant
+    floored to the second plus one second (and one second past an earlier bound of the same
+    second), which voids every token issued before the revocation; and it never issues a
+    token with `iat` below the user's current `not_before` (it issues with `iat = nbf =
+    max(now floored to the second, not_before)`, at most a second ahead of the clock, within
+    every verifier's leeway). So a token issued after the revocation (a login right after
+    logout-all, a refresh after a role change) is valid. Keep the latest `not_before` per
+    user: a later event never moves it back.
+    """
 
     not_before: AwareDatetime
     reason: str

@@ -3,12 +3,14 @@
 with TcpProxy("127.0.0.1", 5672) as proxy:   # clients connect to proxy.port
     proxy.cut()       # every open connection is closed, new ones are refused
     proxy.restore()   # connections are accepted and forwarded again
+    proxy.stall()     # connections stay open but nothing is forwarded (packets dropped)
 """
 
 import contextlib
 import selectors
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Self
 
@@ -24,6 +26,7 @@ class TcpProxy:
         self._open: set[socket.socket] = set()
         self._accepting = threading.Event()
         self._accepting.set()
+        self._stalled = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name="tcp-proxy", daemon=True)
 
@@ -39,6 +42,8 @@ class TcpProxy:
     ) -> None:
         self._closed = True
         self.cut()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
         self._listener.close()
         self._thread.join(timeout=5)
 
@@ -52,7 +57,13 @@ class TcpProxy:
                 sock.close()
             self._open.clear()
 
+    def stall(self) -> None:
+        """Keep every connection open but forward nothing until `restore`: a peer that stops
+        answering without closing (a hung broker, a network that drops packets)."""
+        self._stalled.set()
+
     def restore(self) -> None:
+        self._stalled.clear()
         self._accepting.set()
 
     def _serve(self) -> None:
@@ -79,6 +90,11 @@ class TcpProxy:
         selector.register(upstream, selectors.EVENT_READ, client)
         try:
             while True:
+                if self._stalled.is_set():
+                    if self._closed or client.fileno() < 0:  # cut while stalled
+                        return
+                    time.sleep(0.05)
+                    continue
                 for key, _events in selector.select(timeout=1):
                     source: socket.socket = key.fileobj  # type: ignore[assignment]
                     data = source.recv(65536)
