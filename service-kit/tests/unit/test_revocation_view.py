@@ -57,6 +57,9 @@ class InMemoryFeed:
         self._read()
         return [e for e in self.entries if e.revision > revision][:limit]
 
+    def close(self) -> None:
+        pass
+
     def _read(self) -> None:
         self.reads += 1
         if self.failing:

@@ -77,6 +77,10 @@ class RevocationFeed(Protocol):
         """Entries past `revision`, in revision order, at most `limit` of them."""
         ...
 
+    def close(self) -> None:
+        """Release what reading held (connections); called when the view stops."""
+        ...
+
 
 class RevocationsUnavailableError(ServiceUnavailableError):
     code, title = "revocations_unavailable", "Token revocations unavailable"
@@ -161,12 +165,14 @@ class RevocationView:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the poller and release the feed (tests; a worker just exits)."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
         self._thread = None
         self._pid = None
+        self._feed.close()
 
     @property
     def revision(self) -> int | None:
