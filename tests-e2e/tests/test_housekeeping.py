@@ -1,4 +1,4 @@
-"""Housekeeping runs by itself: next to each service, the stack runs its prune command at start
+"""Housekeeping runs by itself: next to each service, the stack runs its prune commands at start
 (then hourly) and logs each run. Compose: the `identity-housekeeping` and `items-housekeeping`
 containers; native: the same runner, started by deploy/run-local.sh with each service."""
 
@@ -34,6 +34,7 @@ def _completed_runs(logs: str, command: str) -> list[dict[str, Any]]:
     [
         ("identity", "flask --app identity tokens prune"),
         ("items", "flask --app items idempotency prune"),
+        ("items", "flask --app items events prune"),
     ],
 )
 def test_housekeeping_logs_a_completed_prune_run_when_the_stack_has_started(
