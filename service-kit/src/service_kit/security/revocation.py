@@ -116,8 +116,10 @@ class RevocationView:
         self._on_keys_changed = on_keys_changed
         self._clock = clock
         self._monotonic = monotonic
-        self._sessions: dict[uuid.UUID, float] = {}  # session id -> expires (epoch seconds)
-        self._not_before: dict[uuid.UUID, tuple[int, float]] = {}  # user -> (instant, expires)
+        # Keyed by the ids' 128-bit integers, not UUID objects: ints and floats are not tracked
+        # by the garbage collector, so a big view adds nothing for its collections to walk.
+        self._sessions: dict[int, float] = {}  # session id -> expires (epoch seconds)
+        self._not_before: dict[int, tuple[int, float]] = {}  # user -> (instant, expires)
         self._revision: int | None = None  # None until the first complete read
         self._fresh_at: float | None = None  # monotonic time of the last successful read
         self._pruned_at = 0.0
@@ -141,9 +143,9 @@ class RevocationView:
         fresh_at = self._fresh_at
         if fresh_at is None or self._monotonic() - fresh_at > self._max_staleness:
             raise RevocationsUnavailableError()
-        if principal.session_id in self._sessions:
+        if principal.session_id.int in self._sessions:
             return True
-        mark = self._not_before.get(principal.user_id)
+        mark = self._not_before.get(principal.user_id.int)
         if mark is None:
             return False
         issued_at = principal.issued_at
@@ -240,17 +242,16 @@ class RevocationView:
         if expires <= self._clock.now().timestamp():
             return  # every token it concerns has expired
         if entry.kind is RevocationKind.SESSION and entry.session_id is not None:
-            self._sessions[entry.session_id] = max(expires, self._sessions.get(entry.session_id, 0))
+            session = entry.session_id.int
+            self._sessions[session] = max(expires, self._sessions.get(session, 0))
         elif (
             entry.kind is RevocationKind.USER
             and entry.user_id is not None
             and entry.not_before is not None
         ):
-            instant, until = self._not_before.get(entry.user_id, (entry.not_before, expires))
-            self._not_before[entry.user_id] = (
-                max(instant, entry.not_before),
-                max(until, expires),
-            )
+            user = entry.user_id.int
+            instant, until = self._not_before.get(user, (entry.not_before, expires))
+            self._not_before[user] = (max(instant, entry.not_before), max(until, expires))
 
     def _prune(self) -> None:
         now = self._clock.now().timestamp()
