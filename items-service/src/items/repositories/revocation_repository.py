@@ -27,24 +27,17 @@ class RevocationFeedRepository(BaseRepository[RevocationFeedEntry]):
         return self.add(entry)
 
     def read_after(self, revision: int, *, limit: int) -> list[RevocationEntry]:
-        stmt = (
-            select(RevocationFeedEntry)
-            .where(RevocationFeedEntry.id > revision)
-            .order_by(RevocationFeedEntry.id)
-            .limit(limit)
-        )
-        return [_entry(row) for row in self.session.scalars(stmt)]
+        stmt = _ENTRIES.where(RevocationFeedEntry.id > revision).limit(limit)
+        return [RevocationEntry(*row) for row in self.session.execute(stmt)]
 
     def read_live(self, now: datetime) -> tuple[int, Sequence[RevocationEntry]]:
         """The newest revision and every entry up to it still in force at `now`. Rows up to the
         newest revision are all committed (see `append`), so the second read misses none."""
         revision = self.session.scalar(select(func.max(RevocationFeedEntry.id))) or 0
-        stmt = (
-            select(RevocationFeedEntry)
-            .where(RevocationFeedEntry.id <= revision, RevocationFeedEntry.expires_at > now)
-            .order_by(RevocationFeedEntry.id)
+        stmt = _ENTRIES.where(
+            RevocationFeedEntry.id <= revision, RevocationFeedEntry.expires_at > now
         )
-        return revision, [_entry(row) for row in self.session.scalars(stmt)]
+        return revision, [RevocationEntry(*row) for row in self.session.execute(stmt)]
 
     def delete_expired(self, *, now: datetime) -> int:
         return affected_rows(
@@ -54,12 +47,13 @@ class RevocationFeedRepository(BaseRepository[RevocationFeedEntry]):
         )
 
 
-def _entry(row: RevocationFeedEntry) -> RevocationEntry:
-    return RevocationEntry(
-        revision=row.id,
-        kind=row.kind,
-        expires_at=row.expires_at,
-        user_id=row.user_id,
-        session_id=row.session_id,
-        not_before=row.not_before,
-    )
+# Plain columns in RevocationEntry's order, not entities: every worker runs this five times a
+# second, and a first read may bring thousands of rows.
+_ENTRIES = select(
+    RevocationFeedEntry.id,
+    RevocationFeedEntry.kind,
+    RevocationFeedEntry.expires_at,
+    RevocationFeedEntry.user_id,
+    RevocationFeedEntry.session_id,
+    RevocationFeedEntry.not_before,
+).order_by(RevocationFeedEntry.id)
