@@ -20,6 +20,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_cpu_seconds(base_url: str) -> float:
+    """CPU time (user + system) used so far by the gunicorn serving `base_url` and its workers
+    (Linux /proc). Requests per CPU-second of the server measure its cost where other work
+    shares the cores: it does not move with what the neighbours take."""
+    port = base_url.rsplit(":", 1)[1]
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    masters = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        pid = int(entry.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if b"gunicorn" in b" ".join(command) and f"127.0.0.1:{port}".encode() in command:
+            masters.append(pid)
+    tree = set(masters)
+    tree |= {pid for pid, parent in parents.items() if parent in tree}
+    return sum(used[pid] for pid in tree)
+
+
 def wait_until_up(url: str, *, seconds: float = 30) -> None:
     """Return once `url` answers without a 5xx; raise after `seconds`."""
     deadline = time.monotonic() + seconds

@@ -54,12 +54,16 @@ serve() {  # serve PORT APP: each gunicorn gets its own metrics directory (set b
     -b "127.0.0.1:$1" "$2" &
   pids+=($!)
 }
-# Each service's housekeeping runs with it, as in docker compose: its prune command at start
-# and then every HOUSEKEEPING_INTERVAL_SECONDS (default 3600), one log line per run.
-housekeep() {  # housekeep APP COMMAND...
-  local app=$1
+# Each service's housekeeping runs with it, as in docker compose: its prune commands at start
+# and then every HOUSEKEEPING_INTERVAL_SECONDS (default 3600), one log line per command and run.
+housekeep() {  # housekeep APP COMMAND... [';' COMMAND...]: flask commands of APP, run in turn
+  local app=$1 word
   shift
-  "$bin/python" -m service_kit.housekeeping -- "$bin/flask" --app "$app" "$@" &
+  local argv=("$bin/flask" --app "$app")
+  for word in "$@"; do
+    if [[ "$word" == ";" ]]; then argv+=(";" "$bin/flask" --app "$app"); else argv+=("$word"); fi
+  done
+  "$bin/python" -m service_kit.housekeeping -- "${argv[@]}" &
   pids+=($!)
 }
 if wants identity; then
@@ -69,7 +73,7 @@ if wants identity; then
 fi
 if wants items; then
   serve "$ITEMS_PORT" 'items:create_app()'
-  housekeep items idempotency prune
+  housekeep items idempotency prune ';' events prune
 fi
 if wants gateway; then
   "$nginx_bin" -p "$gateway_dir/" -c "$gateway_dir/nginx.conf" &

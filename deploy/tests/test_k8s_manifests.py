@@ -57,13 +57,21 @@ SERVICES = ("identity", "items")
 DEPLOYMENTS = ("identity", "items", "gateway")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
 LONG_RUNNING_KINDS = ("Deployment", "StatefulSet")
-# The housekeeping CronJobs: (service, CronJob, the command it runs; the same as compose's
+# The housekeeping CronJobs of each service and the command each runs (the same as compose's
 # housekeeping containers run).
-HOUSEKEEPING = (
-    ("identity", "identity-tokens-prune", ["flask", "--app", "identity", "tokens", "prune"]),
-    ("identity", "identity-events-prune", ["flask", "--app", "identity", "events", "prune"]),
-    ("items", "items-idempotency-prune", ["flask", "--app", "items", "idempotency", "prune"]),
-)
+HOUSEKEEPING = {
+    "identity": [
+        ("identity-tokens-prune", ["flask", "--app", "identity", "tokens", "prune"]),
+        ("identity-events-prune", ["flask", "--app", "identity", "events", "prune"]),
+    ],
+    "items": [
+        ("items-idempotency-prune", ["flask", "--app", "items", "idempotency", "prune"]),
+        ("items-events-prune", ["flask", "--app", "items", "events", "prune"]),
+    ],
+}
+HOUSEKEEPING_JOBS = [
+    (service, name, command) for service, jobs in HOUSEKEEPING.items() for name, command in jobs
+]
 SETTINGS_CLASSES: dict[str, type[IdentitySettings] | type[ItemsSettings]] = {
     "identity": IdentitySettings,
     "items": ItemsSettings,
@@ -528,11 +536,9 @@ def test_a_migration_job_runs_before_each_rollout(docs: tuple[Document, ...], se
 # --------------------------------------------------------------------------- housekeeping
 
 
-@pytest.mark.parametrize(
-    ("name", "command"), [(name, command) for _, name, command in HOUSEKEEPING]
-)
+@pytest.mark.parametrize(("service", "name", "command"), HOUSEKEEPING_JOBS)
 def test_a_housekeeping_cronjob_runs_each_prune_command_of_each_service(
-    docs: tuple[Document, ...], name: str, command: list[str]
+    docs: tuple[Document, ...], service: str, name: str, command: list[str]
 ) -> None:
     cronjobs = of_kind(docs, "CronJob")
     assert name in cronjobs, f"no CronJob {name}"
@@ -540,11 +546,9 @@ def test_a_housekeeping_cronjob_runs_each_prune_command_of_each_service(
     assert prune["command"] == command
 
 
-@pytest.mark.parametrize(
-    ("service", "name"), [(service, name) for service, name, _ in HOUSEKEEPING]
-)
+@pytest.mark.parametrize(("service", "name", "command"), HOUSEKEEPING_JOBS)
 def test_housekeeping_runs_with_the_image_and_configuration_of_its_service(
-    docs: tuple[Document, ...], service: str, name: str
+    docs: tuple[Document, ...], service: str, name: str, command: list[str]
 ) -> None:
     housekeeping = pod_spec(of_kind(docs, "CronJob")[name])
     deployment = pod_spec(of_kind(docs, "Deployment")[service])
@@ -561,7 +565,7 @@ def test_every_cronjob_runs_alone_on_a_sensible_schedule(docs: tuple[Document, .
     """Never two runs at once; a fixed minute (not every minute), at least daily, in UTC; bounded
     retries, run time and history, so a stuck or failing run neither piles up nor hides."""
     cronjobs = of_kind(docs, "CronJob")
-    assert set(cronjobs) == {name for _, name, _ in HOUSEKEEPING}
+    assert set(cronjobs) == {name for _, name, _ in HOUSEKEEPING_JOBS}
     for name, cronjob in cronjobs.items():
         spec = cronjob["spec"]
         assert spec["concurrencyPolicy"] == "Forbid", name
@@ -587,7 +591,7 @@ def test_housekeeping_pods_are_labelled_apart_from_the_api_pods(
     """Their own component label: no Service routes to them, no PodDisruptionBudget counts them,
     and Prometheus does not scrape them; their service's name label lets them reach its
     database."""
-    for service, name, _ in HOUSEKEEPING:
+    for service, name, _ in HOUSEKEEPING_JOBS:
         labels = pod_labels(of_kind(docs, "CronJob")[name])
         assert labels["app.kubernetes.io/name"] == service, name
         assert labels["app.kubernetes.io/component"] == "housekeeping", name
@@ -786,7 +790,7 @@ def expected_connections(overlay: str, found: dict[str, Endpoint]) -> set[tuple[
         ("prometheus", "items", 8000),
     }
     for service in SERVICES:
-        housekeeping = [name for owner, name, _ in HOUSEKEEPING if owner == service]
+        housekeeping = [name for name, _ in HOUSEKEEPING[service]]
         for client in (service, f"{service}-migrate", *housekeeping):
             expected.add((client, f"{service}-db", 5432))
             if overlay == "production":

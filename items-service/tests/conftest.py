@@ -21,13 +21,19 @@ AUDIENCE = "api"
 
 
 def make_settings(**overrides: object) -> ItemsSettings:
-    """Test settings: no .env file, no environment surprises."""
+    """Test settings: no .env file, no environment surprises.
+
+    The revocation check is off unless a test turns it on: its view polls the database from a
+    thread of its own, which sees only committed rows (not a rolled-back test's) and must be
+    stopped by whoever starts it (see tests/integration/test_revocations.py).
+    """
     values: dict[str, object] = {
         "env": "test",
         "database_url": "sqlite:///:memory:",
         "token_issuer": ISSUER,
         "token_audience": AUDIENCE,
         "jwks_url": "http://127.0.0.1:9/.well-known/jwks.json",
+        "revocation_check": False,
     }
     values.update(overrides)
     return ItemsSettings(_env_file=None, **values)  # type: ignore[call-arg]

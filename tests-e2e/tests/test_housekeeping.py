@@ -1,7 +1,6 @@
 """Housekeeping runs by itself: next to each service, the stack runs its prune commands at start
-(then hourly) and logs each run. Compose: the `identity-housekeeping`,
-`identity-events-housekeeping` and `items-housekeeping` containers; native: the same runner,
-started by deploy/run-local.sh with each service."""
+(then hourly) and logs each run. Compose: the `identity-housekeeping` and `items-housekeeping`
+containers; native: the same runner, started by deploy/run-local.sh with each service."""
 
 import json
 from typing import Any
@@ -33,9 +32,10 @@ def _completed_runs(logs: str, command: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("runner", "command"),
     [
-        ("identity-housekeeping", "flask --app identity tokens prune"),
-        ("identity-events-housekeeping", "flask --app identity events prune"),
-        ("items-housekeeping", "flask --app items idempotency prune"),
+        ("identity", "flask --app identity tokens prune"),
+        ("identity", "flask --app identity events prune"),
+        ("items", "flask --app items idempotency prune"),
+        ("items", "flask --app items events prune"),
     ],
 )
 def test_housekeeping_logs_a_completed_prune_run_when_the_stack_has_started(

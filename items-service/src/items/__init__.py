@@ -5,13 +5,15 @@ from flask_openapi3.openapi import OpenAPI
 from items import models  # noqa: F401 - registers every table on the metadata
 from items.config import ItemsSettings
 from items.controllers.item_controller import items_bp
-from items.wiring import COMPONENTS_KEY, Components
+from items.revocations import DatabaseRevocationFeed
+from items.wiring import COMPONENTS_KEY, REVOCATIONS_KEY, Components
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import CursorCodec, Database
 from service_kit.http.app import create_service_app
 from service_kit.http.auth import init_auth
 from service_kit.security.jwks_client import JwksClient
 from service_kit.security.jwt_verify import AccessTokenVerifier, KeySource
+from service_kit.security.revocation import RevocationView
 
 __version__ = "0.1.0"
 
@@ -33,6 +35,22 @@ def create_app(
         timeout_seconds=settings.jwks_timeout_seconds,
     )
     key_source: KeySource = keys or jwks
+    # Revoked sessions and "void before" marks, from the feed the event consumer writes:
+    # answered from memory, refreshed by a poller each worker starts after the fork.
+    revocations = (
+        RevocationView(
+            DatabaseRevocationFeed(settings),
+            poll_interval_seconds=settings.revocation_poll_seconds,
+            max_staleness_seconds=settings.revocation_max_staleness_seconds,
+            on_keys_changed=jwks.refresh if keys is None else None,
+            clock=clock,
+        )
+        if settings.revocation_check
+        else None
+    )
+    warm_ups = [jwks.warm_up] if keys is None else []
+    if revocations is not None:
+        warm_ups.append(revocations.start)
     app = create_service_app(
         __name__,
         settings=settings,
@@ -41,8 +59,9 @@ def create_app(
         version=__version__,
         description="Items owned by users; access tokens are verified locally from the JWKS.",
         readiness_checks={"jwks": jwks.ensure_available} if keys is None else None,
-        warm_ups=[jwks.warm_up] if keys is None else [],
+        warm_ups=warm_ups,
     )
+    app.extensions[REVOCATIONS_KEY] = revocations
     secret = settings.secret_key.get_secret_value()
     app.extensions[COMPONENTS_KEY] = Components(
         settings=settings,
@@ -59,6 +78,8 @@ def create_app(
             algorithms=settings.token_algorithms,
             leeway_seconds=settings.token_leeway_seconds,
             clock=clock,
+            revocations=revocations,
+            max_lifetime_seconds=settings.access_token_max_ttl_seconds,
         ),
     )
     app.register_api(items_bp)

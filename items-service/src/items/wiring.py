@@ -4,14 +4,19 @@ from dataclasses import dataclass
 from typing import Final, cast
 
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from items.config import ItemsSettings
+from items.services.erasure_service import ErasureService
+from items.services.event_service import IdentityEventService
 from items.services.item_service import ItemService
 from service_kit.clock import Clock
 from service_kit.db import CursorCodec
 from service_kit.http.db import get_session
 
 COMPONENTS_KEY: Final = "items.components"
+REVOCATIONS_KEY: Final = "items.revocations"
+"""The app's `RevocationView`, or None when `revocation_check` is off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +46,19 @@ def item_cursors(*, newest_first: bool) -> CursorCodec:
     """Cursors are bound to their sort order: one from the other order is rejected."""
     parts = components()
     return parts.newest_first_cursors if newest_first else parts.oldest_first_cursors
+
+
+def identity_event_service(
+    session: Session, *, settings: ItemsSettings, clock: Clock
+) -> IdentityEventService:
+    """For the event consumer, which runs outside requests: explicit session and settings."""
+    return IdentityEventService(
+        session,
+        revocation_lifetime_seconds=settings.revocation_lifetime_seconds,
+        inbox_retention_seconds=settings.events_inbox_retention_seconds,
+        clock=clock,
+    )
+
+
+def erasure_service(session: Session, *, settings: ItemsSettings, clock: Clock) -> ErasureService:
+    return ErasureService(session, batch_size=settings.events_erasure_batch_size, clock=clock)

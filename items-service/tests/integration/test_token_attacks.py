@@ -89,6 +89,11 @@ def typ_missing(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
     return bearer(_signed(issuer, _genuine_claims(issuer), {"kid": issuer.kid, "typ": None}))
 
 
+def lifetime_beyond_the_maximum(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
+    # Revocations are remembered for the longest lifetime identity issues: no token outlives it.
+    return bearer(issuer.token(ttl_seconds=settings.access_token_max_ttl_seconds + 1))
+
+
 def refresh_token_like_string(issuer: TokenIssuer, settings: ItemsSettings) -> dict[str, str]:
     return bearer(secrets.token_urlsafe(32))  # what identity hands out as a refresh token
 
@@ -128,6 +133,7 @@ def _claim_removed(name: str) -> Forge:
         pytest.param(_claim_removed("aud"), id="aud-missing"),
         pytest.param(_claim_removed("iss"), id="iss-missing"),
         pytest.param(_claim_removed("sub"), id="sub-missing"),
+        pytest.param(lifetime_beyond_the_maximum, id="lifetime-beyond-maximum"),
         pytest.param(refresh_token_like_string, id="refresh-token-like-string"),
         pytest.param(no_authorization_header, id="missing-header"),
         pytest.param(_header("Bearer "), id="empty-bearer"),

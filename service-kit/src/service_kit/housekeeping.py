@@ -1,17 +1,21 @@
-"""Run a housekeeping command at start and then every N seconds, until SIGTERM or SIGINT.
+"""Run housekeeping commands at start and then every N seconds, until SIGTERM or SIGINT.
 
     python -m service_kit.housekeeping [--every SECONDS] -- flask --app items idempotency prune
+    python -m service_kit.housekeeping -- flask --app items idempotency prune ';' \
+        flask --app items events prune
 
 What docker compose runs next to each service (Kubernetes schedules the same commands as
-CronJobs instead). `--every` defaults to `HOUSEKEEPING_INTERVAL_SECONDS`, else 3600; the next run
-starts that long after the previous one started (at once if a run took longer). Each run is a
-fresh process, so no connection or state is held between runs.
+CronJobs instead). Several commands are separated by a `;` argument and run one after the other
+in each run. `--every` defaults to `HOUSEKEEPING_INTERVAL_SECONDS`, else 3600; the next run
+starts that long after the previous one started (at once if a run took longer). Each command is
+a fresh process, so no connection or state is held between runs.
 
-One log line per run on stdout (JSON unless `HOUSEKEEPING_LOG_JSON=false`): `housekeeping run
-completed` (exit code 0) or `housekeeping run failed` (any other), with the command, its exit code
-and its duration. A failed run does not stop the schedule. SIGTERM or SIGINT stops the schedule:
-between runs at once, during a run by passing the signal on to the command and waiting for it;
-the exit status is then 0. A command that cannot be started at all exits with 127.
+One log line per command and run on stdout (JSON unless `HOUSEKEEPING_LOG_JSON=false`):
+`housekeeping run completed` (exit code 0) or `housekeeping run failed` (any other), with the
+command, its exit code and its duration. A failed command neither stops the others nor the
+schedule. SIGTERM or SIGINT stops the schedule: between runs at once, during a run by passing
+the signal on to the command in progress and waiting for it (the commands after it do not
+start); the exit status is then 0. A command that cannot be started at all exits with 127.
 """
 
 import argparse
@@ -33,17 +37,18 @@ INTERVAL_VARIABLE: Final = "HOUSEKEEPING_INTERVAL_SECONDS"
 LOG_JSON_VARIABLE: Final = "HOUSEKEEPING_LOG_JSON"
 DEFAULT_INTERVAL_SECONDS: Final = 3600.0
 COMMAND_NOT_STARTED: Final = 127
+COMMAND_SEPARATOR: Final = ";"
 STOP_SIGNALS: Final = (signal.SIGTERM, signal.SIGINT)
 
 logger = logging.getLogger("service_kit.housekeeping")  # also when run as __main__
 
 
 class Housekeeper:
-    """Runs one command on a fixed schedule in the main thread of this process."""
+    """Runs commands, one after the other, on a fixed schedule in the main thread."""
 
-    def __init__(self, command: Sequence[str], *, interval_seconds: float) -> None:
-        self._command = list(command)
-        self._described = shlex.join(self._command)
+    def __init__(self, commands: Sequence[Sequence[str]], *, interval_seconds: float) -> None:
+        self._commands = [list(command) for command in commands]
+        self._described = " ; ".join(shlex.join(command) for command in self._commands)
         self._interval = interval_seconds
         self._stopping = False
         self._child: subprocess.Popen[bytes] | None = None
@@ -65,22 +70,26 @@ class Housekeeper:
         )
         while not self._stopping:
             started = time.monotonic()
-            try:
-                exit_code = self._run_once()
-            except OSError as error:
-                logger.error(
-                    "housekeeping command cannot be started",
-                    extra={"command": self._described, "error": str(error)},
-                )
-                return COMMAND_NOT_STARTED
-            self._log_run(exit_code, time.monotonic() - started)
+            for command in self._commands:
+                if self._stopping:
+                    break
+                command_started = time.monotonic()
+                try:
+                    exit_code = self._run_once(command)
+                except OSError as error:
+                    logger.error(
+                        "housekeeping command cannot be started",
+                        extra={"command": shlex.join(command), "error": str(error)},
+                    )
+                    return COMMAND_NOT_STARTED
+                self._log_run(command, exit_code, time.monotonic() - command_started)
             if not self._stopping:
                 self._wait(self._interval - (time.monotonic() - started))
         logger.info("housekeeping stopped", extra={"command": self._described})
         return 0
 
-    def _run_once(self) -> int:
-        self._child = subprocess.Popen(self._command)  # noqa: S603 - the operator's own command
+    def _run_once(self, command: list[str]) -> int:
+        self._child = subprocess.Popen(command)  # noqa: S603 - the operator's own command
         try:
             if self._stopping:  # the signal came while the command was being started
                 self._child.terminate()
@@ -88,9 +97,9 @@ class Housekeeper:
         finally:
             self._child = None
 
-    def _log_run(self, exit_code: int, seconds: float) -> None:
+    def _log_run(self, command: list[str], exit_code: int, seconds: float) -> None:
         fields = {
-            "command": self._described,
+            "command": shlex.join(command),
             "exit_code": exit_code,
             "duration_seconds": round(seconds, 3),
         }
@@ -134,15 +143,29 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help=f"interval between runs (default: ${INTERVAL_VARIABLE}, else 3600)",
     )
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG ...]")
+    parser.add_argument(
+        "command", nargs=argparse.REMAINDER, help="-- COMMAND [ARG ...] [';' COMMAND [ARG ...]]"
+    )
     return parser
+
+
+def split_commands(words: Sequence[str]) -> list[list[str]]:
+    """`a b ; c d` -> [[a, b], [c, d]]; empty commands (`; ;`) are dropped."""
+    commands: list[list[str]] = [[]]
+    for word in words:
+        if word == COMMAND_SEPARATOR:
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return [command for command in commands if command]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    command: list[str] = args.command[1:] if args.command[:1] == ["--"] else args.command
-    if not command:
+    words: list[str] = args.command[1:] if args.command[:1] == ["--"] else args.command
+    commands = split_commands(words)
+    if not commands:
         parser.error("no command given (put it after --)")
     interval: float | None = args.every
     if interval is None:
@@ -153,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"{INTERVAL_VARIABLE}: {error}")
     json_lines = os.environ.get(LOG_JSON_VARIABLE, "true").strip().lower() not in {"false", "0"}
     configure_logging(json=json_lines)
-    housekeeper = Housekeeper(command, interval_seconds=interval)
+    housekeeper = Housekeeper(commands, interval_seconds=interval)
     housekeeper.install_signal_handlers()
     return housekeeper.run()
 

@@ -20,6 +20,7 @@ from service_kit.events.broker import (
     BrokerUnavailableError,
     EventConsumer,
     EventPublisher,
+    dead_letter_count,
     declare_topology,
     list_dead_letters,
     replay_dead_letters,
@@ -64,20 +65,31 @@ def url(request: pytest.FixtureRequest) -> str:
     return value
 
 
+class InfrastructureDownError(RuntimeError):
+    """What a handler raises while its own database is away (a transient failure)."""
+
+
 class Received:
-    """A handler that records what it applied, failing for the event ids it is told to."""
+    """A handler that records what it applied, failing for the event ids it is told to, or
+    transiently for the next `transient_failures` calls; it returns `outcome`."""
 
     def __init__(self) -> None:
         self.events: list[CloudEvent] = []
         self.failing: set[uuid.UUID] = set()
+        self.transient_failures = 0
+        self.outcome_to_return: str | None = None
         self.outcomes: list[tuple[str | None, str]] = []
         self._lock = threading.Lock()
 
-    def __call__(self, event: CloudEvent) -> None:
+    def __call__(self, event: CloudEvent) -> str | None:
+        if self.transient_failures > 0:
+            self.transient_failures -= 1
+            raise InfrastructureDownError("database unreachable")
         if event.id in self.failing:
             raise RuntimeError("cannot apply this one")
         with self._lock:
             self.events.append(event)
+        return self.outcome_to_return
 
     def outcome(self, event_type: str | None, outcome: str) -> None:
         with self._lock:
@@ -98,6 +110,8 @@ def consuming(url: str, received: Received, **options: object) -> Iterator[Event
         received,
         on_outcome=received.outcome,
         retry_delay_seconds=0.01,
+        is_transient=lambda exc: isinstance(exc, InfrastructureDownError),
+        transient_backoff_seconds=(0.01, 0.05),
         **options,  # type: ignore[arg-type]
     )
     stop = threading.Event()
@@ -123,6 +137,51 @@ def test_published_event_reaches_the_consumer_unchanged(url: str) -> None:
 
     assert received.events == [event]
     assert received.outcomes == [(event.type.value, "applied")]
+
+
+def test_consumer_reports_the_outcome_its_handler_returns(url: str) -> None:
+    event = user_deleted()
+    received = Received()
+    received.outcome_to_return = "duplicate"
+    publisher = EventPublisher(url)
+
+    with consuming(url, received):
+        publisher.publish(event)
+        received.wait_for(lambda: len(received.outcomes) == 1)
+    publisher.close()
+
+    assert received.outcomes == [(event.type.value, "duplicate")]
+
+
+def test_transient_failure_puts_the_event_back_uncounted_until_the_handler_recovers(
+    url: str,
+) -> None:
+    event = user_deleted()
+    received = Received()
+    received.transient_failures = 4  # more than max_attempts: counted, it would be dead
+    publisher = EventPublisher(url)
+
+    with consuming(url, received, max_attempts=2):
+        publisher.publish(event)
+        received.wait_for(lambda: received.events == [event])
+    publisher.close()
+
+    assert [outcome for _type, outcome in received.outcomes] == ["deferred"] * 4 + ["applied"]
+    assert list_dead_letters(url, ITEMS_SUBSCRIPTION) == []
+
+
+def test_dead_letter_count_counts_the_messages_in_the_dead_letter_queue(url: str) -> None:
+    poison = [user_deleted(), user_deleted()]
+    received = Received()
+    received.failing.update(event.id for event in poison)
+    publisher = EventPublisher(url)
+    with consuming(url, received, max_attempts=1):
+        for event in poison:
+            publisher.publish(event)
+        received.wait_for(lambda: len(received.outcomes) == 2)
+    publisher.close()
+
+    assert dead_letter_count(url, ITEMS_SUBSCRIPTION) == 2
 
 
 def test_event_published_before_any_consumer_ran_is_delivered_later(url: str) -> None:

@@ -264,3 +264,34 @@ def test_housekeeping_refuses_to_start_when_no_command_is_given(
 
     assert exit_status == 2
     assert "no command given" in runner.text()
+
+
+def test_housekeeping_runs_every_command_in_order_when_several_are_separated_by_semicolons(
+    start: Callable[..., Runner], tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    command = python(f"open({str(first)!r}, 'a').write('ran\\n')")
+    other = python(f"open({str(second)!r}, 'a').write('ran\\n')")[1:]
+
+    runner = start("--every", LONG_INTERVAL, *command, ";", *other)
+
+    _wait_for(lambda: len(runner.runs("housekeeping run completed")) == 2, "both commands")
+    assert (count(first), count(second)) == (1, 1)
+    assert [run["command"] for run in runner.runs("housekeeping run completed")] == [
+        shlex.join(command[1:]),
+        shlex.join(other),
+    ]
+
+
+def test_housekeeping_runs_the_next_command_when_one_of_several_fails(
+    start: Callable[..., Runner], tmp_path: Path
+) -> None:
+    marker = tmp_path / "runs"
+
+    runner = start(
+        "--every", LONG_INTERVAL, *python("raise SystemExit(3)"), ";", *counting(marker)[1:]
+    )
+
+    _wait_for(lambda: len(runner.runs("housekeeping run completed")) == 1, "the second command")
+    assert [run["exit_code"] for run in runner.runs("housekeeping run failed")] == [3]
+    assert count(marker) == 1

@@ -429,3 +429,44 @@ def test_find_key_serves_cached_keys_without_waiting_when_another_thread_is_fetc
     assert finished_while_fetch_was_in_flight
     assert found != [None]
     assert len(found) == 1
+
+
+# --------------------------------------------------------------------------- refresh
+
+
+def test_refresh_loads_a_new_key_when_the_refetch_interval_has_not_passed(
+    client: JwksClient, identity: FakeIdentity, monotonic: FakeMonotonic
+) -> None:
+    client.find_key("key-1")
+    identity.publish(public_jwk("key-1"), public_jwk("key-2"))
+    client.find_key("key-0")  # an unknown kid used up this interval's refetch
+    monotonic.advance(1)
+
+    loaded = client.refresh()
+
+    assert loaded is True
+    assert client.find_key("key-2") is not None
+
+
+def test_refresh_drops_a_key_that_left_the_jwks_when_the_ttl_has_not_passed(
+    client: JwksClient, identity: FakeIdentity, monotonic: FakeMonotonic
+) -> None:
+    client.find_key("key-1")
+    identity.publish(public_jwk("key-2"))
+    monotonic.advance(1)
+
+    client.refresh()
+
+    assert client.find_key("key-1") is None
+
+
+def test_refresh_reports_failure_and_keeps_the_cached_keys_when_identity_is_down(
+    client: JwksClient, identity: FakeIdentity
+) -> None:
+    cached = client.find_key("key-1")
+    identity.error = requests.ConnectionError("refused")
+
+    loaded = client.refresh()
+
+    assert loaded is False
+    assert client.find_key("key-1") is cached

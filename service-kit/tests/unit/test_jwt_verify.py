@@ -3,7 +3,7 @@
 import json
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import jwt
@@ -378,3 +378,103 @@ def test_verify_raises_invalid_token_when_auth_time_is_after_the_token_was_issue
 
     with pytest.raises(InvalidTokenError):
         verifier.verify(token)
+
+
+# --------------------------------------------------------------------------- issued_at, lifetime
+
+
+def test_verify_returns_issued_at_from_the_iat_claim(
+    verifier: AccessTokenVerifier, clock: FakeClock
+) -> None:
+    issued = int(clock.now().timestamp()) - 5
+    token = sign(valid_claims(clock, iat=issued))
+
+    principal = verifier.verify(token)
+
+    assert principal.issued_at == datetime.fromtimestamp(issued, UTC)
+
+
+@pytest.mark.parametrize("iat", ["1893499200", True, None], ids=["string", "bool", "null"])
+def test_verify_raises_invalid_token_when_iat_is_not_a_number(
+    verifier: AccessTokenVerifier, clock: FakeClock, iat: object
+) -> None:
+    token = sign(valid_claims(clock, iat=iat))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def lifetime_verifier(clock: FakeClock, **options: Any) -> AccessTokenVerifier:
+    return AccessTokenVerifier(
+        InMemoryKeys({KID: PRIVATE_KEY.public_key()}),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        leeway_seconds=LEEWAY_SECONDS,
+        clock=clock,
+        **options,
+    )
+
+
+def test_verify_raises_invalid_token_when_lifetime_exceeds_the_maximum(
+    clock: FakeClock,
+) -> None:
+    verifier = lifetime_verifier(clock, max_lifetime_seconds=TTL_SECONDS - 1)
+    token = sign(valid_claims(clock))  # exp - iat == TTL_SECONDS
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_accepts_token_when_lifetime_equals_the_maximum(clock: FakeClock) -> None:
+    verifier = lifetime_verifier(clock, max_lifetime_seconds=TTL_SECONDS)
+    token = sign(valid_claims(clock))
+
+    assert verifier.verify(token).user_id == USER_ID
+
+
+# --------------------------------------------------------------------------- revocation check
+
+
+class RecordingCheck:
+    """A RevocationCheck that answers as told and remembers what it was asked."""
+
+    def __init__(self, *, revoked: bool) -> None:
+        self.revoked = revoked
+        self.asked: list[Principal] = []
+
+    def is_revoked(self, principal: Principal) -> bool:
+        self.asked.append(principal)
+        return self.revoked
+
+
+def test_verify_raises_invalid_token_when_the_revocation_check_says_revoked(
+    clock: FakeClock,
+) -> None:
+    verifier = lifetime_verifier(clock, revocations=RecordingCheck(revoked=True))
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(sign(valid_claims(clock)))
+
+
+def test_verify_asks_the_revocation_check_about_the_verified_principal(
+    clock: FakeClock,
+) -> None:
+    check = RecordingCheck(revoked=False)
+    verifier = lifetime_verifier(clock, revocations=check)
+
+    principal = verifier.verify(sign(valid_claims(clock)))
+
+    assert check.asked == [principal]
+    assert check.asked[0].issued_at == clock.now().replace(microsecond=0)
+
+
+def test_verify_never_asks_the_revocation_check_when_the_token_is_invalid(
+    clock: FakeClock,
+) -> None:
+    check = RecordingCheck(revoked=False)
+    verifier = lifetime_verifier(clock, revocations=check)
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(sign(valid_claims(clock, aud="other")))
+
+    assert check.asked == []

@@ -1,6 +1,13 @@
 """items' models; importing this module registers every table on `Base.metadata`."""
 
 from items.models.base import Base
+from items.models.events import (
+    ErasureJob,
+    InboxEvent,
+    InboxOutcome,
+    RevocationFeedEntry,
+    UserEventSequence,
+)
 from items.models.idempotency import IdempotencyRecord
 from items.models.item import (
     ALLOWED_TRANSITIONS,
@@ -15,9 +22,14 @@ __all__ = [
     "ALLOWED_TRANSITIONS",
     "LISTING_COLUMNS",
     "Base",
+    "ErasureJob",
     "IdempotencyRecord",
+    "InboxEvent",
+    "InboxOutcome",
     "Item",
     "ItemListing",
     "ItemSnapshot",
     "ItemStatus",
+    "RevocationFeedEntry",
+    "UserEventSequence",
 ]

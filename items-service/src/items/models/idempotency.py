@@ -28,7 +28,8 @@ class IdempotencyRecord(PublicIdMixin, TimestampMixin, Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid())
     key: Mapped[str] = mapped_column(String(255))
     request_hash: Mapped[str] = mapped_column(String(64))
-    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    # Indexed: deleting an item looks its records up for the cascade (erasing a user's items).
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     item_public_id: Mapped[uuid.UUID | None] = mapped_column(Uuid())
     item_name: Mapped[str | None] = mapped_column(String(100))

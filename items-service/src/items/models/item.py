@@ -30,6 +30,7 @@ ALLOWED_TRANSITIONS: Final[frozenset[tuple[ItemStatus, ItemStatus]]] = frozenset
 )
 
 _LIVE = text("deleted_at IS NULL")
+_DELETED = text("deleted_at IS NOT NULL")
 
 
 class Item(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
@@ -58,6 +59,13 @@ class Item(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
         ),
         # Admins listing everyone's items.
         Index("ix_items_created", "created_at", "id", postgresql_where=_LIVE, sqlite_where=_LIVE),
+        # Erasing a deleted user's soft-deleted items (the live ones are found by the above).
+        Index(
+            "ix_items_owner_deleted",
+            "owner_id",
+            postgresql_where=_DELETED,
+            sqlite_where=_DELETED,
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(100))

@@ -34,3 +34,15 @@ class IdempotencyRepository(BaseRepository[IdempotencyRecord]):
                 delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)
             )
         )
+
+    def delete_some_of_owner(self, owner_id: uuid.UUID, *, limit: int) -> int:
+        """Delete up to `limit` of the owner's records; how many were deleted."""
+        batch = (
+            select(IdempotencyRecord.id).where(IdempotencyRecord.owner_id == owner_id).limit(limit)
+        )
+        return affected_rows(
+            self.session.execute(
+                delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(batch.scalar_subquery())),
+                execution_options={"synchronize_session": False},
+            )
+        )

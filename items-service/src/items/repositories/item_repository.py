@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, bindparam, insert, select
+from sqlalchemy import Select, bindparam, delete, insert, select
 
 from items.models import LISTING_COLUMNS, Item, ItemListing, ItemStatus
 from service_kit.db import (
@@ -17,6 +17,7 @@ from service_kit.db import (
     keyset_order,
     keyset_params,
 )
+from service_kit.db.repository import affected_rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +75,23 @@ class ItemRepository(BaseRepository[Item]):
         """Bulk insert (seeding); rows are column values."""
         if rows:
             self.session.execute(insert(Item), list(rows))
+
+    def delete_some_of_owner(self, owner_id: uuid.UUID, *, limit: int) -> int:
+        """Delete up to `limit` of the owner's items, live or soft-deleted (each kind through
+        its own partial index); how many were deleted. Their idempotency records go with them
+        (ON DELETE CASCADE)."""
+        deleted = 0
+        for kept in (Item.deleted_at.is_(None), Item.deleted_at.isnot(None)):
+            if deleted >= limit:
+                break
+            batch = select(Item.id).where(Item.owner_id == owner_id, kept).limit(limit - deleted)
+            deleted += affected_rows(
+                self.session.execute(
+                    delete(Item).where(Item.id.in_(batch.scalar_subquery())),
+                    execution_options={"synchronize_session": False},
+                )
+            )
+        return deleted
 
     @staticmethod
     def _scoped(public_id: uuid.UUID, owner_id: uuid.UUID | None) -> Select[tuple[Item]]:

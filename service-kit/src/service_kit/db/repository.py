@@ -11,6 +11,7 @@ from sqlalchemy import (
     bindparam,
     tuple_,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import QueryableAttribute, Session
 
@@ -65,6 +66,14 @@ def keyset_order(
     if newest_first:
         return created_at.desc(), pk.desc()
     return created_at.asc(), pk.asc()
+
+
+def insert_or_skip(session: Session, model: type[Any]) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT of the session's dialect, which offers `ON CONFLICT` (PostgreSQL, SQLite):
+    `.on_conflict_do_nothing(...)` / `.on_conflict_do_update(...)`, `.returning(...)`."""
+    if session.get_bind().dialect.name == "sqlite":
+        return sqlite.insert(model)
+    return postgresql.insert(model)
 
 
 def affected_rows(result: Result[Any]) -> int:

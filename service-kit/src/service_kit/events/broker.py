@@ -219,10 +219,14 @@ class EventPublisher:
         self._producer = None
 
 
-Handler = Callable[[CloudEvent], None]
+Handler = Callable[[CloudEvent], str | None]
+"""Applies one event and commits; may return what it did (e.g. `duplicate`), else `applied`."""
 Outcome = Callable[[str | None, str], None]
-"""Called after each message with its event type (None if unreadable) and the outcome:
-`applied`, `retried` or `dead_lettered`."""
+"""Called after each message with its event type (None if unreadable) and the outcome: what the
+handler returned (`applied` by default), `retried`, `deferred` or `dead_lettered`."""
+Transient = Callable[[Exception], bool]
+"""Whether a handler's failure is about the consumer's own infrastructure (its database is
+away), not about the message: such a message is put back and tried again later, uncounted."""
 
 
 class EventConsumer:
@@ -233,6 +237,11 @@ class EventConsumer:
     redelivery, never a loss. A handler that raises gets the message back (re-published with
     `x-attempts` + 1) until `max_attempts`, then the message goes to the dead-letter queue with
     the last error's class. A message that is not a known event goes there at once.
+
+    A failure `is_transient` says is about the consumer's infrastructure (its database is
+    unreachable) is not the message's fault: the message goes back to the queue without an
+    attempt counted, and the consumer waits (backing off up to `max_backoff_seconds`) before
+    it takes the next, so an outage does not empty the queue into the dead letters.
     """
 
     def __init__(
@@ -245,6 +254,8 @@ class EventConsumer:
         prefetch: int = 16,
         on_outcome: Outcome | None = None,
         retry_delay_seconds: float = 0.2,
+        is_transient: Transient | None = None,
+        transient_backoff_seconds: tuple[float, float] = (0.5, 10.0),
     ) -> None:
         self._url = url
         self._subscription = subscription
@@ -253,10 +264,15 @@ class EventConsumer:
         self._prefetch = prefetch
         self._on_outcome = on_outcome or (lambda _type, _outcome: None)
         self._retry_delay = retry_delay_seconds
+        self._is_transient = is_transient or (lambda _exc: False)
+        self._transient_backoff = transient_backoff_seconds
+        self._deferrals = 0
+        self._stop = threading.Event()
         self._producer: Producer | None = None
 
     def run(self, stop: threading.Event, *, max_backoff_seconds: float = 30) -> None:
         """Consume until `stop` is set, reconnecting with backoff while the broker is away."""
+        self._stop = stop
         backoff = 0.5
         while not stop.is_set():
             connection = connect(self._url)
@@ -304,12 +320,35 @@ class EventConsumer:
             self._on_outcome(None, "dead_lettered")
             return
         try:
-            self._handler(event)
+            outcome = self._handler(event)
         except Exception as exc:  # noqa: BLE001 - any failure of a handler is retried, then parked
-            self._fail(message, event, exc)
+            if self._is_transient(exc):
+                self._defer(message, event, exc)
+            else:
+                self._fail(message, event, exc)
             return
         message.ack()
-        self._on_outcome(event.type.value, "applied")
+        self._deferrals = 0
+        self._on_outcome(event.type.value, outcome or "applied")
+
+    def _defer(self, message: Message, event: CloudEvent, exc: Exception) -> None:
+        """Put the message back untouched and wait before taking another: the failure was the
+        consumer's (its database), so counting it against the message would be wrong."""
+        first, most = self._transient_backoff
+        wait = min(first * 2**self._deferrals, most)
+        if self._deferrals == 0:
+            logger.warning(
+                "event handler's infrastructure unavailable; waiting before the next attempt",
+                extra={
+                    "event_id": str(event.id),
+                    "type": event.type.value,
+                    "error": type(exc).__name__,
+                },
+            )
+        self._deferrals += 1
+        message.requeue()
+        self._on_outcome(event.type.value, "deferred")
+        self._stop.wait(wait)
 
     def _fail(self, message: Message, event: CloudEvent, exc: Exception) -> None:
         attempts = int(message.headers.get(ATTEMPTS_HEADER, 0)) + 1
@@ -381,11 +420,13 @@ def _dead_letters(
     url: str, subscription: Subscription
 ) -> Iterator[tuple[Connection, list[tuple[Message, DeadLetter]]]]:
     """Every message of the dead-letter queue, taken without ack: whatever the caller does not
-    ack goes back to the queue when the connection closes."""
-    connection = connect(url)
+    ack goes back to the queue when the connection closes.
+
+    Raises:
+        BrokerUnavailableError: the broker cannot be reached.
+    """
+    connection = _open(url)
     try:
-        connection.connect()
-        declare_topology(connection)
         queue = dead_letter_queue(subscription)(connection.default_channel)
         taken: list[tuple[Message, DeadLetter]] = []
         while (message := queue.get(no_ack=False, accept=None)) is not None:
@@ -393,6 +434,22 @@ def _dead_letters(
         yield connection, taken
     finally:
         connection.release()
+
+
+def _open(url: str) -> Connection:
+    """A connected connection with the topology declared.
+
+    Raises:
+        BrokerUnavailableError: the broker cannot be reached.
+    """
+    connection = connect(url)
+    try:
+        connection.connect()
+        declare_topology(connection)
+    except _connection_errors(connection) as exc:
+        connection.release()
+        raise BrokerUnavailableError(f"cannot reach the broker: {type(exc).__name__}") from exc
+    return connection
 
 
 def _body(message: Message) -> bytes:
@@ -414,6 +471,20 @@ def _describe(message: Message) -> DeadLetter:
         error=message.headers.get(ERROR_HEADER),
         body=_body(message),
     )
+
+
+def dead_letter_count(url: str, subscription: Subscription) -> int:
+    """How many messages the subscription's dead-letter queue holds.
+
+    Raises:
+        BrokerUnavailableError: the broker cannot be reached.
+    """
+    connection = _open(url)
+    try:
+        queue = dead_letter_queue(subscription)(connection.default_channel)
+        return int(queue.queue_declare(passive=True).message_count)
+    finally:
+        connection.release()
 
 
 def list_dead_letters(url: str, subscription: Subscription) -> list[DeadLetter]:

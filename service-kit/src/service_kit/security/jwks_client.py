@@ -6,6 +6,9 @@
   flood of forged kids cannot turn into a flood of requests to identity.
 - When identity is unreachable the cached keys keep serving; only with no usable key at all
   does a lookup raise `JwksUnavailableError` (503 `jwks_unavailable`).
+- `refresh()` fetches now, whatever the TTL and the refetch rate say: for a process told that
+  the keys changed (a key rotated or retired), so it holds the new set before it meets a token
+  of it, and keeps it through a later outage of identity.
 """
 
 import logging
@@ -108,6 +111,14 @@ class JwksClient:
         if claimed:
             self._fetch_and_store(now)
 
+    def refresh(self) -> bool:
+        """Fetch the JWKS now (the keys changed); whether it was loaded. On failure the cached
+        keys stay and the caller may try again."""
+        now = self._monotonic()
+        with self._lock:
+            self._attempted_at = now
+        return self._fetch_and_store(now)
+
     def _claim_attempt(self, now: float, *, urgent: bool, force: bool = False) -> bool:
         """Under `_lock`: whether this thread may fetch now; if so the attempt is recorded, so
         concurrent callers keep serving cached keys instead of fetching too."""
@@ -119,7 +130,7 @@ class JwksClient:
         self._attempted_at = now
         return True
 
-    def _fetch_and_store(self, now: float) -> None:
+    def _fetch_and_store(self, now: float) -> bool:
         # The network call runs outside `_lock`: a slow identity delays only the thread that
         # fetches (and threads that have no key at all), never lookups served from the cache.
         with self._fetch_lock:
@@ -135,14 +146,15 @@ class JwksClient:
                         "cached": len(self._keys),
                     },
                 )
-                return
+                return False
             keys = _parse_keys(document)
             if not keys:
                 logger.warning("JWKS had no usable keys", extra={"url": self._url})
-                return
+                return False
             with self._lock:
                 self._keys = keys
                 self._fetched_at = now
+            return True
 
 
 def _parse_keys(document: dict[str, Any]) -> dict[str, Any]:
