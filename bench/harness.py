@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -20,14 +21,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def server_cpu_seconds(base_url: str) -> float:
-    """CPU time (user + system) used so far by the gunicorn serving `base_url` and its workers
-    (Linux /proc). Requests per CPU-second of the server measure its cost where other work
-    shares the cores: it does not move with what the neighbours take."""
+@dataclass(frozen=True, slots=True)
+class ServerCpu:
+    """CPU time (user + system, seconds) used so far by a gunicorn server: the whole process
+    tree, and each worker."""
+
+    total: float
+    workers: dict[int, float]
+
+
+def server_cpu(base_url: str) -> ServerCpu:
+    """The CPU time of the gunicorn serving `base_url` (Linux /proc). Requests per CPU-second
+    of the server measure its cost where other work shares the cores: they move much less
+    with what the neighbours take than req/s do."""
     port = base_url.rsplit(":", 1)[1]
     parents: dict[int, int] = {}
     used: dict[int, float] = {}
-    masters = []
+    serving = set()  # the master and its workers (forked: the same command line)
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -41,10 +51,10 @@ def server_cpu_seconds(base_url: str) -> float:
         parents[pid] = int(fields[1])
         used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
         if b"gunicorn" in b" ".join(command) and f"127.0.0.1:{port}".encode() in command:
-            masters.append(pid)
-    tree = set(masters)
-    tree |= {pid for pid, parent in parents.items() if parent in tree}
-    return sum(used[pid] for pid in tree)
+            serving.add(pid)
+    masters = {pid for pid in serving if parents[pid] not in serving}
+    workers = {pid: used[pid] for pid, parent in parents.items() if parent in masters}
+    return ServerCpu(sum(used[pid] for pid in masters) + sum(workers.values()), workers)
 
 
 def wait_until_up(url: str, *, seconds: float = 30) -> None:
