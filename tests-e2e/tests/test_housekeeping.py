@@ -32,10 +32,10 @@ def _completed_runs(logs: str, command: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("runner", "command"),
     [
-        ("identity", "flask --app identity tokens prune"),
-        ("identity", "flask --app identity events prune"),
-        ("items", "flask --app items idempotency prune"),
-        ("items", "flask --app items events prune"),
+        ("identity-housekeeping", "flask --app identity tokens prune"),
+        ("identity-housekeeping", "flask --app identity events prune"),
+        ("items-housekeeping", "flask --app items idempotency prune"),
+        ("items-housekeeping", "flask --app items events prune"),
     ],
 )
 def test_housekeeping_logs_a_completed_prune_run_when_the_stack_has_started(

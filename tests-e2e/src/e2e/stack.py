@@ -124,7 +124,7 @@ class Stack(ABC):
     @abstractmethod
     def service_logs(self, name: str) -> str:
         """What service `name` (identity, items, gateway, identity-housekeeping,
-        identity-events-housekeeping, items-housekeeping) has logged so far."""
+        items-housekeeping) has logged so far."""
 
     def _died(self) -> str | None:
         """Why the stack is gone for good (checked while waiting), or None."""
@@ -291,7 +291,7 @@ class NativeStack(Stack):
     def service_logs(self, name: str) -> str:
         """The output of the run-local.sh that runs `name` (a service's housekeeping runs in
         the service's run-local.sh)."""
-        if name in ("identity", "identity-housekeeping", "identity-events-housekeeping"):
+        if name in ("identity", "identity-housekeeping"):
             return self._identity.logs()
         return self._rest.logs()
 
