@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
+import kombu
 import kubernetes_validate
 import pytest
 import yaml
@@ -1386,3 +1389,167 @@ def test_production_points_the_services_at_an_external_broker_over_tls() -> None
     (rule,) = of_kind(docs, "NetworkPolicy")["events-broker-clients"]["spec"]["egress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": BROKER_TLS_PORT}]
     assert [set(peer) for peer in rule["to"]] == [{"ipBlock"}]
+
+
+# deploy/offline-images.sh's standin_revision for rabbitmq:3.10: the first that starts as user
+# 999 on a read-only root filesystem.
+RABBITMQ_STANDIN_REVISION = 2
+
+
+def test_offline_images_rebuilds_a_rabbitmq_stand_in_older_than_the_pods_need() -> None:
+    script = (K8S.parent / "offline-images.sh").read_text()
+    match = re.search(r'"\$RABBITMQ_IMAGE"\) echo ([0-9]+) ;;', script)
+    assert match, "deploy/offline-images.sh has no standin_revision for rabbitmq"
+    assert int(match.group(1)) == RABBITMQ_STANDIN_REVISION
+
+
+def docker_required() -> bool:
+    """As the Makefile: CI, or REQUIRE_DOCKER=1, turns a missing engine into a failure."""
+    ci = os.environ.get("CI", "") in ("1", "true", "True", "TRUE", "yes")
+    return ci or os.environ.get("REQUIRE_DOCKER", "") == "1"
+
+
+def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - the docker CLI with our own arguments
+        ["docker", *args],  # noqa: S607 - found on PATH, as the Makefile's
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def docker_engine() -> None:
+    if shutil.which("docker") is not None and docker("info").returncode == 0:
+        return
+    reason = "no Docker engine ('docker info' failed)"
+    if docker_required():
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def docker_run_arguments(
+    statefulset: Document, docs: tuple[Document, ...], *, name: str, directory: Path
+) -> list[str]:
+    """`docker run` options that hold a StatefulSet's single container to what its pod spec
+    grants: its user and groups, a read-only root filesystem, no capabilities, no privilege
+    escalation, its memory and CPU limits, its env (Secret references resolved from the
+    overlay), a volume for each mount: a fresh docker volume for a claim template, an empty
+    world-writable directory for an emptyDir, the ConfigMap's files (read-only) for a
+    configMap."""
+    spec = pod_spec(statefulset)
+    (container,) = spec["containers"]
+    pod_context, context = spec["securityContext"], container["securityContext"]
+    limits = container["resources"]["limits"]
+    arguments = [
+        f"--name={name}",
+        f"--hostname={statefulset['metadata']['name']}-0",
+        f"--user={pod_context['runAsUser']}:{pod_context['runAsGroup']}",
+        f"--group-add={pod_context['fsGroup']}",
+        "--cap-drop=ALL",
+        f"--memory={int(parse_quantity(limits['memory']))}",
+        f"--cpus={parse_quantity(limits['cpu'])}",
+    ]
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    arguments += ["--read-only", "--security-opt=no-new-privileges"]
+    secrets = of_kind(docs, "Secret")
+    for variable in container.get("env", []):
+        if "value" in variable:
+            value = variable["value"]
+        else:
+            reference = variable["valueFrom"]["secretKeyRef"]
+            value = secret_values(secrets[reference["name"]])[reference["key"]]
+        arguments.append(f"--env={variable['name']}={value}")
+    volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+    claims = {claim["metadata"]["name"] for claim in statefulset["spec"]["volumeClaimTemplates"]}
+    config_maps = of_kind(docs, "ConfigMap")
+    for mount in container["volumeMounts"]:
+        path = mount["mountPath"]
+        if mount["name"] in claims:
+            arguments.append(f"--volume={name}-{mount['name']}:{path}")
+        elif "emptyDir" in volumes[mount["name"]]:
+            # As the kubelet makes an emptyDir: a fresh directory anyone may write to (a tmpfs
+            # over a directory of the image would keep that directory's owner and mode).
+            empty = directory / f"emptydir-{mount['name']}"
+            empty.mkdir()
+            empty.chmod(0o777)
+            arguments.append(f"--volume={empty}:{path}")
+        else:
+            source = volumes[mount["name"]]["configMap"]["name"]
+            files = directory / source
+            files.mkdir(mode=0o755)
+            for key, content in config_maps[source]["data"].items():
+                (files / key).write_text(content)
+                (files / key).chmod(0o644)
+            assert mount.get("readOnly") is True, path
+            arguments.append(f"--volume={files}:{path}:ro")
+    return arguments
+
+
+def wait_for_exec_probe(name: str, probe: dict[str, Any], deadline_seconds: float) -> None:
+    """Run the probe's command in the container until it succeeds; fail at the deadline, or at
+    once (with the container's log) when the container has stopped."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        result = docker("exec", name, *probe["exec"]["command"], timeout=probe["timeoutSeconds"])
+        if result.returncode == 0:
+            return
+        running = docker("inspect", "--format={{.State.Running}}", name).stdout.strip()
+        assert running == "true", f"the container stopped:\n{docker('logs', name).stdout[-3000:]}"
+        assert time.monotonic() < deadline, f"{probe['exec']['command']}: {result.stderr}"
+        time.sleep(1)
+
+
+def test_the_dev_broker_runs_under_its_pod_spec_and_takes_the_dev_secrets_url(
+    docker_engine: None, tmp_path: Path
+) -> None:
+    """The dev overlay's RabbitMQ container, run in Docker as its pod would run it (user 999,
+    read-only root, no capabilities, its limits, env, volumes and configuration): its startup,
+    liveness and readiness probes pass, and the services' broker URL from the dev Secrets (user,
+    password, vhost) carries a message through it. RABBITMQ_IMAGE (as in
+    deploy/offline-images.sh) replaces the StatefulSet's image."""
+    docs = rendered("dev")
+    statefulset = of_kind(docs, "StatefulSet")["rabbitmq"]
+    (container,) = pod_spec(statefulset)["containers"]
+    image = os.environ.get("RABBITMQ_IMAGE", container["image"])
+    inspected = docker("image", "inspect", "--format={{json .Config.Labels}}", image)
+    assert inspected.returncode == 0, f"no image {image} here (deploy/offline-images.sh builds it)"
+    labels = json.loads(inspected.stdout) or {}
+    if "stand-in" in labels.get("org.opencontainers.image.description", ""):
+        revision = int(labels.get("offline-images.revision", "1"))
+        assert revision >= RABBITMQ_STANDIN_REVISION, (
+            f"{image} is a stand-in from an older recipe that cannot start as user 999: "
+            "deploy/offline-images.sh rebuilds it"
+        )
+    name = f"k8s-dev-rabbitmq-{uuid.uuid4().hex[:12]}"
+    arguments = docker_run_arguments(statefulset, docs, name=name, directory=tmp_path)
+    amqp = container["ports"][0]["containerPort"]
+    started = docker("run", "--detach", *arguments, f"--publish=127.0.0.1::{amqp}", image)
+    try:
+        assert started.returncode == 0, started.stderr
+        startup = container["startupProbe"]
+        wait_for_exec_probe(name, startup, startup["periodSeconds"] * startup["failureThreshold"])
+        for probe in ("livenessProbe", "readinessProbe"):
+            wait_for_exec_probe(name, container[probe], 0)
+        published = docker("port", name, f"{amqp}/tcp").stdout.split()[0]
+        url = urlsplit(broker_urls(docs, "dev")["items"])
+        credentials = url.netloc.rpartition("@")[0]
+        local = url._replace(netloc=f"{credentials}@{published}").geturl()
+        with kombu.Connection(local, connect_timeout=10) as connection:
+            queue = kombu.Queue(name, channel=connection.channel(), auto_delete=True)
+            queue.declare()
+            kombu.Producer(connection.channel()).publish(
+                {"checked": name}, routing_key=name, declare=[queue]
+            )
+            deadline = time.monotonic() + 10
+            while (message := queue.get(no_ack=True)) is None:
+                assert time.monotonic() < deadline, "the message never arrived"
+                time.sleep(0.1)
+            assert message.payload == {"checked": name}
+    finally:
+        logs = docker("logs", name).stdout
+        docker("rm", "--force", "--volumes", name)
+        docker("volume", "rm", f"{name}-data")
+    assert "BOOT FAILED" not in logs, logs[-3000:]
