@@ -4,10 +4,12 @@ Rendering: `kustomize build` or `kubectl kustomize` when one is on PATH, else ku
 offline subset, checked against the real thing whenever a binary is there). Validation: every
 rendered document and every Secret example against the Kubernetes 1.30 OpenAPI schemas in strict
 mode (no unknown fields), offline, with kubernetes-validate. Policies: hardened containers,
-probes, resources, an HPA and a PDB per Deployment, a housekeeping CronJob per service,
-NetworkPolicies evaluated as a cluster would (each database reachable only from its own
-service), placeholder-only Secrets, and settings that the services themselves accept (and refuse
-while a placeholder is left in).
+probes, resources, an HPA (web pods) and a PDB per Deployment, a housekeeping CronJob per
+service, NetworkPolicies evaluated as a cluster would (each database reachable only from its own
+service, the broker only from the event relay and consumer), placeholder-only Secrets, and
+settings that the services themselves accept (and refuse while a placeholder is left in).
+Integration events: the relay's and consumer's commands are parsed by the services' own CLI and
+run here as processes against their probes; the dev RabbitMQ runs in Docker as its pod spec says.
 """
 
 from __future__ import annotations
@@ -1094,7 +1096,7 @@ def test_production_refuses_the_placeholders_and_accepts_real_secrets(
     real = {
         f"{prefix}_DATABASE_URL": url,
         f"{prefix}_SECRET_KEY": "9b1d5c0e6f0a4d8c8e3b2a1f7c6d",
-        f"{prefix}_EVENTS_BROKER_URL": f"amqp://{service}:Zq81xT4@mq.internal:5672/identity-items",
+        f"{prefix}_EVENTS_BROKER_URL": f"amqps://{service}:Zq81xT4@mq.internal:5671/identity-items",
     }
     if service == "identity":
         real["IDENTITY_KEY_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
