@@ -15,13 +15,16 @@
 #                              envsubst of the defined environment variables; curl for checks
 #   rabbitmq:3.10              Debian rabbitmq-server (3.10); honours RABBITMQ_DEFAULT_USER,
 #                              RABBITMQ_DEFAULT_PASS, RABBITMQ_DEFAULT_VHOST; listens on 5672;
-#                              `rabbitmq-diagnostics -q ping` for health checks; data in
-#                              /var/lib/rabbitmq; runs as `rabbitmq`
+#                              `rabbitmq-diagnostics -q ping` for health checks; data and HOME
+#                              (the Erlang cookie) in /var/lib/rabbitmq; runs as `rabbitmq`
+#                              (uid/gid 999), also when started as that user with a read-only
+#                              root filesystem (a Kubernetes pod); logs on stdout
 #
 # How: `debootstrap --variant=minbase bookworm` once (about 40 s) from the Debian mirror in
 # /etc/apt/sources*, `docker import` as $BASE_IMAGE, then one small Dockerfile per stand-in
 # that apt-installs its packages on top. A tag that already exists is skipped (so is the
-# debootstrap when $BASE_IMAGE exists); `--force` rebuilds everything.
+# debootstrap when $BASE_IMAGE exists) unless it was built from an older recipe (its
+# `offline-images.revision` label is below standin_revision's); `--force` rebuilds everything.
 #
 # CA certificates: this machine's outgoing HTTPS goes through a proxy with its own CA. The
 # host's /usr/local/share/ca-certificates/*.crt are copied into the python stand-in at build
@@ -52,6 +55,21 @@ FORCE=0
 log() { printf '\n[offline-images] %s\n' "$*" >&2; }
 die() { printf '[offline-images] ERROR: %s\n' "$*" >&2; exit 1; }
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+# A stand-in's recipe revision: raise it when the recipe changes in a way that matters, so that
+# machines holding an older build rebuild it (a tag without the label counts as revision 1).
+standin_revision() {
+  case "$1" in
+    "$RABBITMQ_IMAGE") echo 2 ;;  # 2: uid 999, starts as non-root on a read-only root filesystem
+    *) echo 1 ;;
+  esac
+}
+image_current() {  # TAG: present, and built from the current recipe
+  local revision
+  revision=$(docker image inspect -f '{{ index .Config.Labels "offline-images.revision" }}' "$1" \
+    2>/dev/null) || return 1
+  [[ $revision =~ ^[0-9]+$ ]] || revision=1
+  [ "$revision" -ge "$(standin_revision "$1")" ]
+}
 seconds_since() { echo $(($(date +%s) - $1)); }
 
 SUDO=""
@@ -86,9 +104,10 @@ log "deploy/ca/: $ca_count host CA certificate(s) for image builds (git-ignored)
 # --- what is missing ------------------------------------------------------------------------
 wanted=()
 for tag in "$PYTHON_IMAGE" "$POSTGRES_IMAGE" "$NGINX_IMAGE" "$RABBITMQ_IMAGE"; do
-  if [ "$FORCE" -eq 0 ] && image_exists "$tag"; then
+  if [ "$FORCE" -eq 0 ] && image_current "$tag"; then
     log "$tag exists: skipped"
   else
+    if [ "$FORCE" -eq 0 ] && image_exists "$tag"; then log "$tag is from an older recipe: rebuilt"; fi
     wanted+=("$tag")
   fi
 done
@@ -210,6 +229,7 @@ build_standin() {  # TAG CONTEXT_DIR: full build output goes to a log file, show
   log "building $tag (log: $build_log)"
   if ! docker build --pull=false --build-arg "BASE=$BASE_IMAGE" \
     --label "org.opencontainers.image.description=Offline stand-in for $tag, built from Debian $SUITE packages by deploy/offline-images.sh" \
+    --label "offline-images.revision=$(standin_revision "$tag")" \
     -t "$tag" "$ctx" >"$build_log" 2>&1; then
     tail -n 40 "$build_log" >&2
     die "building $tag failed (full log: $build_log)"
@@ -508,13 +528,23 @@ rabbitmq_context() {
   cat >"$ctx/Dockerfile" <<'EOF'
 ARG BASE
 FROM ${BASE}
-ENV LANG=C.UTF-8
+# As the official image: user and group `rabbitmq` with id 999, HOME (the Erlang cookie) in the
+# data directory, the server's own scripts first on PATH, so a container started as that user
+# (a pod with a read-only root filesystem) runs `rabbitmq-server` and `rabbitmq-diagnostics`
+# directly: Debian's /usr/sbin wrappers only run as root or `rabbitmq` and log to files.
+ENV LANG=C.UTF-8 HOME=/var/lib/rabbitmq RABBITMQ_LOGS=- PATH=/usr/lib/rabbitmq/bin:$PATH
 RUN set -eux; \
+    groupadd --system --gid 999 rabbitmq; \
+    useradd --system --uid 999 --gid rabbitmq --home-dir /var/lib/rabbitmq --no-create-home \
+      --shell /usr/sbin/nologin rabbitmq; \
     apt-get update; \
     apt-get install -y --no-install-recommends rabbitmq-server; \
     rm -rf /var/lib/apt/lists/*; \
-    mkdir -p /var/lib/rabbitmq /etc/rabbitmq /var/log/rabbitmq; \
-    chown -R rabbitmq:rabbitmq /var/lib/rabbitmq /etc/rabbitmq /var/log/rabbitmq
+    mkdir -p /var/lib/rabbitmq /etc/rabbitmq/conf.d /var/log/rabbitmq; \
+    chown -R rabbitmq:rabbitmq /var/lib/rabbitmq /etc/rabbitmq /var/log/rabbitmq; \
+    rm -f /var/lib/rabbitmq/.erlang.cookie; \
+    [ "$(id -u rabbitmq):$(id -g rabbitmq)" = 999:999 ]; \
+    [ "$(command -v rabbitmq-diagnostics)" = /usr/lib/rabbitmq/bin/rabbitmq-diagnostics ]
 COPY docker-entrypoint.sh /usr/local/bin/
 VOLUME /var/lib/rabbitmq
 EXPOSE 5672
@@ -523,8 +553,12 @@ CMD ["rabbitmq-server"]
 EOF
   cat >"$ctx/docker-entrypoint.sh" <<'EOF'
 #!/usr/bin/env bash
-# Stand-in for the official rabbitmq image's entrypoint: the default user, password and vhost
-# from the environment, logs to stdout, the server in the foreground as `rabbitmq`.
+# Stand-in for the official rabbitmq image's entrypoint. Started as root (docker compose): a
+# configuration file for the listener and console logging, the data directory handed to
+# `rabbitmq`, then the server as that user. Started as `rabbitmq` (a pod's runAsUser 999): the
+# command as it is. Either way the server itself reads RABBITMQ_DEFAULT_USER, RABBITMQ_DEFAULT_PASS
+# and RABBITMQ_DEFAULT_VHOST, and logs to stdout (RABBITMQ_LOGS=-). No Erlang cookie comes with
+# the image: the server makes one in HOME on its first start.
 set -euo pipefail
 if [ "${1:-}" = 'rabbitmq-server' ] && [ "$(id -u)" = '0' ]; then
   conf=/etc/rabbitmq/rabbitmq.conf
@@ -533,15 +567,16 @@ if [ "${1:-}" = 'rabbitmq-server' ] && [ "$(id -u)" = '0' ]; then
     echo "loopback_users = none"
     echo "log.console = true"
     echo "log.file = false"
-    if [ -n "${RABBITMQ_DEFAULT_USER:-}" ]; then echo "default_user = ${RABBITMQ_DEFAULT_USER}"; fi
-    if [ -n "${RABBITMQ_DEFAULT_PASS:-}" ]; then echo "default_pass = ${RABBITMQ_DEFAULT_PASS}"; fi
-    if [ -n "${RABBITMQ_DEFAULT_VHOST:-}" ]; then echo "default_vhost = ${RABBITMQ_DEFAULT_VHOST}"; fi
   } >"$conf"
   chown rabbitmq:rabbitmq "$conf"
+  # The node's Erlang cookie, made now: a health check run as root (docker exec) before the
+  # server made it would create it as root, and the server could then not read it.
+  cookie=/var/lib/rabbitmq/.erlang.cookie
+  if [ ! -s "$cookie" ]; then
+    (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -dc 'a-f0-9' >"$cookie")
+  fi
   chown -R rabbitmq:rabbitmq /var/lib/rabbitmq
-  # Debian's /usr/sbin wrapper sends the output to a file; the server itself logs to stdout
-  # with RABBITMQ_LOGS=- (as in the official image).
-  export HOME=/var/lib/rabbitmq RABBITMQ_LOGS=-
+  chmod 0400 "$cookie"
   shift
   exec setpriv --reuid=rabbitmq --regid=rabbitmq --init-groups \
     /usr/lib/rabbitmq/bin/rabbitmq-server "$@"

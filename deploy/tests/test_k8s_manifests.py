@@ -4,10 +4,12 @@ Rendering: `kustomize build` or `kubectl kustomize` when one is on PATH, else ku
 offline subset, checked against the real thing whenever a binary is there). Validation: every
 rendered document and every Secret example against the Kubernetes 1.30 OpenAPI schemas in strict
 mode (no unknown fields), offline, with kubernetes-validate. Policies: hardened containers,
-probes, resources, an HPA and a PDB per Deployment, a housekeeping CronJob per service,
-NetworkPolicies evaluated as a cluster would (each database reachable only from its own
-service), placeholder-only Secrets, and settings that the services themselves accept (and refuse
-while a placeholder is left in).
+probes, resources, an HPA (web pods) and a PDB per Deployment, a housekeeping CronJob per
+service, NetworkPolicies evaluated as a cluster would (each database reachable only from its own
+service, the broker only from the event relay and consumer), placeholder-only Secrets, and
+settings that the services themselves accept (and refuse while a placeholder is left in).
+Integration events: the relay's and consumer's commands are parsed by the services' own CLI and
+run here as processes against their probes; the dev RabbitMQ runs in Docker as its pod spec says.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from __future__ import annotations
 import functools
 import importlib.util
 import ipaddress
+import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -28,6 +36,8 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+import click
+import kombu
 import kubernetes_validate
 import pytest
 import yaml
@@ -54,7 +64,27 @@ NAMESPACE = "identity-items"
 TMP = "/tmp"  # noqa: S108 - the path the manifests mount an emptyDir on
 
 SERVICES = ("identity", "items")
-DEPLOYMENTS = ("identity", "items", "gateway")
+# The Deployments whose replica count an HPA owns: the API pods and the gateway.
+WEB_DEPLOYMENTS = ("identity", "items", "gateway")
+
+
+@dataclass(frozen=True)
+class EventWorker:
+    """A Deployment running one of the integration-event commands of its service's CLI."""
+
+    deployment: str
+    service: str
+    command: tuple[str, ...]  # after `flask --app <service>`
+    metrics_port: int
+    component: str
+
+
+EVENT_WORKERS = (
+    EventWorker("identity-events-relay", "identity", ("events", "relay"), 9101, "events-relay"),
+    EventWorker("items-events-consumer", "items", ("events", "consume"), 9102, "events-consumer"),
+)
+BROKER_PORT = 5672
+BROKER_TLS_PORT = 5671
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
 LONG_RUNNING_KINDS = ("Deployment", "StatefulSet")
 # The housekeeping CronJobs of each service and the command each runs (the same as compose's
@@ -453,11 +483,18 @@ def test_every_reference_resolves(overlay: str, docs: tuple[Document, ...]) -> N
 # --------------------------------------------------------------------------- scaling
 
 
+def test_the_deployments_are_the_web_pods_and_the_event_workers(
+    docs: tuple[Document, ...],
+) -> None:
+    workers = {worker.deployment for worker in EVENT_WORKERS}
+    assert set(of_kind(docs, "Deployment")) == set(WEB_DEPLOYMENTS) | workers
+
+
 def test_deployments_leave_the_replica_count_to_their_hpa(docs: tuple[Document, ...]) -> None:
     deployments = of_kind(docs, "Deployment")
-    assert set(deployments) == set(DEPLOYMENTS)
     autoscalers = of_kind(docs, "HorizontalPodAutoscaler")
-    for name, deployment in deployments.items():
+    for name in WEB_DEPLOYMENTS:
+        deployment = deployments[name]
         assert "replicas" not in deployment["spec"], f"{name}: the HPA owns the replica count"
         strategy = deployment["spec"]["strategy"]["rollingUpdate"]
         assert strategy["maxUnavailable"] == 0, name
@@ -736,6 +773,7 @@ class NetworkModel:
 
 
 MANAGED_DATABASES = {"identity": "192.0.2.10", "items": "192.0.2.20"}
+EXTERNAL_BROKER = "192.0.2.30"
 
 
 def cluster_pods(docs: tuple[Document, ...]) -> dict[str, Pod]:
@@ -753,7 +791,8 @@ def cluster_pods(docs: tuple[Document, ...]) -> dict[str, Pod]:
 
 
 def endpoints(docs: tuple[Document, ...]) -> dict[str, Endpoint]:
-    """The overlay's pods, plus in-cluster databases where the overlay has none, plus strangers."""
+    """The overlay's pods, plus in-cluster databases and broker where the overlay has none, plus
+    the managed ones outside, plus strangers."""
     found: dict[str, Endpoint] = dict(cluster_pods(docs))
     for service in SERVICES:
         database = f"{service}-db"
@@ -763,6 +802,13 @@ def endpoints(docs: tuple[Document, ...]) -> dict[str, Endpoint]:
         found[f"managed-{database}"] = External(
             f"managed-{database}", MANAGED_DATABASES[service], frozenset({5432})
         )
+    found.setdefault(
+        "rabbitmq",
+        Pod("rabbitmq", {"app.kubernetes.io/name": "rabbitmq"}, ports=frozenset({BROKER_PORT})),
+    )
+    found["external-rabbitmq"] = External(
+        "external-rabbitmq", EXTERNAL_BROKER, frozenset({BROKER_PORT, BROKER_TLS_PORT})
+    )
     found["stranger"] = Pod("stranger", {"app.kubernetes.io/name": "debug-shell"})
     found["other-namespace"] = Pod(
         "other-namespace", {"app.kubernetes.io/name": "identity"}, namespace="default"
@@ -770,7 +816,9 @@ def endpoints(docs: tuple[Document, ...]) -> dict[str, Endpoint]:
     found["prometheus"] = Pod(
         "prometheus", {"app.kubernetes.io/name": "prometheus"}, namespace="monitoring"
     )
-    found["internet"] = External("internet", "203.0.113.7", frozenset({443, 5432}))
+    found["internet"] = External(
+        "internet", "203.0.113.7", frozenset({443, 5432, BROKER_PORT, BROKER_TLS_PORT})
+    )
     return found
 
 
@@ -791,10 +839,19 @@ def expected_connections(overlay: str, found: dict[str, Endpoint]) -> set[tuple[
     }
     for service in SERVICES:
         housekeeping = [name for name, _ in HOUSEKEEPING[service]]
-        for client in (service, f"{service}-migrate", *housekeeping):
+        workers = [worker.deployment for worker in EVENT_WORKERS if worker.service == service]
+        for client in (service, f"{service}-migrate", *housekeeping, *workers):
             expected.add((client, f"{service}-db", 5432))
             if overlay == "production":
                 expected.add((client, f"managed-{service}-db", 5432))
+    # The relay and the consumer, and nothing else, reach the broker: the in-cluster one (dev), the
+    # external one over TLS (production). Neither web process does.
+    for worker in EVENT_WORKERS:
+        expected.add(("prometheus", worker.deployment, worker.metrics_port))
+        if overlay == "production":
+            expected.add((worker.deployment, "external-rabbitmq", BROKER_TLS_PORT))
+        else:
+            expected.add((worker.deployment, "rabbitmq", BROKER_PORT))
     return expected
 
 
@@ -880,6 +937,8 @@ def test_managed_database_addresses_do_not_overlap(
     blocks: dict[str, list[ipaddress.IPv4Network | ipaddress.IPv6Network]] = {}
     for policy in of_kind(docs, "NetworkPolicy").values():
         for rule in policy["spec"].get("egress", []):
+            if not any(port.get("port") == 5432 for port in rule["ports"]):
+                continue
             for peer in rule.get("to", []):
                 if "ipBlock" in peer:
                     client = policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
@@ -1037,7 +1096,7 @@ def test_production_refuses_the_placeholders_and_accepts_real_secrets(
     real = {
         f"{prefix}_DATABASE_URL": url,
         f"{prefix}_SECRET_KEY": "9b1d5c0e6f0a4d8c8e3b2a1f7c6d",
-        f"{prefix}_EVENTS_BROKER_URL": f"amqp://{service}:Zq81xT4@mq.internal:5672/identity-items",
+        f"{prefix}_EVENTS_BROKER_URL": f"amqps://{service}:Zq81xT4@mq.internal:5671/identity-items",
     }
     if service == "identity":
         real["IDENTITY_KEY_ENCRYPTION_KEYS"] = Fernet.generate_key().decode()
@@ -1047,3 +1106,469 @@ def test_production_refuses_the_placeholders_and_accepts_real_secrets(
     settings = settings_class(_env_file=None)
     assert settings.env == "production"
     assert settings.trusted_proxy_count == 1
+
+
+# --------------------------------------------------------------------------- integration events
+
+
+def worker_container(docs: tuple[Document, ...], worker: EventWorker) -> dict[str, Any]:
+    (container,) = pod_spec(of_kind(docs, "Deployment")[worker.deployment])["containers"]
+    return container
+
+
+def create_service_app(service: str, directory: Path) -> Any:
+    """The service's Flask app, as `flask --app <service>` builds it (SQLite under `directory`)."""
+    database_url = f"sqlite:///{directory / service}.db"
+    if service == "identity":
+        from identity import create_app as create_identity_app
+
+        return create_identity_app(IdentitySettings(_env_file=None, database_url=database_url))
+    from items import create_app as create_items_app
+
+    return create_items_app(ItemsSettings(_env_file=None, database_url=database_url))
+
+
+def parse_cli(app: Any, path: tuple[str, ...], args: list[str]) -> dict[str, Any]:
+    """Resolve `path` in the app's CLI as `flask` does and parse `args` with that command's own
+    options (a misspelt option or an out-of-range value raises click's UsageError)."""
+    group = app.cli
+    context = click.Context(group, info_name="flask")
+    command: click.Command | None = group
+    for name in path:
+        assert isinstance(command, click.Group), f"{name}: its parent is no command group"
+        command = command.get_command(context, name)
+        assert command is not None, f"the CLI has no command {' '.join(path)}"
+        if name != path[-1]:
+            context = click.Context(command, info_name=name, parent=context)
+    assert command is not None
+    parsed = command.make_context(path[-1], list(args), parent=context)
+    return dict(parsed.params)
+
+
+@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
+def test_event_workers_run_a_command_of_their_services_cli(
+    docs: tuple[Document, ...],
+    worker: EventWorker,
+    clean_environment: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    command = worker_container(docs, worker)["command"]
+    prefix = ["flask", "--app", worker.service, *worker.command]
+    assert command[: len(prefix)] == prefix
+
+    options = parse_cli(
+        create_service_app(worker.service, tmp_path), worker.command, command[len(prefix) :]
+    )
+
+    assert options["metrics_port"] == worker.metrics_port
+    # The kubelet's probes and Prometheus connect to the pod's address, never to its loopback.
+    assert options["metrics_host"] == "0.0.0.0"  # noqa: S104 - what a pod's metrics must bind
+
+
+def test_the_cli_parser_refuses_what_the_cli_does_not_have(
+    clean_environment: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app = create_service_app("identity", tmp_path)
+    with pytest.raises(click.UsageError, match="No such option"):
+        parse_cli(app, ("events", "relay"), ["--metrics-prot", "9101"])
+    with pytest.raises(AssertionError, match="no command events relays"):
+        parse_cli(app, ("events", "relays"), [])
+
+
+@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
+def test_event_workers_are_probed_and_scraped_on_their_metrics_port(
+    docs: tuple[Document, ...], worker: EventWorker
+) -> None:
+    container = worker_container(docs, worker)
+    assert {port["name"]: port["containerPort"] for port in container["ports"]} == {
+        "metrics": worker.metrics_port
+    }
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert http_probe_path(container, probe) == ("/metrics", worker.metrics_port), probe
+    annotations = pod_template(of_kind(docs, "Deployment")[worker.deployment])["metadata"][
+        "annotations"
+    ]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(worker.metrics_port),
+        "prometheus.io/path": "/metrics",
+    }
+
+
+@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
+def test_event_workers_run_with_the_image_and_configuration_of_their_service(
+    docs: tuple[Document, ...], worker: EventWorker
+) -> None:
+    deployment = of_kind(docs, "Deployment")[worker.deployment]
+    labels = pod_labels(deployment)
+    assert labels["app.kubernetes.io/name"] == worker.service
+    assert labels["app.kubernetes.io/component"] == worker.component
+    spec = pod_spec(deployment)
+    api = pod_spec(of_kind(docs, "Deployment")[worker.service])
+    container = worker_container(docs, worker)
+    (app,) = api["containers"]
+    assert container["image"] == app["image"]
+    assert container["envFrom"] == app["envFrom"]
+    assert spec["serviceAccountName"] == api["serviceAccountName"]
+    # A new image starts relaying or consuming only once its migration Job has run.
+    assert spec["initContainers"] == api["initContainers"]
+
+
+@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
+def test_event_workers_keep_the_replica_count_of_their_overlay(
+    overlay: str, docs: tuple[Document, ...], worker: EventWorker
+) -> None:
+    """No HPA (CPU says nothing about a queue); production runs two of each, so one node's loss
+    stops neither events nor revocations; rollouts overlap old and new pods, which is safe."""
+    deployment = of_kind(docs, "Deployment")[worker.deployment]
+    assert deployment["spec"]["replicas"] >= (2 if overlay == "production" else 1)
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    targets = [
+        hpa["metadata"]["name"]
+        for hpa in of_kind(docs, "HorizontalPodAutoscaler").values()
+        if hpa["spec"]["scaleTargetRef"]["name"] == worker.deployment
+    ]
+    assert targets == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def worker_environment(worker: EventWorker, directory: Path) -> dict[str, str]:
+    """The dev overlay's ConfigMap of the worker's service, with a SQLite database and the
+    embedded broker transport in `directory` instead of the cluster's."""
+    prefix = worker.service.upper()
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("IDENTITY_", "ITEMS_", "PROMETHEUS_"))
+    }
+    environment.update(config_map_data(rendered("dev"), f"{worker.service}-config"))
+    environment[f"{prefix}_DATABASE_URL"] = f"sqlite:///{directory / worker.service}.db"
+    environment[f"{prefix}_EVENTS_BROKER_URL"] = f"sqla+sqlite:///{directory / 'events.db'}"
+    return environment
+
+
+def run_checked(command: list[str], environment: dict[str, str], directory: Path) -> None:
+    result = subprocess.run(  # noqa: S603 - the manifests' own commands
+        command, env=environment, cwd=directory, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, f"{command}:\n{result.stderr[-2000:]}"
+
+
+def wait_for_http(url: str, process: subprocess.Popen[str], deadline_seconds: float) -> str:
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        assert process.poll() is None, f"exited with {process.returncode} before answering {url}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                body: str = response.read().decode()
+                assert response.status == 200
+                return body
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+# A metric family each worker exports, to tell its metrics from anything else on the port.
+WORKER_METRIC = {
+    "identity-events-relay": "outbox_pending_events",
+    "items-events-consumer": "integration_events_consumed_total",
+}
+
+
+@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
+def test_event_workers_answer_their_probes_and_stop_within_their_grace_period(
+    worker: EventWorker, tmp_path: Path
+) -> None:
+    """The dev overlay's containers as processes here: the init container's command passes once
+    the schema is migrated, the worker started with the container's command answers its probes'
+    path, and SIGTERM ends it (status 0) within terminationGracePeriodSeconds. Only the metrics
+    address moves to a free loopback port, so parallel runs never collide."""
+    deployment = of_kind(rendered("dev"), "Deployment")[worker.deployment]
+    (wait_for_migrations,) = pod_spec(deployment)["initContainers"]
+    container = worker_container(rendered("dev"), worker)
+    environment = worker_environment(worker, tmp_path)
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
+    run_checked(["flask", "--app", worker.service, "db", "upgrade"], environment, tmp_path)
+    run_checked(wait_for_migrations["command"], environment, tmp_path)
+
+    port = free_port()
+    command = list(container["command"])
+    command[command.index("--metrics-port") + 1] = str(port)
+    command[command.index("--metrics-host") + 1] = "127.0.0.1"
+    path, _ = http_probe_path(container, "livenessProbe")
+    process = subprocess.Popen(  # noqa: S603 - the manifest's own command
+        command,
+        env=environment,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        body = wait_for_http(f"http://127.0.0.1:{port}{path}", process, deadline_seconds=60)
+        assert f"# TYPE {WORKER_METRIC[worker.deployment]}" in body
+
+        process.send_signal(signal.SIGTERM)
+        grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
+        assert process.wait(timeout=grace) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        _, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr, stderr[-2000:]
+
+
+# --------------------------------------------------------------------------- the events broker
+
+
+def broker_urls(docs: tuple[Document, ...], overlay: str) -> dict[str, str]:
+    return {
+        service: service_environment(docs, service, overlay)[f"{service.upper()}_EVENTS_BROKER_URL"]
+        for service in SERVICES
+    }
+
+
+def test_the_dev_broker_is_a_rabbitmq_statefulset() -> None:
+    docs = rendered("dev")
+    broker = of_kind(docs, "StatefulSet")["rabbitmq"]
+    (container,) = pod_spec(broker)["containers"]
+    assert container["image"] == "rabbitmq:3.10"
+    for probe, check in (
+        ("startupProbe", "ping"),
+        ("livenessProbe", "ping"),
+        ("readinessProbe", "check_port_connectivity"),
+    ):
+        assert container[probe]["exec"] == {"command": ["rabbitmq-diagnostics", "-q", check]}
+    mounts = {mount["name"]: mount["mountPath"] for mount in container["volumeMounts"]}
+    (claim,) = broker["spec"]["volumeClaimTemplates"]
+    assert mounts[claim["metadata"]["name"]] == "/var/lib/rabbitmq"
+    # The Erlang cookie lives on that volume: a recursive fsGroup change on every start would
+    # open it to the group, and the node's CLI (the probes) would refuse it.
+    assert pod_spec(broker)["securityContext"]["fsGroupChangePolicy"] == "OnRootMismatch"
+    headless = of_kind(docs, "Service")[broker["spec"]["serviceName"]]
+    assert headless["spec"]["clusterIP"] == "None"
+    assert {port["port"] for port in of_kind(docs, "Service")["rabbitmq"]["spec"]["ports"]} == {
+        BROKER_PORT
+    }
+
+
+def test_the_dev_secrets_point_the_services_at_the_dev_broker() -> None:
+    docs = rendered("dev")
+    (container,) = pod_spec(of_kind(docs, "StatefulSet")["rabbitmq"])["containers"]
+    env = {item["name"]: item for item in container["env"]}
+    reference = env["RABBITMQ_DEFAULT_PASS"]["valueFrom"]["secretKeyRef"]
+    password = secret_values(of_kind(docs, "Secret")[reference["name"]])[reference["key"]]
+    services = of_kind(docs, "Service")
+    for service, url in broker_urls(docs, "dev").items():
+        parts = urlsplit(url)
+        assert parts.scheme == "amqp", service
+        assert parts.hostname in services, f"{service}: {parts.hostname} is no Service"
+        selected = services[parts.hostname]["spec"]["selector"]
+        assert selects(
+            {"matchLabels": selected}, pod_labels(of_kind(docs, "StatefulSet")["rabbitmq"])
+        )
+        assert parts.port == BROKER_PORT, service
+        assert parts.username == env["RABBITMQ_DEFAULT_USER"]["value"], service
+        assert parts.password == password, service
+        assert parts.path.removeprefix("/") == env["RABBITMQ_DEFAULT_VHOST"]["value"], service
+
+
+def test_production_points_the_services_at_an_external_broker_over_tls() -> None:
+    docs = rendered("production")
+    assert "rabbitmq" not in of_kind(docs, "StatefulSet")
+    assert "rabbitmq" not in of_kind(docs, "Service")
+    for service, url in broker_urls(docs, "production").items():
+        parts = urlsplit(url)
+        assert parts.scheme == "amqps", f"{service}: the broker password crosses networks"
+        assert parts.port == BROKER_TLS_PORT, service
+        assert (parts.hostname or "").endswith(".invalid"), (
+            f"{service}: use a host that never resolves"
+        )
+    (rule,) = of_kind(docs, "NetworkPolicy")["events-broker-clients"]["spec"]["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": BROKER_TLS_PORT}]
+    assert [set(peer) for peer in rule["to"]] == [{"ipBlock"}]
+
+
+# deploy/offline-images.sh's standin_revision for rabbitmq:3.10: the first that starts as user
+# 999 on a read-only root filesystem.
+RABBITMQ_STANDIN_REVISION = 2
+
+
+def test_offline_images_rebuilds_a_rabbitmq_stand_in_older_than_the_pods_need() -> None:
+    script = (K8S.parent / "offline-images.sh").read_text()
+    match = re.search(r'"\$RABBITMQ_IMAGE"\) echo ([0-9]+) ;;', script)
+    assert match, "deploy/offline-images.sh has no standin_revision for rabbitmq"
+    assert int(match.group(1)) == RABBITMQ_STANDIN_REVISION
+
+
+def docker_required() -> bool:
+    """As the Makefile: CI, or REQUIRE_DOCKER=1, turns a missing engine into a failure."""
+    ci = os.environ.get("CI", "") in ("1", "true", "True", "TRUE", "yes")
+    return ci or os.environ.get("REQUIRE_DOCKER", "") == "1"
+
+
+def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - the docker CLI with our own arguments
+        ["docker", *args],  # noqa: S607 - found on PATH, as the Makefile's
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def docker_engine() -> None:
+    if shutil.which("docker") is not None and docker("info").returncode == 0:
+        return
+    reason = "no Docker engine ('docker info' failed)"
+    if docker_required():
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def docker_run_arguments(
+    statefulset: Document, docs: tuple[Document, ...], *, name: str, directory: Path
+) -> list[str]:
+    """`docker run` options that hold a StatefulSet's single container to what its pod spec
+    grants: its user and groups, a read-only root filesystem, no capabilities, no privilege
+    escalation, its memory and CPU limits, its env (Secret references resolved from the
+    overlay), a volume for each mount: a fresh docker volume for a claim template, an empty
+    world-writable directory for an emptyDir, the ConfigMap's files (read-only) for a
+    configMap."""
+    spec = pod_spec(statefulset)
+    (container,) = spec["containers"]
+    pod_context, context = spec["securityContext"], container["securityContext"]
+    limits = container["resources"]["limits"]
+    arguments = [
+        f"--name={name}",
+        f"--hostname={statefulset['metadata']['name']}-0",
+        f"--user={pod_context['runAsUser']}:{pod_context['runAsGroup']}",
+        f"--group-add={pod_context['fsGroup']}",
+        "--cap-drop=ALL",
+        f"--memory={int(parse_quantity(limits['memory']))}",
+        f"--cpus={parse_quantity(limits['cpu'])}",
+    ]
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    arguments += ["--read-only", "--security-opt=no-new-privileges"]
+    secrets = of_kind(docs, "Secret")
+    for variable in container.get("env", []):
+        if "value" in variable:
+            value = variable["value"]
+        else:
+            reference = variable["valueFrom"]["secretKeyRef"]
+            value = secret_values(secrets[reference["name"]])[reference["key"]]
+        arguments.append(f"--env={variable['name']}={value}")
+    volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+    claims = {claim["metadata"]["name"] for claim in statefulset["spec"]["volumeClaimTemplates"]}
+    config_maps = of_kind(docs, "ConfigMap")
+    for mount in container["volumeMounts"]:
+        path = mount["mountPath"]
+        if mount["name"] in claims:
+            arguments.append(f"--volume={name}-{mount['name']}:{path}")
+        elif "emptyDir" in volumes[mount["name"]]:
+            # As the kubelet makes an emptyDir: a fresh directory anyone may write to (a tmpfs
+            # over a directory of the image would keep that directory's owner and mode).
+            empty = directory / f"emptydir-{mount['name']}"
+            empty.mkdir()
+            empty.chmod(0o777)
+            arguments.append(f"--volume={empty}:{path}")
+        else:
+            source = volumes[mount["name"]]["configMap"]["name"]
+            files = directory / source
+            files.mkdir(mode=0o755)
+            for key, content in config_maps[source]["data"].items():
+                (files / key).write_text(content)
+                (files / key).chmod(0o644)
+            assert mount.get("readOnly") is True, path
+            arguments.append(f"--volume={files}:{path}:ro")
+    return arguments
+
+
+def image_missing(image: str) -> str | None:
+    """Why `image` cannot stand for the StatefulSet's here, or None."""
+    inspected = docker("image", "inspect", "--format={{json .Config.Labels}}", image)
+    if inspected.returncode != 0:
+        return f"no image {image} here (deploy/offline-images.sh builds one offline)"
+    labels = json.loads(inspected.stdout) or {}
+    if "stand-in" in labels.get("org.opencontainers.image.description", ""):
+        revision = int(labels.get("offline-images.revision", "1"))
+        if revision < RABBITMQ_STANDIN_REVISION:
+            return (
+                f"{image} is a stand-in from an older recipe that cannot start as user 999: "
+                "deploy/offline-images.sh rebuilds it"
+            )
+    return None
+
+
+def wait_for_exec_probe(name: str, probe: dict[str, Any], deadline_seconds: float) -> None:
+    """Run the probe's command in the container until it succeeds; fail at the deadline, or at
+    once (with the container's log) when the container has stopped."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        result = docker("exec", name, *probe["exec"]["command"], timeout=probe["timeoutSeconds"])
+        if result.returncode == 0:
+            return
+        running = docker("inspect", "--format={{.State.Running}}", name).stdout.strip()
+        assert running == "true", f"the container stopped:\n{docker('logs', name).stdout[-3000:]}"
+        assert time.monotonic() < deadline, f"{probe['exec']['command']}: {result.stderr}"
+        time.sleep(1)
+
+
+def test_the_dev_broker_runs_under_its_pod_spec_and_takes_the_dev_secrets_url(
+    docker_engine: None, tmp_path: Path
+) -> None:
+    """The dev overlay's RabbitMQ container, run in Docker as its pod would run it (user 999,
+    read-only root, no capabilities, its limits, env, volumes and configuration): its startup,
+    liveness and readiness probes pass, and the services' broker URL from the dev Secrets (user,
+    password, vhost) carries a message through it. RABBITMQ_IMAGE (as in
+    deploy/offline-images.sh) replaces the StatefulSet's image. The connection is made as soon as
+    the readiness probe passes, as a Service would let clients in."""
+    docs = rendered("dev")
+    statefulset = of_kind(docs, "StatefulSet")["rabbitmq"]
+    (container,) = pod_spec(statefulset)["containers"]
+    image = os.environ.get("RABBITMQ_IMAGE", container["image"])
+    missing = image_missing(image)
+    if missing:
+        if docker_required():
+            pytest.fail(missing)
+        pytest.skip(missing)
+    name = f"k8s-dev-rabbitmq-{uuid.uuid4().hex[:12]}"
+    arguments = docker_run_arguments(statefulset, docs, name=name, directory=tmp_path)
+    amqp = container["ports"][0]["containerPort"]
+    started = docker("run", "--detach", *arguments, f"--publish=127.0.0.1::{amqp}", image)
+    try:
+        assert started.returncode == 0, started.stderr
+        startup = container["startupProbe"]
+        wait_for_exec_probe(name, startup, startup["periodSeconds"] * startup["failureThreshold"])
+        wait_for_exec_probe(name, container["livenessProbe"], 0)
+        # Ready: the Service would send clients now, so the test connects now.
+        wait_for_exec_probe(name, container["readinessProbe"], 120)
+        published = docker("port", name, f"{amqp}/tcp").stdout.split()[0]
+        url = urlsplit(broker_urls(docs, "dev")["items"])
+        credentials = url.netloc.rpartition("@")[0]
+        local = url._replace(netloc=f"{credentials}@{published}").geturl()
+        with kombu.Connection(local, connect_timeout=10) as connection:
+            queue = kombu.Queue(name, channel=connection.channel(), auto_delete=True)
+            queue.declare()
+            kombu.Producer(connection.channel()).publish(
+                {"checked": name}, routing_key=name, declare=[queue]
+            )
+            deadline = time.monotonic() + 10
+            while (message := queue.get(no_ack=True)) is None:
+                assert time.monotonic() < deadline, "the message never arrived"
+                time.sleep(0.1)
+            assert message.payload == {"checked": name}
+    finally:
+        logs = docker("logs", name).stdout
+        docker("rm", "--force", "--volumes", name)
+        docker("volume", "rm", f"{name}-data")
+    assert "BOOT FAILED" not in logs, logs[-3000:]
