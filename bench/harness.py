@@ -1,18 +1,66 @@
-"""What the benchmarks share: free ports, a service under gunicorn, waiting until it answers."""
+"""What the benchmarks share: databases, free ports, a service under gunicorn, the gateway,
+long-running commands, a kept-alive client connection, percentiles."""
 
+import http.client
+import json
 import os
+import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+
+
+def database_server() -> str:
+    """The PostgreSQL server the benchmarks make their databases on: BENCH_DATABASE_SERVER,
+    else TEST_DATABASE_URL, else the local server."""
+    return os.environ.get(
+        "BENCH_DATABASE_SERVER",
+        os.environ.get(
+            "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """Drop and create the database `name` on the server; its URL."""
+    admin = create_engine(
+        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def flask_command(app: str, *args: str) -> list[str]:
+    """`flask --app APP ARGS...` with this interpreter."""
+    return [sys.executable, "-m", "flask", "--app", app, *args]
+
+
+def upgrade_database(app: str, url: str) -> None:
+    """Apply the migrations of `app` (`identity` or `items`) to the database at `url`."""
+    prefix = app.upper()
+    subprocess.run(
+        flask_command(app, "db", "upgrade"),
+        env={**os.environ, f"{prefix}_DATABASE_URL": url, f"{prefix}_LOG_LEVEL": "WARNING"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
 
 
 def free_port() -> int:
@@ -110,3 +158,117 @@ def gunicorn(
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+@contextmanager
+def gateway(
+    log_path: Path,
+    *,
+    identity_upstream: str | None = None,
+    items_upstream: str | None = None,
+    settings: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """nginx rendered from the gateway template in front of the given upstreams (host:port; a
+    port nobody listens on for one not given); yields its base URL.
+
+    The per-IP limit on auth requests is lifted (`settings` may set it back): a benchmark's
+    clients all come from 127.0.0.1 and stand for many addresses."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    listen = free_port()
+    env = {
+        **os.environ,
+        "IDENTITY_UPSTREAM": identity_upstream or f"127.0.0.1:{free_port()}",
+        "ITEMS_UPSTREAM": items_upstream or f"127.0.0.1:{free_port()}",
+        "GATEWAY_LISTEN": f"127.0.0.1:{listen}",
+        "GATEWAY_AUTH_RATE": "100000r/s",
+        "GATEWAY_AUTH_BURST": "100000",
+        **(settings or {}),
+    }
+    prefix = log_path.with_suffix("")
+    conf = subprocess.run(
+        [sys.executable, str(ROOT / "gateway" / "render.py"), "--out", str(prefix)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [nginx, "-p", f"{prefix}/", "-c", conf], stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_until_up(f"http://127.0.0.1:{listen}/health")
+            yield f"http://127.0.0.1:{listen}"
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@contextmanager
+def background(
+    argv: Sequence[str], *, env: Mapping[str, str], log_path: Path
+) -> Iterator["subprocess.Popen[bytes]"]:
+    """A long-running command (an event relay, a consumer) while the block runs, its output in
+    `log_path`; SIGTERM at the end (it finishes what it has in hand), SIGKILL after 30 s."""
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            list(argv), env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+class Connection:
+    """One kept-alive HTTP/1.1 connection, as a client library would hold it."""
+
+    def __init__(self, base: str) -> None:
+        host, port = base.removeprefix("http://").split(":")
+        self._conn = http.client.HTTPConnection(host, int(port), timeout=60)
+
+    def call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+    ) -> tuple[int, float, dict[str, Any], dict[str, str]]:
+        """(status, milliseconds, JSON body, headers); status 0 when the connection failed."""
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        payload = json.dumps(body) if body is not None else None
+        started = time.perf_counter()
+        try:
+            self._conn.request(method, path, body=payload, headers=headers)
+            response = self._conn.getresponse()
+            raw = response.read()
+        except (OSError, http.client.HTTPException):
+            self._conn.close()
+            return 0, (time.perf_counter() - started) * 1000, {}, {}
+        elapsed = (time.perf_counter() - started) * 1000
+        data = json.loads(raw) if raw else {}
+        return response.status, elapsed, data, dict(response.getheaders())
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    """n, p50, p95, p99 and max of millisecond values (inclusive percentiles)."""
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        cut = [ordered[0]] * 99
+    else:
+        cut = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(cut[94], 1),
+        "p99_ms": round(cut[98], 1),
+        "max_ms": round(ordered[-1], 1),
+    }

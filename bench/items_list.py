@@ -37,7 +37,14 @@ from urllib.parse import urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
-from harness import free_port, gunicorn, server_cpu
+from harness import (
+    BENCH_DIR,
+    database_server,
+    free_port,
+    gunicorn,
+    server_cpu,
+    upgrade_database,
+)
 from sqlalchemy import create_engine, delete, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -52,8 +59,6 @@ from service_kit.events.contract import CloudEvent, SessionRevoked
 from service_kit.http.db import get_session
 from service_kit.security.revocation import RevocationKind
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH_DIR = ROOT / "bench"
 OWNERS, ITEMS_PER_OWNER = 100, 1_000
 ISSUER, AUDIENCE = "http://bench.local", "api"
 SECRET = "bench-" + "x" * 40
@@ -80,13 +85,7 @@ def prepare_database(server_url: str) -> tuple[str, list[uuid.UUID]]:
         if not exists:
             conn.execute(text('CREATE DATABASE "items_bench"'))
     admin.dispose()
-    env = {**os.environ, "ITEMS_DATABASE_URL": url, "ITEMS_LOG_LEVEL": "WARNING"}
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "items", "db", "upgrade"],
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    upgrade_database("items", url)
     engine = create_engine(url)
     with engine.connect() as conn:
         owners = [
@@ -368,12 +367,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (apt-get install wrk)")
-    server = os.environ.get(
-        "BENCH_DATABASE_SERVER",
-        os.environ.get(
-            "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    server = database_server()
     print("preparing database (100 owners x 1,000 items) ...", flush=True)
     url, owners = prepare_database(server)
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))

@@ -20,31 +20,31 @@ Needs: PostgreSQL (BENCH_DATABASE_SERVER, default the local server) and nginx.
 """
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
 import platform
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import free_port, gunicorn, wait_until_up
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from harness import (
+    BENCH_DIR,
+    Connection,
+    database_server,
+    fresh_database,
+    gateway,
+    gunicorn,
+    percentiles,
+    upgrade_database,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH_DIR = ROOT / "bench"
 DATABASE = "identity_bench_flood"
 PASSWORD = "bench password 0123"  # noqa: S105 - the benchmark's own throwaway accounts
 FLOOD_CONNECTIONS, PROBE_CONNECTIONS = 32, 4
@@ -59,17 +59,6 @@ CONFIGURATIONS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 }
 
 
-def fresh_database(server_url: str) -> str:
-    admin = create_engine(
-        make_url(server_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{DATABASE}"'))
-    admin.dispose()
-    return make_url(server_url).set(database=DATABASE).render_as_string(hide_password=False)
-
-
 def identity(url: str, workdir: Path, *, settings: dict[str, str]) -> Any:
     """identity under gunicorn (2 workers x 4 threads) on `url`; yields its base URL."""
     env = {
@@ -81,67 +70,6 @@ def identity(url: str, workdir: Path, *, settings: dict[str, str]) -> Any:
     }
     log_path = workdir / f"identity-{len(list(workdir.glob('identity-*')))}.log"
     return gunicorn("identity:create_app()", env=env, log_path=log_path, ready_path="/health/ready")
-
-
-@contextmanager
-def gateway(upstream: str, log_path: Path, *, settings: dict[str, str]) -> Iterator[str]:
-    """nginx rendered from the gateway template in front of `upstream`; yields its base URL."""
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    listen = free_port()
-    env = {
-        **os.environ,
-        "IDENTITY_UPSTREAM": upstream,
-        "ITEMS_UPSTREAM": f"127.0.0.1:{free_port()}",
-        "GATEWAY_LISTEN": f"127.0.0.1:{listen}",
-        "GATEWAY_AUTH_RATE": "100000r/s",  # lifted: the flood comes from many addresses
-        "GATEWAY_AUTH_BURST": "100000",
-        **settings,
-    }
-    prefix = log_path.with_suffix("")
-    conf = subprocess.run(
-        [sys.executable, str(ROOT / "gateway" / "render.py"), "--out", str(prefix)],
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [nginx, "-p", f"{prefix}/", "-c", conf], stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            wait_until_up(f"http://127.0.0.1:{listen}/health")
-            yield f"http://127.0.0.1:{listen}"
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-class Connection:
-    """One kept-alive HTTP/1.1 connection, as a client library would hold it."""
-
-    def __init__(self, base: str) -> None:
-        host, port = base.removeprefix("http://").split(":")
-        self._conn = http.client.HTTPConnection(host, int(port), timeout=60)
-
-    def call(
-        self, method: str, path: str, body: dict[str, str] | None = None, token: str | None = None
-    ) -> tuple[int, float, dict[str, Any], dict[str, str]]:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        payload = json.dumps(body) if body is not None else None
-        started = time.perf_counter()
-        try:
-            self._conn.request(method, path, body=payload, headers=headers)
-            response = self._conn.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException):
-            self._conn.close()
-            return 0, (time.perf_counter() - started) * 1000, {}, {}
-        elapsed = (time.perf_counter() - started) * 1000
-        data = json.loads(raw) if raw else {}
-        return response.status, elapsed, data, dict(response.getheaders())
 
 
 def login(base: str, email: str) -> dict[str, Any]:
@@ -229,19 +157,6 @@ def flood(base: str, email: str, seconds: float, results: Any) -> None:
     results.put({"by_status": by_status, "codes": dict(codes), "retry_after": dict(retry_after)})
 
 
-def percentiles(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {"n": 0}
-    ordered = sorted(values)
-    cut = statistics.quantiles(ordered, n=100, method="inclusive") if len(ordered) > 1 else ordered
-    return {
-        "n": len(ordered),
-        "p50_ms": round(statistics.median(ordered), 1),
-        "p99_ms": round(cut[98] if len(ordered) > 1 else ordered[0], 1),
-        "max_ms": round(ordered[-1], 1),
-    }
-
-
 def gateway_times(access_log: Path, path: str) -> dict[str, list[float]]:
     """The gateway's own request times (ms) for `path`, by status: what the server took,
     whatever the (deprioritised) flood client took to read the answer."""
@@ -293,28 +208,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10)
     args = parser.parse_args()
-    server = os.environ.get(
-        "BENCH_DATABASE_SERVER",
-        os.environ.get(
-            "TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-        ),
-    )
+    server = database_server()
     workdir = Path(tempfile.mkdtemp(prefix="bench-flood-"))
     results: dict[str, Any] = {}
     for label, (identity_settings, gateway_settings) in CONFIGURATIONS.items():
-        url = fresh_database(server)
-        subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "identity", "db", "upgrade"],
-            env={**os.environ, "IDENTITY_DATABASE_URL": url, "IDENTITY_LOG_LEVEL": "WARNING"},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        url = fresh_database(server, DATABASE)
+        upgrade_database("identity", url)
         access_log = workdir / f"gateway-{label}.log"
         print(f"{label} {identity_settings or ''} {gateway_settings or ''}...", flush=True)
         with (
             identity(url, workdir, settings=identity_settings) as identity_base,
             gateway(
-                identity_base.removeprefix("http://"), access_log, settings=gateway_settings
+                access_log,
+                identity_upstream=identity_base.removeprefix("http://"),
+                settings=gateway_settings,
             ) as base,
         ):
             results[label] = measure(base, args.seconds, access_log)
