@@ -280,8 +280,13 @@ class EventConsumer:
         self._stop = threading.Event()
         self._producer: Producer | None = None
 
-    def run(self, stop: threading.Event, *, max_backoff_seconds: float = 30) -> None:
-        """Consume until `stop` is set, reconnecting with backoff while the broker is away."""
+    def run(self, stop: threading.Event, *, max_backoff_seconds: float = 5) -> None:
+        """Consume until `stop` is set, reconnecting with backoff while the broker is away.
+
+        The wait starts at 0.5 s and doubles up to `max_backoff_seconds`: a broker back from an
+        outage is consumed from again within that bound (like the relay's, 5 s), so the events
+        that waited in the queue take effect seconds after it returns, not half a minute.
+        """
         self._stop = stop
         backoff = 0.5
         while not stop.is_set():
