@@ -1,6 +1,7 @@
 """docker-compose.yml as committed, read without Docker: every variable it reads is listed in
 .env.example, every service setting it passes is one the service has (and accepts, with the
-defaults), and the integration-event processes run, wait and report health as intended.
+defaults), the integration-event processes run, wait and report health as intended, and every
+service that keeps running has a health check (`make up` waits for them).
 
 The e2e suite's compose mode starts this file for real; these tests catch in a second what
 would otherwise be a container that starts with a misspelled (so silently ignored) setting.
@@ -174,3 +175,15 @@ def test_event_processes_are_healthy_while_their_metrics_port_answers(name: str)
 
     assert f"http://127.0.0.1:{port}/metrics" in probe
     assert command[command.index("--metrics-host") + 1] == "0.0.0.0"  # noqa: S104 - in its network
+
+
+@pytest.mark.parametrize(
+    "name", sorted(name for name, svc in services().items() if svc.get("restart") != "no")
+)
+def test_every_service_that_keeps_running_has_a_health_check(name: str) -> None:
+    """`docker compose up --wait` (`make up`) fails on a running service whose health check is
+    disabled, and waits for every other one to be healthy."""
+    healthcheck = services()[name].get("healthcheck", {})
+
+    assert not healthcheck.get("disable", False)
+    assert healthcheck.get("test"), f"{name} has no health check of its own"
