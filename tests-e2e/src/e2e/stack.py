@@ -16,8 +16,9 @@ rate that a flood exceeds but the rest of the suite does not. Everything that wa
 deadline.
 
 Drills act on units by their compose service names (`IDENTITY`, `RELAY`, `CONSUMER`, `BROKER`):
-`stack.stop(unit)` (SIGTERM, or a clean broker stop), `stack.kill(unit)` (SIGKILL) and
-`stack.start(unit)`, which returns once the unit works again.
+`stack.stop(unit)` (SIGTERM), `stack.kill(unit)` (SIGKILL) and `stack.start(unit)`, which
+returns once the unit works again. The broker: compose stops or kills its container; native cuts
+the proxy in front of the vhost for both (connections closed, none accepted; the queues stay).
 """
 
 import os
@@ -40,6 +41,7 @@ from testcontainers.compose import DockerCompose
 
 from e2e.ci import in_ci
 from e2e.waiting import WaitTimeoutError, wait_until
+from service_kit.events.broker import describe
 from service_kit.testing.postgres import postgres_server
 from service_kit.testing.rabbitmq import (
     RabbitMQUnavailableError,
@@ -381,6 +383,12 @@ class NativeStack(Stack):
         for events in self._events.values():
             events.start()
         self.wait_until_events_ready(timeout=max(deadline - time.monotonic(), 1))
+        # run-local.sh passes EVENTS_BROKER_URL on to both services: were it lost, they would
+        # still exchange events, on the embedded transport under var/, and no test would notice.
+        broker = describe(self.env["EVENTS_BROKER_URL"])
+        for unit in self._events:
+            if broker not in self.service_logs(unit):
+                raise StackError(f"{unit} does not use the stack's broker {broker}")
 
     def shut_down(self) -> None:
         for unit in (*self._events.values(), *reversed(self._web.values())):
@@ -431,7 +439,8 @@ class NativeStack(Stack):
         return unit != BROKER and self._run_local(unit).is_running
 
     def _broker_ready(self) -> bool:
-        return self._proxy() is not None
+        self._proxy()  # raises on the embedded transport
+        return True  # a restored proxy forwards new connections at once
 
     def service_logs(self, name: str) -> str:
         """The output of the run-local.sh that runs `name` (a service's housekeeping runs in
