@@ -1,18 +1,25 @@
 #!/usr/bin/env bash
 # The stack as local processes (`make run`): identity on 127.0.0.1:8001, items on :8002, and the
-# nginx gateway (nginx from PATH) on 127.0.0.1:8080 in front of both.
+# nginx gateway (nginx from PATH) on 127.0.0.1:8080 in front of both; identity's event relay
+# (metrics on 127.0.0.1:9101) and items' event consumer (metrics on :9102) next to them.
 # Embedded SQLite under var/ unless IDENTITY_DATABASE_URL / ITEMS_DATABASE_URL say otherwise.
 # Migrations are applied first; each service's housekeeping (its prune commands, hourly) runs
 # next to it. Ctrl-C (SIGINT) or SIGTERM stops every process cleanly.
-# RUN_LOCAL_SERVICES picks which of `identity items gateway` to start (default: all three), so
-# one of them can run, stop and restart on its own (a debugger, the e2e outage drill).
+# RUN_LOCAL_SERVICES picks which of `identity items gateway relay consumer` to start (default:
+# all five), so one of them can run, stop and restart on its own (a debugger, the e2e drills).
+# `identity` and `items` migrate their databases; `relay` and `consumer` use them as they are, so
+# start them with their service or after it.
+# Integration events: EVENTS_BROKER_URL (e.g. amqp://guest:guest@127.0.0.1:5672/) becomes both
+# services' broker unless IDENTITY_EVENTS_BROKER_URL / ITEMS_EVENTS_BROKER_URL are set; with
+# neither, both use the embedded transport on var/events.db, so the relay and the consumer
+# exchange events without any broker. RELAY_METRICS_PORT / CONSUMER_METRICS_PORT move the metrics.
 # GATEWAY_DIR is where the gateway's configuration is rendered (default var/gateway).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=".venv/bin"
 [ -x "$bin/gunicorn" ] || { echo "run 'make install' first" >&2; exit 1; }
-services=" ${RUN_LOCAL_SERVICES:-identity items gateway} "
+services=" ${RUN_LOCAL_SERVICES:-identity items gateway relay consumer} "
 wants() { [[ "$services" == *" $1 "* ]]; }
 if wants gateway; then
   nginx_bin=$(command -v nginx || command -v /usr/sbin/nginx || true)
@@ -26,6 +33,12 @@ export ITEMS_JWKS_URL=${ITEMS_JWKS_URL:-http://127.0.0.1:${IDENTITY_PORT}/.well-
 # address, scheme, host, the docs prefix). They still listen on 127.0.0.1 only.
 export IDENTITY_TRUSTED_PROXY_COUNT=${IDENTITY_TRUSTED_PROXY_COUNT:-1}
 export ITEMS_TRUSTED_PROXY_COUNT=${ITEMS_TRUSTED_PROXY_COUNT:-1}
+if [ -n "${EVENTS_BROKER_URL:-}" ]; then
+  export IDENTITY_EVENTS_BROKER_URL=${IDENTITY_EVENTS_BROKER_URL:-$EVENTS_BROKER_URL}
+  export ITEMS_EVENTS_BROKER_URL=${ITEMS_EVENTS_BROKER_URL:-$EVENTS_BROKER_URL}
+fi
+RELAY_METRICS_PORT=${RELAY_METRICS_PORT:-9101}
+CONSUMER_METRICS_PORT=${CONSUMER_METRICS_PORT:-9102}
 
 # The gateway's configuration: the same template the container renders (see gateway/render.py).
 gateway_dir=${GATEWAY_DIR:-$PWD/var/gateway}
@@ -75,6 +88,15 @@ if wants items; then
   serve "$ITEMS_PORT" 'items:create_app()'
   housekeep items idempotency prune ';' events prune
 fi
+# The integration events: identity's outbox relay and items' consumer, each a process of its own.
+if wants relay; then
+  "$bin/flask" --app identity events relay --metrics-port "$RELAY_METRICS_PORT" &
+  pids+=($!)
+fi
+if wants consumer; then
+  "$bin/flask" --app items events consume --metrics-port "$CONSUMER_METRICS_PORT" &
+  pids+=($!)
+fi
 if wants gateway; then
   "$nginx_bin" -p "$gateway_dir/" -c "$gateway_dir/nginx.conf" &
   pids+=($!)
@@ -83,6 +105,7 @@ gateway_url="http://${GATEWAY_LISTEN}"
 [[ "$GATEWAY_LISTEN" == *:* ]] || gateway_url="http://127.0.0.1:${GATEWAY_LISTEN}"
 echo "gateway: ${gateway_url}  docs: ${gateway_url}/docs/identity and ${gateway_url}/docs/items" >&2
 echo "direct: identity http://127.0.0.1:${IDENTITY_PORT}/docs  items http://127.0.0.1:${ITEMS_PORT}/docs" >&2
+echo "events: relay metrics http://127.0.0.1:${RELAY_METRICS_PORT}/metrics  consumer metrics http://127.0.0.1:${CONSUMER_METRICS_PORT}/metrics" >&2
 
 # Stop everything as soon as one process exits.
 wait -n

@@ -1,20 +1,23 @@
 """One stack per test run (`STACK=native|compose`, default native); a fresh API client per test.
 
 Missing prerequisites skip the native run with a reason locally and fail it in CI (`CI` set, or
-`REQUIRE_POSTGRES=1` / `REQUIRE_NGINX=1` as `.ci/run` sets). `STACK=compose` was asked for
-explicitly, so a missing Docker engine always fails it.
+`REQUIRE_POSTGRES=1` / `REQUIRE_NGINX=1` as `.ci/run` sets). Without RabbitMQ the native stack
+runs its events on the embedded transport, unless `REQUIRE_RABBITMQ=1` (or CI) makes that a
+failure. `STACK=compose` was asked for explicitly, so a missing Docker engine always fails it.
 """
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
-from e2e.api_client import Account, ApiClient
+from e2e.api_client import Account, ApiClient, unique_email
 from e2e.ci import flag, in_ci
 from e2e.stack import MODES, Stack, StackUnavailableError, running_stack
 
 from service_kit.testing.postgres import PostgresUnavailableError, postgres_required
+from service_kit.testing.rabbitmq import RabbitMQUnavailableError, rabbitmq_required
 
 
 def stack_mode() -> str:
@@ -56,6 +59,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             )
         except PostgresUnavailableError as exc:
             _unavailable(mode, str(exc), required=postgres_required())
+        except RabbitMQUnavailableError as exc:
+            _unavailable(mode, str(exc), required=rabbitmq_required())
         except StackUnavailableError as exc:
             _unavailable(mode, str(exc), required=flag("REQUIRE_NGINX"))
         yield running
@@ -71,3 +76,17 @@ def api(stack: Stack) -> Iterator[ApiClient]:
 def account(api: ApiClient) -> Account:
     """A user of its own, registered and logged in."""
     return api.new_account()
+
+
+@pytest.fixture(scope="session")
+def admin_credentials(stack: Stack) -> tuple[str, str]:
+    """An administrator of the stack, made once with the identity CLI: (email, password)."""
+    email, password = unique_email(), f"pw-{uuid.uuid4().hex}"
+    stack.identity_cli("create-user", "--email", email, "--password", password, "--role", "admin")
+    return email, password
+
+
+@pytest.fixture
+def admin_token(api: ApiClient, admin_credentials: tuple[str, str]) -> str:
+    """A fresh access token of the administrator (a drill may have retired an older key)."""
+    return api.login_ok(*admin_credentials).access_token

@@ -7,16 +7,9 @@ The stack's key caches are 1-2 s (e2e.stack.DRILL_SETTINGS), so what takes the p
 import time
 
 from e2e.api_client import Account, ApiClient, expect_problem, token_header
+from e2e.keys import CACHE_DEADLINE_SECONDS, rotate, token_of_key
 from e2e.stack import KEY_CACHE_SECONDS, Stack
 from e2e.waiting import wait_until
-
-CACHE_DEADLINE_SECONDS = KEY_CACHE_SECONDS + 10
-
-
-def rotate(stack: Stack) -> str:
-    """`keys rotate`; the new active kid."""
-    output = stack.identity_cli("keys", "rotate")  # "active <kid>"
-    return output.split()[-1]
 
 
 def test_access_tokens_signed_before_a_key_rotation_keep_working(
@@ -40,17 +33,8 @@ def test_access_tokens_issued_after_a_key_rotation_carry_the_new_kid_and_work(
 
     assert new_kid != old_kid
 
-    def token_of_the_new_key() -> str | None:  # identity caches its signing key up to 1 s
-        token = api.login_ok(account.email, account.password).access_token
-        return token if token_header(token)["kid"] == new_kid else None
-
-    access_token = wait_until(
-        token_of_the_new_key,
-        timeout=CACHE_DEADLINE_SECONDS,
-        interval=0.3,
-        what=f"a token signed with the new key {new_kid}",
-    )
-    wait_until(  # items fetches the JWKS again for an unknown kid, at most once a second
+    access_token = token_of_key(api, account, new_kid)
+    wait_until(  # items reloads the JWKS on the rotation's event (or on the unknown kid)
         lambda: api.list_items(access_token).status_code == 200,
         timeout=CACHE_DEADLINE_SECONDS,
         what="items accepting a token of the new key",

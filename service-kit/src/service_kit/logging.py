@@ -2,6 +2,7 @@
 
 import logging
 import logging.config
+import os
 from typing import Any
 
 import structlog
@@ -30,12 +31,22 @@ def _drop_sensitive(
     return event_dict
 
 
+def _add_pid(
+    _logger: Any, _method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    """The process that wrote the line: gunicorn's workers share one output, and what one worker
+    did (answered a request, reloaded its keys) is told apart from the others' by it."""
+    event_dict.setdefault("pid", os.getpid())
+    return event_dict
+
+
 def _shared_processors() -> list[structlog.typing.Processor]:
     return [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _add_pid,
         structlog.stdlib.ExtraAdder(),
         _drop_sensitive,
     ]

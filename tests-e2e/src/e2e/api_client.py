@@ -127,8 +127,29 @@ class ApiClient:
     def logout(self, refresh_token: str) -> requests.Response:
         return self.request("POST", "/api/v1/auth/logout", json={"refresh_token": refresh_token})
 
+    def logout_all(self, access_token: str) -> requests.Response:
+        return self.request("POST", "/api/v1/auth/logout-all", token=access_token)
+
     def me(self, access_token: str, **kwargs: Any) -> requests.Response:
         return self.request("GET", "/api/v1/users/me", token=access_token, **kwargs)
+
+    def change_password(
+        self, access_token: str, *, current_password: str, new_password: str
+    ) -> requests.Response:
+        return self.request(
+            "POST",
+            "/api/v1/users/me/password",
+            token=access_token,
+            json={"current_password": current_password, "new_password": new_password},
+        )
+
+    def update_user(self, admin_token: str, user_id: str, **fields: Any) -> requests.Response:
+        """Admin: PATCH a user's `role`, `is_active` or `full_name`."""
+        return self.request("PATCH", f"/api/v1/users/{user_id}", token=admin_token, json=fields)
+
+    def delete_user(self, admin_token: str, user_id: str) -> requests.Response:
+        """Admin: delete any user."""
+        return self.request("DELETE", f"/api/v1/users/{user_id}", token=admin_token)
 
     def jwks(self) -> requests.Response:
         return self.request("GET", "/.well-known/jwks.json")
@@ -164,6 +185,9 @@ class ApiClient:
 
     def delete_item(self, token: str, item_id: str) -> requests.Response:
         return self.request("DELETE", f"/api/v1/items/{item_id}", token=token)
+
+    def restore_item(self, token: str, item_id: str) -> requests.Response:
+        return self.request("POST", f"/api/v1/items/{item_id}/restore", token=token)
 
     def create_item_ok(self, token: str, **fields: Any) -> dict[str, Any]:
         item: dict[str, Any] = _expect(self.create_item(token, **fields), 201)

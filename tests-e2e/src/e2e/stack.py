@@ -1,16 +1,24 @@
 """The stack under test, reached only through its gateway. `STACK=native|compose` picks how.
 
 - native: `deploy/run-local.sh` (what `make run` runs: both migrations, gunicorn x2, nginx from
-  PATH) on two fresh PostgreSQL databases and free ports, its output captured to a file; stopped
-  with SIGTERM (the script stops its children) and waited for. When the script can start a
-  subset of the services (`RUN_LOCAL_SERVICES`), identity runs in one of its own, so the outage
-  drill can stop and restart it; see `NativeStack`.
+  PATH, the event relay and consumer) on two fresh PostgreSQL databases, a RabbitMQ vhost of its
+  own on the host's broker and free ports, each output captured to a file; stopped with SIGTERM
+  (the script stops its children) and waited for. Four run-local.sh units, each with a
+  `RUN_LOCAL_SERVICES` subset: identity, items + gateway, the relay and the consumer, so a drill
+  stops, kills or restarts one of them on its own; the broker is reached through a `TcpProxy`
+  the stack cuts to take the broker away (see `NativeStack`).
 - compose: `docker-compose.yml` through testcontainers' `DockerCompose`, images built, under a
   project name of its own with the gateway on a free port; `down -v` afterwards.
 
 Both run with `DRILL_SETTINGS`: key caches of a second or two, so the key-rotation drill takes
-seconds instead of the production minutes, and a gateway auth rate that a flood exceeds but the
-rest of the suite does not. Everything that waits has a deadline.
+seconds instead of the production minutes, two gunicorn workers per service, and a gateway auth
+rate that a flood exceeds but the rest of the suite does not. Everything that waits has a
+deadline.
+
+Drills act on units by their compose service names (`IDENTITY`, `RELAY`, `CONSUMER`, `BROKER`):
+`stack.stop(unit)` (SIGTERM), `stack.kill(unit)` (SIGKILL) and `stack.start(unit)`, which
+returns once the unit works again. The broker: compose stops or kills its container; native cuts
+the proxy in front of the vhost for both (connections closed, none accepted; the queues stay).
 """
 
 import os
@@ -18,18 +26,29 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import ClassVar, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from testcontainers.compose import DockerCompose
 
+from e2e.ci import in_ci
 from e2e.waiting import WaitTimeoutError, wait_until
+from service_kit.events.broker import describe
 from service_kit.testing.postgres import postgres_server
+from service_kit.testing.rabbitmq import (
+    RabbitMQUnavailableError,
+    rabbitmq_required,
+    rabbitmq_vhost,
+)
+from service_kit.testing.tcp_proxy import TcpProxy
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[3]
 RUN_LOCAL: Final = REPO_ROOT / "deploy" / "run-local.sh"
@@ -42,6 +61,8 @@ AUTH_RATE_PER_SECOND: Final = 30
 AUTH_BURST: Final = 60
 KEY_CACHE_SECONDS: Final = 2
 """The longest key cache below: how long a key change takes to reach every worker."""
+ITEMS_WORKERS: Final = 2
+"""gunicorn workers of each service: each has its own key cache and revocation view."""
 
 DRILL_SETTINGS: Final[Mapping[str, str]] = {
     "IDENTITY_VERIFICATION_KEY_CACHE_SECONDS": "1",
@@ -49,11 +70,8 @@ DRILL_SETTINGS: Final[Mapping[str, str]] = {
     "ITEMS_JWKS_MIN_REFETCH_SECONDS": "1",
     "GATEWAY_AUTH_RATE": f"{AUTH_RATE_PER_SECOND}r/s",
     "GATEWAY_AUTH_BURST": str(AUTH_BURST),
-    # One gunicorn worker per service. Key caches are per worker: after the rotation drill a
-    # second items worker that never saw a token of the new key could not learn it while the
-    # outage drill keeps identity down (a real, documented edge), and which worker nginx picks
-    # would make that drill pass or fail at random.
-    "WEB_CONCURRENCY": "1",
+    # As many workers as production's default: a key change or a revocation must reach each.
+    "WEB_CONCURRENCY": str(ITEMS_WORKERS),
     # A cheap Argon2id profile: the suite hashes a few hundred passwords (tests only).
     "IDENTITY_ARGON2_TIME_COST": "1",
     "IDENTITY_ARGON2_MEMORY_COST_KIB": "1024",
@@ -63,8 +81,21 @@ DRILL_SETTINGS: Final[Mapping[str, str]] = {
 NATIVE_READY_SECONDS: Final = 60
 COMPOSE_READY_SECONDS: Final = 180
 IDENTITY_RESTART_SECONDS: Final = 60
+UNIT_START_SECONDS: Final = 60
 STOP_SECONDS: Final = 30
 COMMAND_SECONDS: Final = 120
+
+IDENTITY: Final = "identity"
+RELAY: Final = "identity-relay"
+CONSUMER: Final = "items-consumer"
+BROKER: Final = "rabbitmq"
+UNITS: Final = (IDENTITY, RELAY, CONSUMER, BROKER)
+"""What `Stack.stop`, `kill` and `start` act on: compose's service names, in both modes."""
+STARTED_MARKERS: Final[Mapping[str, str]] = {
+    # What each event process writes once it runs (the consumer: once it consumes its queue).
+    RELAY: "relaying events to",
+    CONSUMER: '"event": "consuming"',
+}
 
 
 class StackUnavailableError(RuntimeError):
@@ -96,7 +127,7 @@ def _status(http: requests.Session, url: str) -> int | None:
 
 
 class Stack(ABC):
-    """A running stack: its gateway URL and the few operator actions the drills need."""
+    """A running stack: its gateway URL and the operator actions the drills need."""
 
     mode: ClassVar[str]
 
@@ -113,18 +144,58 @@ class Stack(ABC):
         """
 
     @abstractmethod
-    def stop_identity(self) -> None:
-        """Stop identity-service (only it) and return once it is down."""
-
-    @abstractmethod
-    def start_identity(self) -> None:
-        """Start identity-service again (if it is stopped); return once it answers through the
-        gateway."""
-
-    @abstractmethod
     def service_logs(self, name: str) -> str:
-        """What service `name` (identity, items, gateway, identity-housekeeping,
-        items-housekeeping) has logged so far."""
+        """What service `name` (identity, items, gateway, identity-relay, items-consumer,
+        identity-housekeeping, items-housekeeping) has logged so far."""
+
+    # -- units: stop, kill, start ------------------------------------------------------------
+
+    def stop(self, unit: str) -> None:
+        """Stop `unit` (one of `UNITS`) as an operator would (SIGTERM: it finishes what it has in
+        hand) and return once it is down."""
+        self._stop(_known(unit))
+
+    def kill(self, unit: str) -> None:
+        """SIGKILL `unit` (one of `UNITS`): no cleanup, what it had in hand is cut off."""
+        self._kill(_known(unit))
+
+    def start(self, unit: str) -> None:
+        """Start `unit` (one of `UNITS`) again, unless it runs; return once it works: identity
+        answers through the gateway, the relay and the consumer have started anew, the broker
+        accepts connections."""
+        _known(unit)
+        marker = STARTED_MARKERS.get(unit)
+        started_before = self.service_logs(unit).count(marker) if marker else 0
+        restarted = not self._is_running(unit)
+        if restarted:
+            self._start(unit)
+        if unit == IDENTITY:
+            self.wait_until_identity_answers(timeout=IDENTITY_RESTART_SECONDS)
+        elif unit == BROKER:
+            self._wait(self._broker_ready, timeout=UNIT_START_SECONDS, what="the broker ready")
+        elif marker is not None and restarted:
+            self._wait(
+                lambda: self.service_logs(unit).count(marker) > started_before,
+                timeout=UNIT_START_SECONDS,
+                what=f"{unit} started",
+            )
+
+    @abstractmethod
+    def _stop(self, unit: str) -> None: ...
+
+    @abstractmethod
+    def _kill(self, unit: str) -> None: ...
+
+    @abstractmethod
+    def _start(self, unit: str) -> None: ...
+
+    @abstractmethod
+    def _is_running(self, unit: str) -> bool: ...
+
+    @abstractmethod
+    def _broker_ready(self) -> bool: ...
+
+    # -- readiness ---------------------------------------------------------------------------
 
     def _died(self) -> str | None:
         """Why the stack is gone for good (checked while waiting), or None."""
@@ -134,7 +205,25 @@ class Stack(ABC):
         """Where to look when it fails to start."""
         return ""
 
+    def _wait(self, condition: Callable[[], bool], *, timeout: float, what: str) -> None:
+        def check() -> bool:
+            if (reason := self._died()) is not None:
+                raise StackError(reason)
+            return condition()
+
+        try:
+            wait_until(check, timeout=timeout, what=what, interval=0.5)
+        except WaitTimeoutError as exc:
+            raise StackError(f"{exc}{self._diagnostics()}") from None
+
     def wait_until_ready(self, *, timeout: float) -> None:
+        """Return once the gateway, identity and items answer through the gateway and the
+        relay and the consumer run."""
+        deadline = time.monotonic() + timeout
+        self.wait_until_gateway_ready(timeout=timeout)
+        self.wait_until_events_ready(timeout=max(deadline - time.monotonic(), 1))
+
+    def wait_until_gateway_ready(self, *, timeout: float) -> None:
         """Return once the gateway, identity and items answer through the gateway."""
         checks = {
             "/health": 200,  # nginx itself
@@ -158,17 +247,27 @@ class Stack(ABC):
                     f"gateway: {seen} (expected {checks}){self._diagnostics()}"
                 ) from None
 
+    def wait_until_events_ready(self, *, timeout: float) -> None:
+        """Return once the relay and the consumer have started (the consumer consumes)."""
+        for unit in STARTED_MARKERS:
+            self._wait(partial(self._has_started, unit), timeout=timeout, what=f"{unit} started")
+
+    def _has_started(self, unit: str) -> bool:
+        return STARTED_MARKERS[unit] in self.service_logs(unit)
+
     def wait_until_identity_answers(self, *, timeout: float) -> None:
         with requests.Session() as http:
-            try:
-                wait_until(
-                    lambda: _status(http, self.base_url + "/.well-known/jwks.json") == 200,
-                    timeout=timeout,
-                    what="identity answering through the gateway",
-                    interval=0.5,
-                )
-            except WaitTimeoutError as exc:
-                raise StackError(f"{exc}{self._diagnostics()}") from None
+            self._wait(
+                lambda: _status(http, self.base_url + "/.well-known/jwks.json") == 200,
+                timeout=timeout,
+                what="identity answering through the gateway",
+            )
+
+
+def _known(unit: str) -> str:
+    if unit not in UNITS:
+        raise ValueError(f"unknown unit {unit!r}: expected one of {', '.join(UNITS)}")
+    return unit
 
 
 # -- native ----------------------------------------------------------------------------------
@@ -215,6 +314,15 @@ class RunLocal:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
 
+    def kill(self) -> None:
+        """SIGKILL the script and everything it started (its process group), then reap it."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=STOP_SECONDS)
+
     @property
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
@@ -233,46 +341,67 @@ class RunLocal:
 
 
 class NativeStack(Stack):
-    """The services as local processes, run by deploy/run-local.sh.
+    """The services as local processes, run by deploy/run-local.sh in four units.
 
-    Identity runs in a run-local.sh of its own (`RUN_LOCAL_SERVICES=identity`, so it can be
-    stopped and started again) and items + gateway in another, each with its own log file.
+    Identity, the relay and the consumer each run in a run-local.sh of their own
+    (`RUN_LOCAL_SERVICES=identity|relay|consumer`), items and the gateway in a fourth, each with
+    its own log file. The relay and the consumer start once identity and items answer (their
+    run-local.sh migrates nothing). `broker` is the proxy in front of the stack's RabbitMQ vhost:
+    cut, it is the broker gone (connections closed, none accepted); None when the stack runs on
+    the embedded transport (no RabbitMQ on this machine).
     """
 
     mode = "native"
 
-    def __init__(self, *, base_url: str, workdir: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, *, base_url: str, workdir: Path, env: Mapping[str, str], broker: TcpProxy | None
+    ) -> None:
         super().__init__(base_url=base_url, workdir=workdir)
         self.env = dict(env)
-        self._identity = RunLocal(
-            env={**env, "RUN_LOCAL_SERVICES": "identity"},
-            log_path=workdir / "identity.log",
-        )
-        self._rest = RunLocal(
-            env={
-                **env,
-                "RUN_LOCAL_SERVICES": "items gateway",
-                "GATEWAY_DIR": str(workdir / "gateway"),
-            },
-            log_path=workdir / "items-gateway.log",
-        )
+        self._broker = broker
 
-    def start(self) -> None:
-        self._identity.start()
-        self._rest.start()
+        def unit(services: str, log_name: str, **extra: str) -> RunLocal:
+            return RunLocal(
+                env={**env, "RUN_LOCAL_SERVICES": services, **extra},
+                log_path=workdir / f"{log_name}.log",
+            )
 
-    def stop(self) -> None:
-        self._rest.stop()
-        self._identity.stop()
+        self._web = {
+            IDENTITY: unit("identity", "identity"),
+            "items-gateway": unit(
+                "items gateway", "items-gateway", GATEWAY_DIR=str(workdir / "gateway")
+            ),
+        }
+        self._events = {RELAY: unit("relay", "relay"), CONSUMER: unit("consumer", "consumer")}
 
-    def _units(self) -> list[RunLocal]:
-        return [self._identity, self._rest]
+    def launch(self, *, timeout: float) -> None:
+        """Start every unit; return once the stack is ready (`wait_until_ready`)."""
+        deadline = time.monotonic() + timeout
+        for web in self._web.values():
+            web.start()
+        self.wait_until_gateway_ready(timeout=timeout)
+        for events in self._events.values():
+            events.start()
+        self.wait_until_events_ready(timeout=max(deadline - time.monotonic(), 1))
+        # run-local.sh passes EVENTS_BROKER_URL on to both services: were it lost, they would
+        # still exchange events, on the embedded transport under var/, and no test would notice.
+        broker = describe(self.env["EVENTS_BROKER_URL"])
+        for unit in self._events:
+            if broker not in self.service_logs(unit):
+                raise StackError(f"{unit} does not use the stack's broker {broker}")
+
+    def shut_down(self) -> None:
+        for unit in (*self._events.values(), *reversed(self._web.values())):
+            unit.stop()
+
+    def _run_locals(self) -> list[RunLocal]:
+        return [*self._web.values(), *self._events.values()]
 
     def _died(self) -> str | None:
-        return next((reason for unit in self._units() if (reason := unit.died())), None)
+        return next((reason for unit in self._run_locals() if (reason := unit.died())), None)
 
     def _diagnostics(self) -> str:
-        return "".join(unit.diagnostics() for unit in self._units())
+        return "".join(unit.diagnostics() for unit in self._run_locals())
 
     def identity_cli(self, *args: str) -> str:
         return _run(
@@ -280,51 +409,120 @@ class NativeStack(Stack):
             env=self.env,
         )
 
-    def stop_identity(self) -> None:
-        self._identity.stop()
+    def _run_local(self, unit: str) -> RunLocal:
+        return {**self._web, **self._events}[unit]
 
-    def start_identity(self) -> None:
-        if not self._identity.is_running:
-            self._identity.start()
-        self.wait_until_identity_answers(timeout=IDENTITY_RESTART_SECONDS)
+    def _proxy(self) -> TcpProxy:
+        if self._broker is None:
+            raise StackError("this native stack runs on the embedded transport: no broker")
+        return self._broker
+
+    def _stop(self, unit: str) -> None:
+        if unit == BROKER:
+            self._proxy().cut()
+        else:
+            self._run_local(unit).stop()
+
+    def _kill(self, unit: str) -> None:
+        if unit == BROKER:
+            self._proxy().cut()
+        else:
+            self._run_local(unit).kill()
+
+    def _start(self, unit: str) -> None:
+        if unit == BROKER:
+            self._proxy().restore()
+        else:
+            self._run_local(unit).start()
+
+    def _is_running(self, unit: str) -> bool:
+        return unit != BROKER and self._run_local(unit).is_running
+
+    def _broker_ready(self) -> bool:
+        self._proxy()  # raises on the embedded transport
+        return True  # a restored proxy forwards new connections at once
 
     def service_logs(self, name: str) -> str:
         """The output of the run-local.sh that runs `name` (a service's housekeeping runs in
         the service's run-local.sh)."""
         if name in ("identity", "identity-housekeeping"):
-            return self._identity.logs()
-        return self._rest.logs()
+            return self._web[IDENTITY].logs()
+        if name in self._events:
+            return self._events[name].logs()
+        return self._web["items-gateway"].logs()
 
 
 def _native_env(
-    *, identity_port: int, items_port: int, gateway_port: int, identity_db: str, items_db: str
+    *, identity_db: str, items_db: str, broker_url: str, ports: Mapping[str, int]
 ) -> dict[str, str]:
-    # The caller's own service settings (IDENTITY_*, ITEMS_*, GATEWAY_*, an ITEMS_JWKS_URL of a
-    # `make run` elsewhere) must not leak into the stack under test.
+    # The caller's own settings (IDENTITY_*, ITEMS_*, GATEWAY_*, an ITEMS_JWKS_URL or a broker
+    # of a `make run` elsewhere) must not leak into the stack under test.
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("IDENTITY_", "ITEMS_", "GATEWAY_", "PROMETHEUS_", "RUN_LOCAL_"))
+        if not name.startswith(
+            (
+                "IDENTITY_",
+                "ITEMS_",
+                "GATEWAY_",
+                "PROMETHEUS_",
+                "RUN_LOCAL_",
+                "EVENTS_",
+                "RELAY_",
+                "CONSUMER_",
+            )
+        )
     }
     env.update(DRILL_SETTINGS)
     env.update(
-        IDENTITY_PORT=str(identity_port),
-        ITEMS_PORT=str(items_port),
-        GATEWAY_LISTEN=f"127.0.0.1:{gateway_port}",
+        IDENTITY_PORT=str(ports["identity"]),
+        ITEMS_PORT=str(ports["items"]),
+        GATEWAY_LISTEN=f"127.0.0.1:{ports['gateway']}",
+        RELAY_METRICS_PORT=str(ports["relay"]),
+        CONSUMER_METRICS_PORT=str(ports["consumer"]),
         IDENTITY_DATABASE_URL=identity_db,
         ITEMS_DATABASE_URL=items_db,
+        # run-local.sh makes it both services' broker, as a user of `make run` would set it.
+        EVENTS_BROKER_URL=broker_url,
         PYTHONUNBUFFERED="1",
     )
     return env
 
 
 @contextmanager
+def _native_broker(workdir: Path) -> Iterator[tuple[str, TcpProxy | None]]:
+    """A RabbitMQ vhost of the stack's own behind a proxy the stack can cut: its URL through
+    the proxy, and the proxy. Without RabbitMQ (and unless REQUIRE_RABBITMQ=1): the embedded
+    transport on a file of the run, and no proxy.
+
+    Raises:
+        RabbitMQUnavailableError: no RabbitMQ while one is required (REQUIRE_RABBITMQ=1, CI).
+    """
+    with ExitStack() as cleanup:
+        try:
+            vhost_url = cleanup.enter_context(rabbitmq_vhost("e2e"))
+        except RabbitMQUnavailableError:
+            if rabbitmq_required() or in_ci():
+                raise
+            yield f"sqla+sqlite:///{workdir / 'events.db'}", None
+            return
+        address = urlsplit(vhost_url)
+        proxy = cleanup.enter_context(
+            TcpProxy(address.hostname or "127.0.0.1", address.port or 5672)
+        )
+        netloc = address.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{proxy.port}"
+        yield urlunsplit(address._replace(netloc=netloc)), proxy
+
+
+@contextmanager
 def native_stack(workdir: Path) -> Iterator[NativeStack]:
-    """deploy/run-local.sh on two databases created for this run (dropped afterwards).
+    """deploy/run-local.sh on two databases and a RabbitMQ vhost created for this run (dropped
+    afterwards).
 
     Raises:
         StackUnavailableError: no nginx on PATH.
         PostgresUnavailableError: neither TEST_DATABASE_URL nor a Docker engine for PostgreSQL.
+        RabbitMQUnavailableError: no RabbitMQ while REQUIRE_RABBITMQ=1.
         StackError: the stack did not become ready (the message has the end of its output).
     """
     if nginx_binary() is None:
@@ -333,21 +531,20 @@ def native_stack(workdir: Path) -> Iterator[NativeStack]:
         server = cleanup.enter_context(postgres_server())
         identity_db = cleanup.enter_context(server.temporary_database("e2e_identity"))
         items_db = cleanup.enter_context(server.temporary_database("e2e_items"))
-        identity_port, items_port, gateway_port = free_ports(3)
+        broker_url, proxy = cleanup.enter_context(_native_broker(workdir))
+        ports = dict(
+            zip(("identity", "items", "gateway", "relay", "consumer"), free_ports(5), strict=True)
+        )
         stack = NativeStack(
-            base_url=f"http://127.0.0.1:{gateway_port}",
+            base_url=f"http://127.0.0.1:{ports['gateway']}",
             workdir=workdir,
             env=_native_env(
-                identity_port=identity_port,
-                items_port=items_port,
-                gateway_port=gateway_port,
-                identity_db=identity_db,
-                items_db=items_db,
+                identity_db=identity_db, items_db=items_db, broker_url=broker_url, ports=ports
             ),
+            broker=proxy,
         )
-        cleanup.callback(stack.stop)  # runs before the databases are dropped
-        stack.start()
-        stack.wait_until_ready(timeout=NATIVE_READY_SECONDS)
+        cleanup.callback(stack.shut_down)  # runs before the databases and the vhost go
+        stack.launch(timeout=NATIVE_READY_SECONDS)
         yield stack
 
 
@@ -387,12 +584,24 @@ class ComposeStack(Stack):
     def identity_cli(self, *args: str) -> str:
         return self.compose("exec", "-T", "identity", "flask", "--app", "identity", *args)
 
-    def stop_identity(self) -> None:
-        self.compose("stop", "identity")
+    def _stop(self, unit: str) -> None:
+        self.compose("stop", unit)
 
-    def start_identity(self) -> None:
-        self.compose("start", "identity")
-        self.wait_until_identity_answers(timeout=IDENTITY_RESTART_SECONDS)
+    def _kill(self, unit: str) -> None:
+        self.compose("kill", "-s", "KILL", unit)
+
+    def _start(self, unit: str) -> None:
+        self.compose("start", unit)
+
+    def _is_running(self, unit: str) -> bool:
+        return bool(self.compose("ps", "--status", "running", "-q", unit).strip())
+
+    def _broker_ready(self) -> bool:
+        container = self.compose("ps", "-q", BROKER).strip()
+        if not container:
+            return False
+        health = _run(["docker", "inspect", "-f", "{{.State.Health.Status}}", container])
+        return health.strip() == "healthy"
 
     def service_logs(self, name: str) -> str:
         return self.compose("logs", "--no-color", "--no-log-prefix", name)
