@@ -35,10 +35,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "disruptive: stops part of the shared stack; runs after every other test"
     )
+    config.addinivalue_line(
+        "markers",
+        "modes(*modes): runs only when STACK is one of `modes`; deselected (not skipped) in "
+        "the others, so a run reports it as not selected rather than as a missing prerequisite",
+    )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Disruptive tests last: a stack one of them leaves broken fails only what comes after."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests of other modes out; disruptive tests last: a stack one of them leaves broken fails
+    only what comes after."""
+    mode = stack_mode()
+    deselected = [
+        item
+        for item in items
+        if (marker := item.get_closest_marker("modes")) is not None and mode not in marker.args
+    ]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 

@@ -91,7 +91,8 @@ from schemathesis.openapi.checks import (
 from schemathesis.schemas import BaseSchema
 
 from e2e.api_client import PROBLEM_JSON, unique_email
-from e2e.stack import AUTH_RATE_PER_SECOND, Stack
+from e2e.stack import CREDENTIAL_PACE_PER_SECOND, Stack
+from e2e.waiting import Pace
 
 SEED: Final = 20250917
 MAX_EXAMPLES: Final = 150
@@ -111,8 +112,6 @@ RATE_LIMITED_PATHS: Final = frozenset(
     }
 )
 """What the gateway's per-address credential budget counts (any method)."""
-CREDENTIAL_PACE_PER_SECOND: Final = AUTH_RATE_PER_SECOND - 5
-"""Below the e2e stack's rate: the budget's burst is never spent, so no 429 in a run."""
 
 # Schemathesis filters these out of what it reports (curl samples): credentials, not the
 # Idempotency-Key (its default markers include "key"), which a failure report must show.
@@ -186,20 +185,6 @@ def _session_id(access_token: str) -> str:
     payload = access_token.split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return str(claims["sid"])
-
-
-class Pace:
-    """At most `per_second` calls of `wait` return per second, evenly spaced."""
-
-    def __init__(self, per_second: float) -> None:
-        self._interval = 1 / per_second
-        self._next = 0.0
-
-    def wait(self) -> None:
-        now = time.monotonic()
-        if self._next > now:
-            time.sleep(self._next - now)
-        self._next = max(now, self._next) + self._interval
 
 
 # -- accounts ----------------------------------------------------------------------------------

@@ -16,11 +16,16 @@ rate that a flood exceeds but the rest of the suite does not. Everything that wa
 deadline.
 
 Drills act on units by their compose service names (`IDENTITY`, `RELAY`, `CONSUMER`, `BROKER`):
-`stack.stop(unit)` (SIGTERM), `stack.kill(unit)` (SIGKILL) and `stack.start(unit)`, which
-returns once the unit works again. The broker: compose stops or kills its container; native cuts
-the proxy in front of the vhost for both (connections closed, none accepted; the queues stay).
+`stack.stop(unit)` (SIGTERM, or a clean broker stop), `stack.kill(unit)` (SIGKILL) and
+`stack.start(unit)`, which returns once the unit works again (`start_in_background(unit)`: at
+once, for a drill that acts while it starts). The broker: compose stops or kills its container;
+native cuts the proxy in front of the vhost for both (connections closed, none accepted; the
+queues stay). White-box drills also read what the relay and the consumer count
+(`stack.metrics(unit)`) and each service's own database (`stack.sql(service, query)`).
 """
 
+import csv
+import io
 import os
 import shutil
 import signal
@@ -37,6 +42,10 @@ from typing import ClassVar, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 from testcontainers.compose import DockerCompose
 
 from e2e.ci import in_ci
@@ -59,6 +68,9 @@ MODES: Final = ("native", "compose")
 # with a burst of 20 is not enough for it); a flood of failed logins reaches 250+ per second.
 AUTH_RATE_PER_SECOND: Final = 30
 AUTH_BURST: Final = 60
+CREDENTIAL_PACE_PER_SECOND: Final = AUTH_RATE_PER_SECOND - 5
+"""How fast a test may send requests the credential budget counts (login, register, refresh,
+password change): below the rate, so the burst is never spent and no later test meets a 429."""
 KEY_CACHE_SECONDS: Final = 2
 """The longest key cache below: how long a key change takes to reach every worker."""
 ITEMS_WORKERS: Final = 2
@@ -91,6 +103,10 @@ CONSUMER: Final = "items-consumer"
 BROKER: Final = "rabbitmq"
 UNITS: Final = (IDENTITY, RELAY, CONSUMER, BROKER)
 """What `Stack.stop`, `kill` and `start` act on: compose's service names, in both modes."""
+DATABASES: Final = ("identity", "items")
+"""The services whose database `Stack.sql` reaches."""
+METRICS_PORTS: Final[Mapping[str, int]] = {RELAY: 9101, CONSUMER: 9102}
+"""Where the relay and the consumer serve their metrics inside their compose containers."""
 STARTED_MARKERS: Final[Mapping[str, str]] = {
     # What each event process writes once it runs (the consumer: once it consumes its queue).
     RELAY: "relaying events to",
@@ -148,6 +164,35 @@ class Stack(ABC):
         """What service `name` (identity, items, gateway, identity-relay, items-consumer,
         identity-housekeeping, items-housekeeping) has logged so far."""
 
+    def sql(self, service: str, query: str) -> list[tuple[str, ...]]:
+        """Run `query` on the database of `service` (one of `DATABASES`) as the service's own
+        database user, in a transaction of its own; its rows, every value as text (NULL as
+        ""). White-box drills only: the suite otherwise sees the stack through its gateway.
+
+        Raises:
+            StackError: the query failed (the message has the database's answer).
+        """
+        if service not in DATABASES:
+            raise ValueError(f"unknown database {service!r}: expected one of {DATABASES}")
+        return self._sql(service, query)
+
+    @abstractmethod
+    def _sql(self, service: str, query: str) -> list[tuple[str, ...]]: ...
+
+    def metrics(self, unit: str) -> str:
+        """The Prometheus exposition of `RELAY` or `CONSUMER` (what the running process counted
+        since it started).
+
+        Raises:
+            StackError: the unit's metrics port did not answer (the unit is not running).
+        """
+        if unit not in METRICS_PORTS:
+            raise ValueError(f"{unit!r} serves no metrics: expected one of {list(METRICS_PORTS)}")
+        return self._metrics(unit)
+
+    @abstractmethod
+    def _metrics(self, unit: str) -> str: ...
+
     # -- units: stop, kill, start ------------------------------------------------------------
 
     def stop(self, unit: str) -> None:
@@ -179,6 +224,19 @@ class Stack(ABC):
                 timeout=UNIT_START_SECONDS,
                 what=f"{unit} started",
             )
+
+    def start_in_background(self, unit: str) -> None:
+        """Start `RELAY` or `CONSUMER` again and return at once, for a drill that acts on it
+        while it starts working (it may be killed before `start` would have returned).
+
+        Raises:
+            StackError: the unit is running already.
+        """
+        if unit not in STARTED_MARKERS:
+            raise ValueError(f"expected one of {list(STARTED_MARKERS)}, not {unit!r}")
+        if self._is_running(unit):
+            raise StackError(f"{unit} is running already")
+        self._start(unit)
 
     @abstractmethod
     def _stop(self, unit: str) -> None: ...
@@ -373,6 +431,7 @@ class NativeStack(Stack):
             ),
         }
         self._events = {RELAY: unit("relay", "relay"), CONSUMER: unit("consumer", "consumer")}
+        self._engines: dict[str, Engine] = {}
 
     def launch(self, *, timeout: float) -> None:
         """Start every unit; return once the stack is ready (`wait_until_ready`)."""
@@ -393,6 +452,8 @@ class NativeStack(Stack):
     def shut_down(self) -> None:
         for unit in (*self._events.values(), *reversed(self._web.values())):
             unit.stop()
+        for engine in self._engines.values():
+            engine.dispose()
 
     def _run_locals(self) -> list[RunLocal]:
         return [*self._web.values(), *self._events.values()]
@@ -441,6 +502,27 @@ class NativeStack(Stack):
     def _broker_ready(self) -> bool:
         self._proxy()  # raises on the embedded transport
         return True  # a restored proxy forwards new connections at once
+
+    def _sql(self, service: str, query: str) -> list[tuple[str, ...]]:
+        if service not in self._engines:
+            url = self.env[f"{service.upper()}_DATABASE_URL"]
+            self._engines[service] = create_engine(url, poolclass=NullPool)
+        try:
+            with self._engines[service].begin() as connection:
+                result = connection.exec_driver_sql(query)
+                rows = result.all() if result.returns_rows else []
+        except SQLAlchemyError as exc:
+            raise StackError(f"{service}'s database: {query}: {exc}") from None
+        return [tuple("" if value is None else str(value) for value in row) for row in rows]
+
+    def _metrics(self, unit: str) -> str:
+        port = self.env[{RELAY: "RELAY_METRICS_PORT", CONSUMER: "CONSUMER_METRICS_PORT"}[unit]]
+        try:
+            with requests.get(f"http://127.0.0.1:{port}/metrics", timeout=3) as response:
+                response.raise_for_status()
+                return response.text
+        except requests.RequestException as exc:
+            raise StackError(f"{unit}'s metrics: {exc}") from None
 
     def service_logs(self, name: str) -> str:
         """The output of the run-local.sh that runs `name` (a service's housekeeping runs in
@@ -605,6 +687,23 @@ class ComposeStack(Stack):
 
     def service_logs(self, name: str) -> str:
         return self.compose("logs", "--no-color", "--no-log-prefix", name)
+
+    def _sql(self, service: str, query: str) -> list[tuple[str, ...]]:
+        # The compose file's database service, user and database are all named for the service.
+        output = self.compose(
+            "exec", "-T", f"{service}-db",
+            "psql", "-X", "-q", "--csv", "--tuples-only", "-v", "ON_ERROR_STOP=1",
+            "-U", service, "-d", service, "-c", query,
+        )  # fmt: skip
+        return [tuple(row) for row in csv.reader(io.StringIO(output))]
+
+    def _metrics(self, unit: str) -> str:
+        # Served inside the compose network only; the unit's own image has Python.
+        fetch = (
+            "import urllib.request, sys; sys.stdout.write(urllib.request.urlopen("
+            f"'http://127.0.0.1:{METRICS_PORTS[unit]}/metrics', timeout=3).read().decode())"
+        )
+        return self.compose("exec", "-T", unit, "python", "-c", fetch)
 
 
 def docker_engine_problem() -> str | None:

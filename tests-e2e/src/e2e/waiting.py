@@ -1,4 +1,5 @@
-"""Bounded waiting: every wait in the e2e suite has a deadline and says what it waited for."""
+"""Bounded waiting: every wait in the e2e suite has a deadline and says what it waited for;
+and pacing, for requests a rate limit counts."""
 
 import time
 from collections.abc import Callable
@@ -34,3 +35,17 @@ def wait_until(
         if time.monotonic() >= deadline:
             raise WaitTimeoutError(f"{what}: not within {timeout:g} s (last: {result!r})")
         time.sleep(interval)
+
+
+class Pace:
+    """At most `per_second` calls of `wait` return per second, evenly spaced."""
+
+    def __init__(self, per_second: float) -> None:
+        self._interval = 1 / per_second
+        self._next = 0.0
+
+    def wait(self) -> None:
+        now = time.monotonic()
+        if self._next > now:
+            time.sleep(self._next - now)
+        self._next = max(now, self._next) + self._interval
