@@ -84,6 +84,17 @@ def remove_created(server_url: str) -> None:
         engine.dispose()
 
 
+def idempotency_records(url: str) -> int:
+    """How many idempotency records items' creates made (one per key: every request a new one)."""
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        made = conn.execute(
+            text("SELECT count(*) FROM idempotency_records WHERE owner_id = :o"), {"o": CREATOR}
+        ).scalar_one()
+    engine.dispose()
+    return int(made)
+
+
 def reference_tokens(workdir: Path, subjects: list[uuid.UUID]) -> list[str]:
     """EdDSA tokens for `subjects`, signed with a fresh Ed25519 key whose public half goes to
     workdir/reference.pem for the reference to verify with."""
@@ -430,6 +441,7 @@ def main() -> None:
             seconds=args.seconds,
             label="create",
         )
+    keyed_creates = idempotency_records(url)
     remove_created(server)
     shutil.rmtree(workdir, ignore_errors=True)
     direct_rps = [run["rps"] for run in direct]
@@ -449,6 +461,7 @@ def main() -> None:
         "rounds": args.rounds,
         "measured": measured,
         "targets": {name: f"{op} {bound}" for name, (op, bound) in TARGETS.items()},
+        "items_idempotency_records_made": keyed_creates,
         "results": results,
     }
     print(json.dumps(summary, indent=2))
@@ -462,6 +475,8 @@ def main() -> None:
     runs = [*direct]
     for name in ("list", "create", "not_modified"):
         runs += results[name]["runs"]["items"] + results[name]["runs"]["reference"]
+    if keyed_creates == 0:
+        failed.append("items' creates left no idempotency record (keys not sent?)")
     if any(run["errors"] for run in runs):
         failed.append("error responses (4xx/5xx)")
     if failed:
