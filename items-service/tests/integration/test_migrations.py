@@ -167,6 +167,26 @@ def test_upgrade_builds_a_valid_trigram_index_of_item_names_when_database_is_pos
     assert is_valid
 
 
+def _name_statistics_target(app: Flask) -> int:
+    with app_database(app).engine.connect() as connection:
+        target: int = connection.execute(
+            text(
+                "SELECT coalesce(attstattarget, -1) FROM pg_attribute "
+                "WHERE attrelid = 'items'::regclass AND attname = 'name'"
+            )
+        ).scalar_one()
+    return target
+
+
+@pytest.mark.postgres
+def test_upgrade_raises_the_statistics_target_of_item_names_when_database_is_postgresql(
+    postgres_app: Flask,
+) -> None:
+    upgrade()
+
+    assert _name_statistics_target(postgres_app) == 10_000
+
+
 @pytest.mark.postgres
 def test_downgrade_drops_the_trigram_index_when_database_is_postgresql(
     postgres_app: Flask,
@@ -177,6 +197,7 @@ def test_downgrade_drops_the_trigram_index_when_database_is_postgresql(
 
     assert "ix_items_name_trgm" not in _item_indexes(postgres_app)
     assert "ix_items_created" in _item_indexes(postgres_app)
+    assert _name_statistics_target(postgres_app) == -1
 
 
 @pytest.mark.postgres
