@@ -70,6 +70,19 @@ def run_migrations() -> None:
             context.run_migrations()
         return
     with target.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target.metadata, **options)
-        with context.begin_transaction():
-            context.run_migrations()
+        # The services' statement timeout (`*_DATABASE_STATEMENT_TIMEOUT_MS`, 10 s) guards
+        # requests; a migration that rewrites or indexes a large table may take minutes, so it
+        # is lifted for the migrating session (and restored before the pool gets it back).
+        lift_timeout = connection.dialect.name == "postgresql"
+        if lift_timeout:
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=target.metadata, **options)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if lift_timeout and not connection.invalidated:
+                connection.rollback()
+                connection.exec_driver_sql("RESET statement_timeout")
+                connection.commit()
