@@ -11,13 +11,25 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, Uuid, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.orm import Session
 
 from items.models import Base, IdempotencyRecord, ItemSnapshot, ItemStatus
 from service_kit.db import UTCDateTime
 from service_kit.testing.migration_tests import *  # noqa: F403  (collected from here)
-from service_kit.testing.migrations import app_database, table_names
+from service_kit.testing.migrations import app_database, stamped_revision, table_names
 
 
 @pytest.fixture
@@ -127,3 +139,110 @@ def test_downgrade_to_base_leaves_no_application_table_when_sqlite_file_is_at_he
     downgrade(revision="base")
 
     assert table_names(sqlite_app) <= {"alembic_version"}
+
+
+# --- the trigram index of the name search (PostgreSQL only) -----------------------------------
+
+BEFORE_TRIGRAM_INDEX = "febaf60876d8"
+
+
+def _item_indexes(app: Flask) -> set[str]:
+    return {index["name"] for index in inspect(app_database(app).engine).get_indexes("items")}
+
+
+@pytest.mark.postgres
+def test_upgrade_builds_a_valid_trigram_index_of_item_names_when_database_is_postgresql(
+    postgres_app: Flask,
+) -> None:
+    upgrade()
+
+    with app_database(postgres_app).engine.connect() as connection:
+        definition, is_valid = connection.execute(
+            text(
+                "SELECT pg_get_indexdef(indexrelid), indisvalid FROM pg_index "
+                "WHERE indexrelid = 'ix_items_name_trgm'::regclass"
+            )
+        ).one()
+    assert "USING gin (name gin_trgm_ops) WHERE (deleted_at IS NULL)" in definition
+    assert is_valid
+
+
+def _name_statistics_target(app: Flask) -> int:
+    with app_database(app).engine.connect() as connection:
+        target: int = connection.execute(
+            text(
+                "SELECT coalesce(attstattarget, -1) FROM pg_attribute "
+                "WHERE attrelid = 'items'::regclass AND attname = 'name'"
+            )
+        ).scalar_one()
+    return target
+
+
+@pytest.mark.postgres
+def test_upgrade_raises_the_statistics_target_of_item_names_when_database_is_postgresql(
+    postgres_app: Flask,
+) -> None:
+    upgrade()
+
+    assert _name_statistics_target(postgres_app) == 10_000
+
+
+@pytest.mark.postgres
+def test_downgrade_drops_the_trigram_index_when_database_is_postgresql(
+    postgres_app: Flask,
+) -> None:
+    upgrade()
+
+    downgrade(revision=BEFORE_TRIGRAM_INDEX)
+
+    assert "ix_items_name_trgm" not in _item_indexes(postgres_app)
+    assert "ix_items_created" in _item_indexes(postgres_app)
+    assert _name_statistics_target(postgres_app) == -1
+
+
+@pytest.mark.postgres
+def test_upgrade_replaces_an_invalid_trigram_index_when_an_earlier_build_failed(
+    postgres_app: Flask,
+) -> None:
+    upgrade(revision=BEFORE_TRIGRAM_INDEX)
+    with app_database(postgres_app).engine.begin() as connection:
+        connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+        connection.execute(text("CREATE INDEX ix_items_name_trgm ON items (name)"))
+        connection.execute(
+            text(
+                "UPDATE pg_index SET indisvalid = false "
+                "WHERE indexrelid = 'ix_items_name_trgm'::regclass"
+            )
+        )
+
+    upgrade()
+
+    with app_database(postgres_app).engine.connect() as connection:
+        is_valid, method = connection.execute(
+            text(
+                "SELECT i.indisvalid, am.amname FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+                "WHERE i.indexrelid = 'ix_items_name_trgm'::regclass"
+            )
+        ).one()
+    assert (is_valid, method) == (True, "gin")
+
+
+def test_upgrade_leaves_item_names_without_a_trigram_index_when_sqlite_file_is_migrated(
+    sqlite_app: Flask,
+) -> None:
+    upgrade()
+
+    assert "ix_items_name_trgm" not in _item_indexes(sqlite_app)
+    assert "ix_items_created" in _item_indexes(sqlite_app)
+
+
+def test_downgrade_past_the_trigram_index_keeps_the_schema_when_sqlite_file_is_at_head(
+    sqlite_app: Flask,
+) -> None:
+    upgrade()
+
+    downgrade(revision=BEFORE_TRIGRAM_INDEX)
+
+    assert stamped_revision(sqlite_app) == BEFORE_TRIGRAM_INDEX
+    assert "ix_items_created" in _item_indexes(sqlite_app)

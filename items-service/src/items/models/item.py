@@ -11,7 +11,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
 from items.models.base import Base
-from service_kit.db import PublicIdMixin, SoftDeleteMixin, TimestampMixin, str_enum
+from service_kit.db import (
+    PublicIdMixin,
+    SoftDeleteMixin,
+    TimestampMixin,
+    postgresql_only,
+    str_enum,
+)
 
 
 class ItemStatus(StrEnum):
@@ -65,6 +71,16 @@ class Item(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
             "owner_id",
             postgresql_where=_DELETED,
             sqlite_where=_DELETED,
+        ),
+        # `q` (name contains, any case) across everyone's items: trigrams serve ILIKE '%q%'.
+        postgresql_only(
+            Index(
+                "ix_items_name_trgm",
+                "name",
+                postgresql_using="gin",
+                postgresql_ops={"name": "gin_trgm_ops"},
+                postgresql_where=_LIVE,
+            )
         ),
     )
 

@@ -8,6 +8,7 @@ from service_kit.db.mixins import (
     SoftDeleteMixin,
     TimestampMixin,
     UTCDateTime,
+    postgresql_only,
     str_enum,
 )
 from service_kit.db.repository import (
@@ -37,6 +38,7 @@ __all__ = [
     "keyset_order",
     "keyset_params",
     "page_from_rows",
+    "postgresql_only",
     "str_enum",
     "transaction",
 ]

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from sqlalchemy import DateTime, Dialect, Enum, func
+from sqlalchemy import DateTime, Dialect, Enum, Index, func
 from sqlalchemy.orm import Mapped, declarative_mixin, mapped_column
 from sqlalchemy.types import TypeDecorator, Uuid
 
@@ -51,6 +51,18 @@ def str_enum(enum: type[StrEnum], *, name: str, length: int = 16) -> Enum:
         length=length,
         values_callable=lambda members: [member.value for member in members],
     )
+
+
+ONLY_ON_DIALECT: Final = "only_on_dialect"
+"""Key in a schema item's `info` naming the one dialect it exists on (see `postgresql_only`)."""
+
+
+def postgresql_only(index: Index) -> Index:
+    """`index` exists on PostgreSQL only (a GIN trigram index, say): `create_all` skips it
+    elsewhere, and migration autogenerate (`service_kit.http.migrations`) does not expect it
+    on other databases."""
+    index.info[ONLY_ON_DIALECT] = "postgresql"
+    return index.ddl_if(dialect="postgresql")
 
 
 def utcnow() -> datetime:

@@ -1,5 +1,6 @@
 """Flask-Migrate (Alembic) wiring shared by the services: one history per service."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,7 @@ from flask import Flask, current_app
 from flask_migrate import Migrate
 from sqlalchemy import Engine, MetaData
 
-from service_kit.db.mixins import UTCDateTime
+from service_kit.db.mixins import ONLY_ON_DIALECT, UTCDateTime
 from service_kit.db.session import Database
 
 
@@ -28,7 +29,19 @@ def init_migrations(app: Flask, database: Database, metadata: MetaData, director
         directory=str(directory),
         compare_type=True,
         render_as_batch=True,  # SQLite needs batch mode for ALTER TABLE
+        include_object=_on_dialect(database.engine.dialect.name),
     )
+
+
+def _on_dialect(dialect: str) -> Callable[..., bool]:
+    """Autogenerate's filter: leave out model objects that exist on another dialect only."""
+
+    # Alembic calls it positionally with this signature.
+    def include(obj: Any, _name: Any, _type: Any, reflected: bool, _other: Any) -> bool:  # noqa: FBT001
+        only_on = None if reflected else getattr(obj, "info", {}).get(ONLY_ON_DIALECT)
+        return only_on is None or only_on == dialect
+
+    return include
 
 
 def _render_item(kind: str, obj: Any, _context: Any) -> str | bool:
@@ -57,6 +70,19 @@ def run_migrations() -> None:
             context.run_migrations()
         return
     with target.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target.metadata, **options)
-        with context.begin_transaction():
-            context.run_migrations()
+        # The services' statement timeout (`*_DATABASE_STATEMENT_TIMEOUT_MS`, 10 s) guards
+        # requests; a migration that rewrites or indexes a large table may take minutes, so it
+        # is lifted for the migrating session (and restored before the pool gets it back).
+        lift_timeout = connection.dialect.name == "postgresql"
+        if lift_timeout:
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
+        try:
+            context.configure(connection=connection, target_metadata=target.metadata, **options)
+            with context.begin_transaction():
+                context.run_migrations()
+        finally:
+            if lift_timeout and not connection.invalidated:
+                connection.rollback()
+                connection.exec_driver_sql("RESET statement_timeout")
+                connection.commit()

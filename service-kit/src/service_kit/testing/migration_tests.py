@@ -23,6 +23,7 @@ from sqlalchemy import Column, MetaData
 
 from service_kit.testing.migrations import (
     AppFactory,
+    app_database,
     head_revision,
     migration_app,
     schema_differences,
@@ -42,6 +43,7 @@ __all__ = [
     "test_upgrade_creates_every_model_table_when_database_is_empty",
     "test_upgrade_creates_every_model_table_when_sqlite_file_is_empty",
     "test_upgrade_rebuilds_the_schema_when_database_was_downgraded_to_base",
+    "test_upgrade_runs_each_migration_without_the_statement_timeout_when_database_is_postgresql",
     "test_upgrade_stamps_the_head_revision_when_database_is_empty",
 ]
 
@@ -73,6 +75,31 @@ def sqlite_app(migrations_app_factory: AppFactory, tmp_path: Path) -> Iterator[F
     """The app on an empty SQLite file: the embedded default."""
     with migration_app(migrations_app_factory, f"sqlite:///{tmp_path}/migrations.db") as app:
         yield app
+
+
+@pytest.mark.postgres
+def test_upgrade_runs_each_migration_without_the_statement_timeout_when_database_is_postgresql(
+    postgres_app: Flask,
+) -> None:
+    # Requests run under a statement timeout; a migration that indexes a large table would be
+    # cancelled by it. Each applied step reports the timeout its session ran under.
+    timeouts: list[str] = []
+
+    def record_timeout(*, ctx: Any, **_: Any) -> None:
+        timeouts.append(ctx.connection.exec_driver_sql("SHOW statement_timeout").scalar_one())
+
+    configure_args = postgres_app.extensions["migrate"].configure_args
+    configure_args["on_version_apply"] = record_timeout
+    try:
+        upgrade()
+    finally:
+        del configure_args["on_version_apply"]
+
+    assert timeouts
+    assert set(timeouts) == {"0"}
+    with app_database(postgres_app).engine.connect() as connection:
+        restored = connection.exec_driver_sql("SHOW statement_timeout").scalar_one()
+    assert restored != "0"
 
 
 @pytest.mark.postgres
