@@ -13,7 +13,7 @@ SOURCES := service-kit/src identity-service/src items-service/src gateway/render
 STACK ?= native
 
 
-.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench bench-flood bench-revocation bench-scale asyncapi clean images up down
+.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench bench-reference bench-flood bench-revocation bench-scale asyncapi clean images up down
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -76,11 +76,15 @@ migrate: install ## Apply both services' migrations (flask db upgrade)
 seed: migrate ## Development users (admin@example.com / user@example.com, password change-me-now)
 	$(RUN) flask --app identity seed
 
-bench: install ## Benchmarks: items list vs a baseline (wrk), login flood, revocation end to end, 1M items
+bench: install ## Benchmarks: items vs the reference (wrk), list vs a baseline, login flood, revocation, 1M items
+	$(RUN) python bench/vs_reference.py
 	$(RUN) python bench/items_list.py
 	$(RUN) python bench/password_flood.py
 	$(RUN) python bench/revocation_end_to_end.py
 	$(RUN) python bench/items_scale.py
+
+bench-reference: install ## Only items vs the reference app through the gateway: list, create, 304, balance
+	$(RUN) python bench/vs_reference.py
 
 bench-flood: install ## Only the login-flood benchmark: reads and refreshes stay fast during it
 	$(RUN) python bench/password_flood.py

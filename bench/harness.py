@@ -120,10 +120,16 @@ def wait_until_up(url: str, *, seconds: float = 30) -> None:
 
 @contextmanager
 def gunicorn(
-    app_spec: str, *, env: Mapping[str, str], log_path: Path, ready_path: str = "/health/live"
+    app_spec: str,
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    ready_path: str = "/health/live",
+    options: Sequence[str] = ("-c", "python:service_kit.gunicorn_config"),
 ) -> Iterator[str]:
     """`app_spec` under the services' gunicorn config (2 workers x 4 threads unless `env` says
-    otherwise) on a free port, run from bench/; yield its base URL once `ready_path` answers."""
+    otherwise; `options` replace that config) on a free port, run from bench/; yield its base
+    URL once `ready_path` answers."""
     port = free_port()
     environment = {
         **os.environ,
@@ -139,8 +145,7 @@ def gunicorn(
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "-c",
-                "python:service_kit.gunicorn_config",
+                *options,
                 "-b",
                 f"127.0.0.1:{port}",
                 "--chdir",

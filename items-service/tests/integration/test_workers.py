@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -225,3 +226,19 @@ def test_every_worker_refuses_a_token_of_a_revoked_session_once_the_revocation_i
 
     time.sleep(5 * POLL_SECONDS)
     assert statuses(items_url, token) == [401] * REQUESTS
+
+
+def test_each_worker_accepts_on_a_listening_socket_of_its_own(items_url: str) -> None:
+    """GUNICORN_REUSE_PORT (on by default): the kernel spreads new connections over the workers'
+    sockets, instead of the first worker to wake taking a whole burst from one shared socket."""
+    port = items_url.rsplit(":", 1)[1]
+    listening = subprocess.run(  # noqa: S603 - fixed arguments
+        ["ss", "-Hltnp", f"( sport = :{port} )"],  # noqa: S607 - iproute2's ss on PATH
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    holders = [set(re.findall(r"pid=(\d+)", line)) for line in listening]
+    assert len(holders) == WORKERS, listening
+    assert all(len(pids) == 1 for pids in holders), listening  # not one socket shared by all
+    assert len(set.union(*holders)) == WORKERS, listening

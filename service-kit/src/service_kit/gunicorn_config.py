@@ -1,8 +1,9 @@
 """gunicorn settings shared by the services: `gunicorn -c python:service_kit.gunicorn_config`.
 
 Environment: `WEB_CONCURRENCY` (workers, default 2), `GUNICORN_THREADS` (default 4),
-`GUNICORN_TIMEOUT` (default 30 s), `LOG_LEVEL` (default INFO), `PROMETHEUS_MULTIPROC_DIR`
-(made fresh under the temp directory when unset). Bind with `-b HOST:PORT`.
+`GUNICORN_TIMEOUT` (default 30 s), `GUNICORN_REUSE_PORT` (default true: see `reuse_port`),
+`LOG_LEVEL` (default INFO), `PROMETHEUS_MULTIPROC_DIR` (made fresh under the temp directory when
+unset). Bind with `-b HOST:PORT`.
 """
 
 import os
@@ -28,6 +29,28 @@ worker_class = "gthread"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20  # SIGTERM: finish in-flight requests for up to this long
 keepalive = 5
+
+
+def env_flag(name: str, *, default: bool) -> bool:
+    """A true/false variable (1/0, true/false, yes/no, on/off); anything else is refused."""
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, not {raw!r}")
+
+
+reuse_port = env_flag("GUNICORN_REUSE_PORT", default=True)
+"""Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads new
+connections over them by their addresses. With one shared socket, the worker that wakes first
+accepts, and a burst of connections piles onto one worker: wrk's 16 kept-alive connections landed
+14/2 or 15/1 on the 2 workers, and a client that keeps its connections (a gateway, a pool) then
+keeps one core busy and the other idle. Off (`GUNICORN_REUSE_PORT=false`) where another process
+of the same user could bind the same port (it would silently share the traffic)."""
+
 control_socket_disable = True  # two services on one host would fight over the default path
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = "-"
