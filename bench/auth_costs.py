@@ -7,8 +7,9 @@ a. the bare Argon2id verification in this process (one after each login of b.) w
    identity's production parameters (argon2-cffi `PasswordHasher.verify`; median wall and CPU
    time);
 b. `POST /api/v1/auth/login` on identity (fresh PostgreSQL database): p50 minus (a) is the
-   login overhead, target < 10 ms (also by server CPU per login minus the verify's CPU, and
-   in process: a test-client login's time minus the time spent inside the hasher);
+   login overhead, target < 10 ms. Also recorded: the median of each login minus the verify
+   after it; server CPU per login minus the verify's CPU; and in process, a test-client
+   login's time minus the time spent inside the hasher;
 c. `POST /api/v1/auth/refresh`, a real rotation: each refresh token used once (the chain
    follows the new token every time);
 d. `POST /api/v1/items` with a fresh `Idempotency-Key` on items (fresh database, an ES256
@@ -20,7 +21,8 @@ over the phase), which other load moves much less than latency.
 
 Then, in this process with Flask's test client on the same PostgreSQL databases, the database
 round trips of one login, one refresh and one create are counted (SQLAlchemy's
-`before_cursor_execute`, plus the transactions' BEGIN / COMMIT / ROLLBACK).
+`before_cursor_execute`, plus the transactions' BEGIN / COMMIT / ROLLBACK) and the statements'
+execution timed (`after_cursor_execute`).
 
 `--profile SECONDS` also runs a refresh loop that long under py-spy (`--gil`, raw format, every
 identity worker) and prints the heaviest frames.
@@ -43,7 +45,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -149,9 +151,11 @@ def logins(base: str, count: int, verify: BareVerify) -> dict[str, Any]:
         times.append(ms)
         verify.sample()
     conn.close()
+    paired = [ms - verified for ms, verified in zip(times, verify.wall[-count:], strict=True)]
     return {
         "latency": percentiles(times),
         "server_cpu_ms_per_request": round(cpu * 1000 / count, 1),
+        "minus_the_verify_after_it": percentiles(paired),
     }
 
 
@@ -253,9 +257,14 @@ def counting_round_trips() -> Iterator[list[str]]:
     """Every statement any engine sends while the block runs, with BEGIN / COMMIT / ROLLBACK
     (connection events) and the pool's reset-on-return (a ROLLBACK only when one is open)."""
     seen: list[str] = []
+    started: list[float] = []
 
     def on_execute(*args: Any) -> None:
         seen.append(" ".join(str(args[2]).split())[:110])
+        started.append(time.perf_counter())
+
+    def on_executed(*_args: Any) -> None:
+        seen.append(f"(executed in {(time.perf_counter() - started.pop()) * 1000:.2f} ms)")
 
     def on_begin(_conn: Any) -> None:
         seen.append("BEGIN")
@@ -271,6 +280,7 @@ def counting_round_trips() -> Iterator[list[str]]:
 
     hooks: list[tuple[Any, str, Any]] = [
         (Engine, "before_cursor_execute", on_execute),
+        (Engine, "after_cursor_execute", on_executed),
         (Engine, "begin", on_begin),
         (Engine, "commit", on_commit),
         (Engine, "rollback", on_rollback),
@@ -287,9 +297,11 @@ def counting_round_trips() -> Iterator[list[str]]:
 
 def summarise(statements: list[str]) -> dict[str, Any]:
     markers = {"BEGIN", "COMMIT", "ROLLBACK", "(pool reset on return)"}
-    sql = [s for s in statements if s not in markers]
+    timings = [s for s in statements if s.startswith("(executed in ")]
+    sql = [s for s in statements if s not in markers and s not in timings]
     return {
         "statements": len(sql),
+        "statements_ms": round(sum(float(s.split()[2]) for s in timings), 2),
         "begin": statements.count("BEGIN"),
         "commit": statements.count("COMMIT"),
         "rollback": statements.count("ROLLBACK"),
@@ -358,14 +370,18 @@ def round_trips(identity_url: str, items_url: str, jwks_url: str, token: str) ->
     return counted
 
 
-def profile_refreshes(chain: RefreshChain, seconds: int, workdir: Path) -> dict[str, Any]:
-    """A refresh loop for `seconds` under py-spy (`--gil`, raw) on every identity worker; the
-    frames with the most samples (own and inclusive) over all workers."""
+def profile_loop(
+    name: str, action: Callable[[], object], base: str, seconds: int, workdir: Path
+) -> dict[str, Any]:
+    """`action` in a loop for `seconds` under py-spy (`--gil`, raw: only what holds the GIL,
+    so a hash running in C without it and waits on the database drop out) on every identity
+    worker; the frames with the most samples (own and inclusive) over all workers, the raw
+    stacks in bench/results/auth_costs_profile_NAME.txt."""
     spy = shutil.which("py-spy")
     if spy is None:
         raise RuntimeError("py-spy is not on PATH (pip install py-spy)")
-    workers = sorted(server_cpu(chain.base).workers)
-    outputs = [workdir / f"refresh-{pid}.txt" for pid in workers]
+    workers = sorted(server_cpu(base).workers)
+    outputs = [workdir / f"{name}-{pid}.txt" for pid in workers]
     spies = [
         subprocess.Popen(
             [
@@ -391,13 +407,13 @@ def profile_refreshes(chain: RefreshChain, seconds: int, workdir: Path) -> dict[
     ]
     time.sleep(1)
     stop = threading.Event()
-    refreshes = 0
+    calls = 0
 
     def loop() -> None:
-        nonlocal refreshes
+        nonlocal calls
         while not stop.is_set():
-            chain.refresh()
-            refreshes += 1
+            action()
+            calls += 1
 
     worker = threading.Thread(target=loop)
     worker.start()
@@ -420,9 +436,9 @@ def profile_refreshes(chain: RefreshChain, seconds: int, workdir: Path) -> dict[
             own[frames[-1]] += int(count)
             for frame in set(frames):
                 inclusive[frame] += int(count)
-    for out in outputs:
-        if out.exists():
-            shutil.copy(out, BENCH_DIR / "results" / f"auth_costs_refresh_profile_{out.name}")
+    (BENCH_DIR / "results" / f"auth_costs_profile_{name}.txt").write_text(
+        "".join(out.read_text() for out in outputs if out.exists())
+    )
 
     def share(counter: Counter[str], n: int) -> list[tuple[str, float]]:
         return (
@@ -431,7 +447,7 @@ def profile_refreshes(chain: RefreshChain, seconds: int, workdir: Path) -> dict[
 
     return {
         "seconds": seconds,
-        "refreshes": refreshes,
+        "requests": calls,
         "samples": total,
         "top_own": share(own, 25),
         "top_inclusive": share(inclusive, 60),
@@ -506,8 +522,19 @@ def main() -> None:
         results.update(refresh_and_create(chain, creator, args.requests))
         print(json.dumps({k: results[k] for k in ("refresh", "create")}), flush=True)
         if args.profile:
-            print(f"py-spy on identity's workers, {args.profile} s of refreshes ...", flush=True)
-            results["refresh_profile"] = profile_refreshes(chain, args.profile, workdir)
+            print(f"py-spy on identity's workers, {args.profile} s of each ...", flush=True)
+            results["refresh_profile"] = profile_loop(
+                "refresh", chain.refresh, identity, args.profile, workdir
+            )
+            login_conn = Connection(identity)
+            credentials = {"email": EMAIL, "password": PASSWORD}
+            results["login_profile"] = profile_loop(
+                "login",
+                lambda: login_conn.call("POST", "/api/v1/auth/login", credentials),
+                identity,
+                args.profile,
+                workdir,
+            )
         print("round trips (in process, Flask test client) ...", flush=True)
         results["round_trips"] = round_trips(identity_url, items_url, jwks_url, token)
     bare = results["verify"]
@@ -525,6 +552,7 @@ def main() -> None:
     )
     figures = {
         "login_overhead_ms": overhead_ms,
+        "login_overhead_paired_p50_ms": results["login"]["minus_the_verify_after_it"]["p50_ms"],
         "login_overhead_server_cpu_ms": overhead_cpu_ms,
         "login_overhead_in_process_p50_ms": results["round_trips"]["login_overhead_in_process"][
             "p50_ms"
@@ -556,10 +584,11 @@ def main() -> None:
     }
     (BENCH_DIR / "results" / "auth_costs.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps({"figures": figures, "round_trips": trips}, indent=2))
-    if "refresh_profile" in results:
-        print("refresh profile, own samples:")
-        for frame, part in results["refresh_profile"]["top_own"][:15]:
-            print(f"  {part:6.1%} {frame}")
+    for kind in ("refresh", "login"):
+        if f"{kind}_profile" in results:
+            print(f"{kind} profile (GIL held), own samples:")
+            for frame, part in results[f"{kind}_profile"]["top_own"][:15]:
+                print(f"  {part:6.1%} {frame}")
     print(f"load average at the end: {summary['load_average_end']}")
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'} {name}")
