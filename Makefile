@@ -13,7 +13,7 @@ SOURCES := service-kit/src identity-service/src items-service/src gateway/render
 STACK ?= native
 
 
-.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench bench-reference bench-flood bench-revocation bench-scale asyncapi clean images up down
+.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench bench-reference bench-flood bench-revocation bench-scale bench-auth asyncapi clean images up down
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -76,12 +76,13 @@ migrate: install ## Apply both services' migrations (flask db upgrade)
 seed: migrate ## Development users (admin@example.com / user@example.com, password change-me-now)
 	$(RUN) flask --app identity seed
 
-bench: install ## Benchmarks: items vs the reference (wrk), list vs a baseline, login flood, revocation, 1M items
+bench: install ## Benchmarks: items vs the reference (wrk), list vs a baseline, login flood, revocation, 1M items, auth costs
 	$(RUN) python bench/vs_reference.py
 	$(RUN) python bench/items_list.py
 	$(RUN) python bench/password_flood.py
 	$(RUN) python bench/revocation_end_to_end.py
 	$(RUN) python bench/items_scale.py
+	$(RUN) python bench/auth_costs.py
 
 bench-reference: install ## Only items vs the reference app through the gateway: list, create, 304, balance
 	$(RUN) python bench/vs_reference.py
@@ -94,6 +95,9 @@ bench-revocation: install ## Only the revocation path: identity's answer to the 
 
 bench-scale: install ## Only the 1,000,000-item run: deep pages and the admin name search
 	$(RUN) python bench/items_scale.py
+
+bench-auth: install ## Only login and refresh costs: login beyond its hash, refresh vs create
+	$(RUN) python bench/auth_costs.py
 
 asyncapi: install ## Regenerate docs/events.asyncapi.json from the event contract (a test checks it)
 	$(RUN) python -m service_kit.events.asyncapi > docs/events.asyncapi.json

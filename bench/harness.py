@@ -238,10 +238,15 @@ class Connection:
         self._conn = http.client.HTTPConnection(host, int(port), timeout=60)
 
     def call(
-        self, method: str, path: str, body: dict[str, Any] | None = None, token: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        token: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> tuple[int, float, dict[str, Any], dict[str, str]]:
         """(status, milliseconds, JSON body, headers); status 0 when the connection failed."""
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **(extra_headers or {})}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         payload = json.dumps(body) if body is not None else None

@@ -1,0 +1,601 @@
+"""Latency benchmark: what a login costs beyond its password hash, and a refresh against a create.
+
+Issue 9, point 6. One run, sequential requests on one kept-alive connection (latency, not
+throughput), straight at the services' gunicorn (their config: 2 workers x 4 threads):
+
+a. the bare Argon2id verification in this process (one after each login of b.) with
+   identity's production parameters (argon2-cffi `PasswordHasher.verify`; median wall and CPU
+   time);
+b. `POST /api/v1/auth/login` on identity (fresh PostgreSQL database): p50 minus (a) is the
+   login overhead, target < 10 ms. Also recorded: the median of each login minus the verify
+   after it; server CPU per login minus the verify's CPU; and in process, a test-client
+   login's time minus the time spent inside the hasher;
+c. `POST /api/v1/auth/refresh`, a real rotation: each refresh token used once (the chain
+   follows the new token every time);
+d. `POST /api/v1/items` with a fresh `Idempotency-Key` on items (fresh database, an ES256
+   token signed with a bench key served as JWKS); refresh p50 / create p50 < 3.
+
+(c) and (d) run in alternating blocks so that a drift in the shared machine's load falls on
+both. Every phase also records the server's CPU per request (its processes' user + system time
+over the phase), which other load moves much less than latency.
+
+Then, in this process with Flask's test client on the same PostgreSQL databases, the database
+round trips of one login, one refresh and one create are counted (SQLAlchemy's
+`before_cursor_execute`, plus the transactions' BEGIN / COMMIT / ROLLBACK) and the statements'
+execution timed (`after_cursor_execute`).
+
+`--profile SECONDS` also runs a refresh loop that long under py-spy (`--gil`, raw format, every
+identity worker) and prints the heaviest frames.
+
+Usage: `make bench-auth` (or `uv run python bench/auth_costs.py [--logins N] [--requests N]`).
+Needs: PostgreSQL (BENCH_DATABASE_SERVER, default the local server); py-spy for `--profile`.
+Writes bench/results/auth_costs.json and exits non-zero when a target is missed.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher, Type
+from harness import (
+    BENCH_DIR,
+    Connection,
+    database_server,
+    fresh_database,
+    gunicorn,
+    percentiles,
+    server_cpu,
+    upgrade_database,
+)
+from items_list import AUDIENCE, ISSUER, SECRET, make_tokens
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
+from vs_reference import jwks_server, load_average
+
+from identity import create_app as create_identity
+from identity.config import IdentitySettings
+from identity.security.hashing import Argon2idHasher
+from items import create_app as create_items
+from items.config import ItemsSettings
+
+PASSWORD = "bench password 0123"  # noqa: S105 - the benchmark's own throwaway accounts
+EMAIL = "auth-costs@bench.example"
+LOGIN_OVERHEAD_MS = 10.0
+REFRESH_OVER_CREATE = 3.0
+IN_PROCESS_LOGINS = 20
+BLOCKS = 4  # alternating blocks of refreshes and creates
+CREATE_BODY = {"name": "bench item", "description": "made by bench/auth_costs.py"}
+
+
+def argon2_profile() -> dict[str, int]:
+    """identity's production Argon2id parameters (its settings' defaults)."""
+    fields = IdentitySettings.model_fields
+    return {
+        "time_cost": int(fields["argon2_time_cost"].default),
+        "memory_cost_kib": int(fields["argon2_memory_cost_kib"].default),
+        "parallelism": int(fields["argon2_parallelism"].default),
+    }
+
+
+class BareVerify:
+    """(a): argon2-cffi's verify with identity's parameters, here."""
+
+    def __init__(self) -> None:
+        profile = argon2_profile()
+        self.hasher = PasswordHasher(
+            time_cost=profile["time_cost"],
+            memory_cost=profile["memory_cost_kib"],
+            parallelism=profile["parallelism"],
+            type=Type.ID,
+        )
+        self.stored = self.hasher.hash(PASSWORD)
+        self.hasher.verify(self.stored, PASSWORD)  # warm-up
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def sample(self) -> None:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        self.hasher.verify(self.stored, PASSWORD)
+        self.cpu.append((time.process_time() - started_cpu) * 1000)
+        self.wall.append((time.perf_counter() - started) * 1000)
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "parameters": argon2_profile(),
+            "wall": percentiles(self.wall),
+            "cpu_ms_median": round(statistics.median(self.cpu), 1),
+        }
+
+
+def expect(status: int, body: dict[str, Any], wanted: int, what: str) -> None:
+    if status != wanted:
+        raise RuntimeError(f"{what}: {status} {body}")
+
+
+def logins(base: str, count: int, verify: BareVerify) -> dict[str, Any]:
+    """(a) and (b): `count` logins on one connection (after 3 to warm up), each followed by a
+    bare verify here, so that a drift in the machine's load falls on both; the server's CPU is
+    counted over the logins alone."""
+    conn = Connection(base)
+    status, _, body, _ = conn.call(
+        "POST", "/api/v1/auth/register", {"email": EMAIL, "password": PASSWORD}
+    )
+    expect(status, body, 201, "register")
+    for _ in range(3):
+        conn.call("POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})
+    times: list[float] = []
+    cpu = 0.0
+    for _ in range(count):
+        before = server_cpu(base).total
+        status, ms, body, _ = conn.call(
+            "POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD}
+        )
+        cpu += server_cpu(base).total - before
+        expect(status, body, 200, "login")
+        times.append(ms)
+        verify.sample()
+    conn.close()
+    paired = [ms - verified for ms, verified in zip(times, verify.wall[-count:], strict=True)]
+    return {
+        "latency": percentiles(times),
+        "server_cpu_ms_per_request": round(cpu * 1000 / count, 1),
+        "minus_the_verify_after_it": percentiles(paired),
+    }
+
+
+class TimedHasher(Argon2idHasher):
+    """identity's Argon2id hasher, recording how long each verify took (the in-process
+    measurement subtracts it from the request's time)."""
+
+    def __init__(self) -> None:
+        profile = argon2_profile()
+        super().__init__(
+            time_cost=profile["time_cost"],
+            memory_cost_kib=profile["memory_cost_kib"],
+            parallelism=profile["parallelism"],
+        )
+        self.spent_ms = 0.0
+
+    def verify(self, password_hash: str, password: str) -> bool:
+        started = time.perf_counter()
+        try:
+            return super().verify(password_hash, password)
+        finally:
+            self.spent_ms += (time.perf_counter() - started) * 1000
+
+
+class RefreshChain:
+    """A session whose refresh token is rotated on every call, each token used once."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.conn = Connection(base)
+        status, _, body, _ = self.conn.call(
+            "POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD}
+        )
+        expect(status, body, 200, "login")
+        self.token = str(body["refresh_token"])
+        self.used: set[str] = set()
+
+    def refresh(self) -> float:
+        if self.token in self.used:
+            raise RuntimeError("a refresh token would be used twice")
+        self.used.add(self.token)
+        status, ms, body, _ = self.conn.call(
+            "POST", "/api/v1/auth/refresh", {"refresh_token": self.token}
+        )
+        expect(status, body, 200, "refresh")
+        self.token = str(body["refresh_token"])
+        return ms
+
+
+class Creator:
+    """Creates items on one connection, each request with an `Idempotency-Key` of its own."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base, token
+        self.conn = Connection(base)
+
+    def create(self) -> float:
+        status, ms, body, _ = self.conn.call(
+            "POST",
+            "/api/v1/items",
+            CREATE_BODY,
+            token=self.token,
+            extra_headers={"Idempotency-Key": uuid.uuid4().hex},
+        )
+        expect(status, body, 201, "create")
+        return ms
+
+
+def refresh_and_create(
+    chain: RefreshChain, creator: Creator, per_kind: int
+) -> dict[str, dict[str, Any]]:
+    """(c) and (d): `per_kind` of each in BLOCKS alternating blocks (after 20 of each to warm
+    up); latency and server CPU per request of each kind."""
+    for _ in range(20):
+        chain.refresh()
+        creator.create()
+    times: dict[str, list[float]] = {"refresh": [], "create": []}
+    cpu: dict[str, float] = {"refresh": 0.0, "create": 0.0}
+    block = max(1, per_kind // BLOCKS)
+    for index in range(BLOCKS):
+        order = ("refresh", "create") if index % 2 == 0 else ("create", "refresh")
+        for kind in order:
+            base = chain.base if kind == "refresh" else creator.base
+            before = server_cpu(base).total
+            for _ in range(block):
+                times[kind].append(chain.refresh() if kind == "refresh" else creator.create())
+            cpu[kind] += server_cpu(base).total - before
+    return {
+        kind: {
+            "latency": percentiles(times[kind]),
+            "server_cpu_ms_per_request": round(cpu[kind] * 1000 / len(times[kind]), 2),
+        }
+        for kind in times
+    }
+
+
+@contextmanager
+def counting_round_trips() -> Iterator[list[str]]:
+    """Every statement any engine sends while the block runs, with BEGIN / COMMIT / ROLLBACK
+    (connection events) and the pool's reset-on-return (a ROLLBACK only when one is open)."""
+    seen: list[str] = []
+    started: list[float] = []
+
+    def on_execute(*args: Any) -> None:
+        seen.append(" ".join(str(args[2]).split())[:110])
+        started.append(time.perf_counter())
+
+    def on_executed(*_args: Any) -> None:
+        seen.append(f"(executed in {(time.perf_counter() - started.pop()) * 1000:.2f} ms)")
+
+    def on_begin(_conn: Any) -> None:
+        seen.append("BEGIN")
+
+    def on_commit(_conn: Any) -> None:
+        seen.append("COMMIT")
+
+    def on_rollback(_conn: Any) -> None:
+        seen.append("ROLLBACK")
+
+    def on_reset(*_args: Any) -> None:
+        seen.append("(pool reset on return)")
+
+    hooks: list[tuple[Any, str, Any]] = [
+        (Engine, "before_cursor_execute", on_execute),
+        (Engine, "after_cursor_execute", on_executed),
+        (Engine, "begin", on_begin),
+        (Engine, "commit", on_commit),
+        (Engine, "rollback", on_rollback),
+        (Pool, "reset", on_reset),
+    ]
+    for target, name, hook in hooks:
+        event.listen(target, name, hook)
+    try:
+        yield seen
+    finally:
+        for target, name, hook in hooks:
+            event.remove(target, name, hook)
+
+
+def summarise(statements: list[str]) -> dict[str, Any]:
+    markers = {"BEGIN", "COMMIT", "ROLLBACK", "(pool reset on return)"}
+    timings = [s for s in statements if s.startswith("(executed in ")]
+    sql = [s for s in statements if s not in markers and s not in timings]
+    return {
+        "statements": len(sql),
+        "statements_ms": round(sum(float(s.split()[2]) for s in timings), 2),
+        "begin": statements.count("BEGIN"),
+        "commit": statements.count("COMMIT"),
+        "rollback": statements.count("ROLLBACK"),
+        "pool_resets": statements.count("(pool reset on return)"),
+        "sequence": statements,
+    }
+
+
+def round_trips(identity_url: str, items_url: str, jwks_url: str, token: str) -> dict[str, Any]:
+    """Statements of one login, one refresh and one create, in this process (Flask's test
+    client) on the benchmark's databases; each counted after two of its kind warmed up."""
+    hasher = TimedHasher()
+    identity = create_identity(
+        IdentitySettings(_env_file=None, database_url=identity_url, log_level="WARNING"),  # type: ignore[call-arg]
+        hasher=hasher,
+    ).test_client()
+    items = create_items(
+        ItemsSettings(  # type: ignore[call-arg]
+            _env_file=None,
+            database_url=items_url,
+            secret_key=SECRET,
+            jwks_url=jwks_url,
+            token_issuer=ISSUER,
+            token_audience=AUDIENCE,
+            log_level="WARNING",
+        )
+    ).test_client()
+    credentials = {"email": EMAIL, "password": PASSWORD}
+    counted: dict[str, Any] = {}
+    for _ in range(2):
+        response = identity.post("/api/v1/auth/login", json=credentials)
+    with counting_round_trips() as seen:
+        response = identity.post("/api/v1/auth/login", json=credentials)
+    expect(response.status_code, response.json or {}, 200, "login (in process)")
+    counted["login"] = summarise(seen)
+    overheads = []
+    for _ in range(IN_PROCESS_LOGINS):
+        hasher.spent_ms = 0.0
+        started = time.perf_counter()
+        response = identity.post("/api/v1/auth/login", json=credentials)
+        overheads.append((time.perf_counter() - started) * 1000 - hasher.spent_ms)
+        expect(response.status_code, response.json or {}, 200, "login (in process)")
+    counted["login_overhead_in_process"] = percentiles(overheads)
+    refresh_token = response.json["refresh_token"] if response.json else ""
+    for _ in range(2):
+        response = identity.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+        refresh_token = response.json["refresh_token"] if response.json else ""
+    with counting_round_trips() as seen:
+        response = identity.post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})
+    expect(response.status_code, response.json or {}, 200, "refresh (in process)")
+    counted["refresh"] = summarise(seen)
+
+    def create() -> Any:
+        return items.post(
+            "/api/v1/items",
+            json=CREATE_BODY,
+            headers={"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex},
+        )
+
+    create()
+    create()
+    with counting_round_trips() as seen:
+        response = create()
+    expect(response.status_code, response.json or {}, 201, "create (in process)")
+    counted["create"] = summarise(seen)
+    return counted
+
+
+def profile_loop(
+    name: str, action: Callable[[], object], base: str, seconds: int, workdir: Path
+) -> dict[str, Any]:
+    """`action` in a loop for `seconds` under py-spy (`--gil`, raw: only what holds the GIL,
+    so a hash running in C without it and waits on the database drop out) on every identity
+    worker; the frames with the most samples (own and inclusive) over all workers, the raw
+    stacks in bench/results/auth_costs_profile_NAME.txt."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("py-spy is not on PATH (pip install py-spy)")
+    workers = sorted(server_cpu(base).workers)
+    outputs = [workdir / f"{name}-{pid}.txt" for pid in workers]
+    spies = [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-p",
+                str(pid),
+                "--gil",
+                "-f",
+                "raw",
+                "-r",
+                "200",
+                "-o",
+                str(out),
+                "-d",
+                str(seconds),
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid, out in zip(workers, outputs, strict=True)
+    ]
+    time.sleep(1)
+    stop = threading.Event()
+    calls = 0
+
+    def loop() -> None:
+        nonlocal calls
+        while not stop.is_set():
+            action()
+            calls += 1
+
+    worker = threading.Thread(target=loop)
+    worker.start()
+    for spy_process in spies:
+        spy_process.wait(timeout=seconds + 60)
+    stop.set()
+    worker.join()
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for out in outputs:
+        if not out.exists():
+            continue
+        for line in out.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            frames = [_short(frame) for frame in stack.split(";")]
+            total += int(count)
+            own[frames[-1]] += int(count)
+            for frame in set(frames):
+                inclusive[frame] += int(count)
+    (BENCH_DIR / "results" / f"auth_costs_profile_{name}.txt").write_text(
+        "".join(out.read_text() for out in outputs if out.exists())
+    )
+
+    def share(counter: Counter[str], n: int) -> list[tuple[str, float]]:
+        return (
+            [(frame, round(c / total, 3)) for frame, c in counter.most_common(n)] if total else []
+        )
+
+    return {
+        "seconds": seconds,
+        "requests": calls,
+        "samples": total,
+        "top_own": share(own, 25),
+        "top_inclusive": share(inclusive, 60),
+    }
+
+
+def _short(frame: str) -> str:
+    """`function (path/to/module.py:line)` -> `function (module.py)`; lines dropped so one
+    function's samples add up."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    parts = Path(path).parts
+    return f"{name} ({'/'.join(parts[-2:])})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--logins", type=int, default=40)
+    parser.add_argument("--requests", type=int, default=400, help="refreshes and creates each")
+    parser.add_argument("--profile", type=int, default=0, metavar="SECONDS")
+    args = parser.parse_args()
+    started_load = load_average()
+    print(f"load average at the start: {started_load}", flush=True)
+    server = database_server()
+    identity_url = fresh_database(server, "identity_bench_auth")
+    items_url = fresh_database(server, "items_bench_auth")
+    upgrade_database("identity", identity_url)
+    upgrade_database("items", items_url)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-auth-"))
+    (BENCH_DIR / "results").mkdir(exist_ok=True)
+    owner = uuid.uuid4()
+    (token,), _admin = make_tokens(workdir, [owner])
+    results: dict[str, Any] = {}
+    verify = BareVerify()
+    with ExitStack() as stack:
+        jwks_url = stack.enter_context(jwks_server(workdir))
+        identity = stack.enter_context(
+            gunicorn(
+                "identity:create_app()",
+                env={
+                    "IDENTITY_ENV": "development",
+                    "IDENTITY_DATABASE_URL": identity_url,
+                    "IDENTITY_LOG_LEVEL": "WARNING",
+                },
+                log_path=workdir / "identity.log",
+                ready_path="/health/ready",
+            )
+        )
+        items = stack.enter_context(
+            gunicorn(
+                "items:create_app()",
+                env={
+                    "ITEMS_ENV": "production",
+                    "ITEMS_DATABASE_URL": items_url,
+                    "ITEMS_SECRET_KEY": SECRET,
+                    "ITEMS_JWKS_URL": jwks_url,
+                    "ITEMS_TOKEN_ISSUER": ISSUER,
+                    "ITEMS_TOKEN_AUDIENCE": AUDIENCE,
+                    "ITEMS_LOG_LEVEL": "WARNING",
+                    # Production refuses the embedded broker; the web workers never connect.
+                    "ITEMS_EVENTS_BROKER_URL": "amqp://bench:unused@127.0.0.1:5672/bench",
+                },
+                log_path=workdir / "items.log",
+            )
+        )
+        print(f"a./b. {args.logins} logins, each followed by a bare verify here ...", flush=True)
+        results["login"] = logins(identity, args.logins, verify)
+        results["verify"] = verify.result()
+        print(json.dumps({k: results[k] for k in ("verify", "login")}), flush=True)
+        print(f"c./d. {args.requests} refreshes and {args.requests} creates ...", flush=True)
+        chain, creator = RefreshChain(identity), Creator(items, token)
+        results.update(refresh_and_create(chain, creator, args.requests))
+        print(json.dumps({k: results[k] for k in ("refresh", "create")}), flush=True)
+        if args.profile:
+            print(f"py-spy on identity's workers, {args.profile} s of each ...", flush=True)
+            results["refresh_profile"] = profile_loop(
+                "refresh", chain.refresh, identity, args.profile, workdir
+            )
+            login_conn = Connection(identity)
+            credentials = {"email": EMAIL, "password": PASSWORD}
+            results["login_profile"] = profile_loop(
+                "login",
+                lambda: login_conn.call("POST", "/api/v1/auth/login", credentials),
+                identity,
+                args.profile,
+                workdir,
+            )
+        print("round trips (in process, Flask test client) ...", flush=True)
+        results["round_trips"] = round_trips(identity_url, items_url, jwks_url, token)
+    bare = results["verify"]
+    overhead_ms = round(results["login"]["latency"]["p50_ms"] - bare["wall"]["p50_ms"], 1)
+    overhead_cpu_ms = round(
+        results["login"]["server_cpu_ms_per_request"] - bare["cpu_ms_median"], 1
+    )
+    ratio = round(
+        results["refresh"]["latency"]["p50_ms"] / results["create"]["latency"]["p50_ms"], 2
+    )
+    ratio_cpu = round(
+        results["refresh"]["server_cpu_ms_per_request"]
+        / results["create"]["server_cpu_ms_per_request"],
+        2,
+    )
+    figures = {
+        "login_overhead_ms": overhead_ms,
+        "login_overhead_paired_p50_ms": results["login"]["minus_the_verify_after_it"]["p50_ms"],
+        "login_overhead_server_cpu_ms": overhead_cpu_ms,
+        "login_overhead_in_process_p50_ms": results["round_trips"]["login_overhead_in_process"][
+            "p50_ms"
+        ],
+        "refresh_over_create_p50": ratio,
+        "refresh_over_create_server_cpu": ratio_cpu,
+    }
+    checks = {
+        f"login p50 - verify p50 = {overhead_ms} ms < {LOGIN_OVERHEAD_MS:g} ms": overhead_ms
+        < LOGIN_OVERHEAD_MS,
+        f"refresh p50 / create p50 = {ratio} < {REFRESH_OVER_CREATE:g}": ratio
+        < REFRESH_OVER_CREATE,
+    }
+    trips = {
+        kind: {k: v for k, v in counted.items() if k != "sequence"}
+        for kind, counted in results["round_trips"].items()
+        if kind in ("login", "refresh", "create")
+    }
+    summary = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "load_average_start": started_load,
+        "load_average_end": load_average(),
+        "figures": figures,
+        "round_trips": trips,
+        "results": results,
+        "checks": checks,
+    }
+    (BENCH_DIR / "results" / "auth_costs.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({"figures": figures, "round_trips": trips}, indent=2))
+    for kind in ("refresh", "login"):
+        if f"{kind}_profile" in results:
+            print(f"{kind} profile (GIL held), own samples:")
+            for frame, part in results[f"{kind}_profile"]["top_own"][:15]:
+                print(f"  {part:6.1%} {frame}")
+    print(f"load average at the end: {summary['load_average_end']}")
+    for name, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'} {name}")
+    shutil.rmtree(workdir, ignore_errors=True)
+    if not all(checks.values()):
+        sys.exit("targets missed: " + ", ".join(name for name, ok in checks.items() if not ok))
+
+
+if __name__ == "__main__":
+    main()
