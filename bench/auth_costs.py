@@ -379,7 +379,7 @@ def profile_loop(
     stacks in bench/results/auth_costs_profile_NAME.txt."""
     spy = shutil.which("py-spy")
     if spy is None:
-        raise RuntimeError("py-spy is not on PATH (pip install py-spy)")
+        raise RuntimeError("py-spy is not on PATH (make install; run with uv run)")
     workers = sorted(server_cpu(base).workers)
     outputs = [workdir / f"{name}-{pid}.txt" for pid in workers]
     spies = [
