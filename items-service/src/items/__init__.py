@@ -1,5 +1,7 @@
 """items-service: items owned by users, authorised by access tokens verified from the JWKS."""
 
+from collections.abc import Callable
+
 from flask_openapi3.openapi import OpenAPI
 
 from items import models  # noqa: F401 - registers every table on the metadata
@@ -48,9 +50,11 @@ def create_app(
         if settings.revocation_check
         else None
     )
-    warm_ups = [jwks.warm_up] if keys is None else []
-    if revocations is not None:
-        warm_ups.append(revocations.start)
+    # The feed's first read comes before the keys are loaded: a key change committed between
+    # the two is then in the keys, and one after the read is applied by the next poll.
+    warm_ups: list[Callable[[], None]] = [revocations.start] if revocations is not None else []
+    if keys is None:
+        warm_ups.append(jwks.warm_up)
     app = create_service_app(
         __name__,
         settings=settings,

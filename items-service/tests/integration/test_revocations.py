@@ -22,6 +22,7 @@ from items import create_app
 from items.services.event_service import IdentityEventService
 from items.wiring import REVOCATIONS_KEY
 from service_kit.events.contract import CloudEvent, Payload, SessionRevoked, TokensRevoked
+from service_kit.http.app import WARM_UPS_KEY
 from service_kit.security.revocation import RevocationView
 from service_kit.testing import FakeClock
 from service_kit.testing.auth import bearer
@@ -236,3 +237,20 @@ def test_revocation_check_adds_no_database_statement_to_a_request(
         shut_down(unchecked)
 
     assert with_check == without_check == 1
+
+
+def test_each_worker_reads_the_revocation_feed_before_it_loads_the_keys(
+    module_database_url: str,
+) -> None:
+    # The other order loses a key change committed between the two warm-ups: the keys predate
+    # it, and the feed's first read takes it as already known.
+    settings = make_settings(database_url=module_database_url, revocation_check=True)
+    app = create_app(settings, clock=FakeClock())
+    try:
+        warm_ups = app.extensions[WARM_UPS_KEY]
+
+        assert len(warm_ups) == 2
+        assert warm_ups[0] == app.extensions[REVOCATIONS_KEY].start
+        assert warm_ups[1].__name__ == "warm_up"  # the JWKS client's
+    finally:
+        app_database(app).dispose()

@@ -287,6 +287,22 @@ def test_first_read_does_not_reload_the_keys_for_key_entries_already_in_the_feed
     assert reloads.calls == 0
 
 
+def test_first_read_reloads_the_keys_for_key_entries_when_the_read_at_start_failed(
+    view: RevocationView, feed: InMemoryFeed, clock: FakeClock, reloads: KeyReloads
+) -> None:
+    # start's read fails, the worker loads its keys, a rotation lands, the database comes back:
+    # the key entry the first successful read finds is newer than the keys the worker holds.
+    feed.failing = True
+    view.start()
+    view.stop()  # the test polls by hand from here
+    feed.add(RevocationKind.KEYS, expires_at=clock.now() + LIFETIME)
+    feed.failing = False
+
+    view.poll()
+
+    assert reloads.calls == 1
+
+
 def test_poll_retries_a_failed_key_reload_until_it_succeeds(
     view: RevocationView,
     feed: InMemoryFeed,

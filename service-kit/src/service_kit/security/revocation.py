@@ -121,6 +121,10 @@ class RevocationView:
         self._sessions: dict[int, float] = {}  # session id -> expires (epoch seconds)
         self._not_before: dict[int, tuple[int, float]] = {}  # user -> (instant, expires)
         self._revision: int | None = None  # None until the first complete read
+        # Whether key rows found by the first complete read still call for a reload: not when
+        # that read is the one `start` makes (the keys are loaded after it, a later warm-up),
+        # but when it comes later, after a failed one (the keys were loaded before it).
+        self._first_read_reloads_keys = False
         self._fresh_at: float | None = None  # monotonic time of the last successful read
         self._pruned_at = 0.0
         self._keys_pending = False
@@ -155,14 +159,18 @@ class RevocationView:
 
     def start(self) -> None:
         """Read the feed once, then poll it from a daemon thread of this process. Idempotent;
-        call it in each worker after the fork (a gunicorn warm-up). A failed first read only
-        logs: the thread keeps trying, and until then `is_revoked` answers 503."""
+        call it in each worker after the fork (a gunicorn warm-up), *before* the keys are loaded:
+        a key change committed after this read is then applied by a later poll, and one before
+        it is in the keys loaded next. A failed first read only logs: the thread keeps trying,
+        and until then `is_revoked` answers 503; when its first read succeeds, the key changes
+        it finds reload the keys (they were loaded before it)."""
         with self._start_lock:
             if self._pid == os.getpid() and self._thread is not None:
                 return
             self._pid = os.getpid()
             self._stop.clear()
             self._poll_safely()
+            self._first_read_reloads_keys = True
             self._thread = threading.Thread(target=self._run, name="revocation-poller", daemon=True)
             self._thread.start()
 
@@ -212,7 +220,7 @@ class RevocationView:
         if self._revision is None:
             revision, entries = self._feed.read_live(self._clock.now())
             for entry in entries:
-                self._apply(entry, keys_matter=False)
+                self._apply(entry, keys_matter=self._first_read_reloads_keys)
             self._revision = revision
         else:
             revision = self._revision
