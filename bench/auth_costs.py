@@ -39,7 +39,6 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -53,20 +52,26 @@ from typing import Any
 
 from argon2 import PasswordHasher, Type
 from harness import (
+    AUDIENCE,
     BENCH_DIR,
+    ISSUER,
+    SECRET,
     Connection,
     database_server,
+    exit_on_missed_checks,
     fresh_database,
     gunicorn,
+    items_production_env,
+    jwks_server,
     percentiles,
     server_cpu,
     upgrade_database,
 )
-from items_list import AUDIENCE, ISSUER, SECRET, make_tokens
+from items_list import make_tokens
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
-from vs_reference import jwks_server, load_average
+from vs_reference import load_average
 
 from identity import create_app as create_identity
 from identity.config import IdentitySettings
@@ -499,17 +504,7 @@ def main() -> None:
         items = stack.enter_context(
             gunicorn(
                 "items:create_app()",
-                env={
-                    "ITEMS_ENV": "production",
-                    "ITEMS_DATABASE_URL": items_url,
-                    "ITEMS_SECRET_KEY": SECRET,
-                    "ITEMS_JWKS_URL": jwks_url,
-                    "ITEMS_TOKEN_ISSUER": ISSUER,
-                    "ITEMS_TOKEN_AUDIENCE": AUDIENCE,
-                    "ITEMS_LOG_LEVEL": "WARNING",
-                    # Production refuses the embedded broker; the web workers never connect.
-                    "ITEMS_EVENTS_BROKER_URL": "amqp://bench:unused@127.0.0.1:5672/bench",
-                },
+                env=items_production_env(items_url, jwks_url),
                 log_path=workdir / "items.log",
             )
         )
@@ -590,11 +585,8 @@ def main() -> None:
             for frame, part in results[f"{kind}_profile"]["top_own"][:15]:
                 print(f"  {part:6.1%} {frame}")
     print(f"load average at the end: {summary['load_average_end']}")
-    for name, ok in checks.items():
-        print(f"{'PASS' if ok else 'FAIL'} {name}")
     shutil.rmtree(workdir, ignore_errors=True)
-    if not all(checks.values()):
-        sys.exit("targets missed: " + ", ".join(name for name, ok in checks.items() if not ok))
+    exit_on_missed_checks(checks)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """What the benchmarks share: databases, free ports, a service under gunicorn, the gateway,
-long-running commands, a kept-alive client connection, percentiles."""
+long-running commands, a kept-alive client connection, percentiles, the bench's own token
+signing key (and the JWKS server publishing it), items' production settings against it, the
+PASS/FAIL verdict on targets."""
 
 import http.client
 import json
@@ -10,18 +12,27 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jwt
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
+
+# What items is told to trust when the benchmark signs its tokens itself.
+ISSUER, AUDIENCE = "http://bench.local", "api"
+SECRET = "bench-" + "x" * 40
+TOKEN_TTL_SECONDS = 900  # items refuses tokens living longer than its maximum (900 s)
 
 
 def database_server() -> str:
@@ -282,3 +293,89 @@ def percentiles(values: Sequence[float]) -> dict[str, float]:
         "p99_ms": round(cut[98], 1),
         "max_ms": round(ordered[-1], 1),
     }
+
+
+def signing_key(workdir: Path) -> ec.EllipticCurvePrivateKey:
+    """A fresh P-256 key whose public half is published as workdir/jwks.json (kid `bench`)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    jwk.update({"kid": "bench", "alg": "ES256", "use": "sig"})
+    (workdir / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    return key
+
+
+def access_token(
+    key: ec.EllipticCurvePrivateKey,
+    sub: uuid.UUID,
+    role: str,
+    *,
+    now: datetime | None = None,
+    session: uuid.UUID | None = None,
+) -> str:
+    """An ES256 access token as identity issues them (issued `now`, in `session`; a fresh one
+    each unless given), signed with the bench key."""
+    now = now or datetime.now(UTC)
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(sub),
+        "role": role,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=TOKEN_TTL_SECONDS)).timestamp()),
+        "jti": uuid.uuid4().hex,
+        "sid": str(session or uuid.uuid4()),
+    }
+    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "bench", "typ": "at+jwt"})
+
+
+@contextmanager
+def jwks_server(directory: Path) -> Iterator[str]:
+    """A static HTTP server over `directory`; yields the URL of its jwks.json."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "http.server",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            str(directory),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/jwks.json"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def items_production_env(database_url: str, jwks_url: str) -> dict[str, str]:
+    """Items' settings in production against `database_url`, trusting the bench key served at
+    `jwks_url`."""
+    return {
+        "ITEMS_ENV": "production",
+        "ITEMS_DATABASE_URL": database_url,
+        "ITEMS_SECRET_KEY": SECRET,
+        "ITEMS_JWKS_URL": jwks_url,
+        "ITEMS_TOKEN_ISSUER": ISSUER,
+        "ITEMS_TOKEN_AUDIENCE": AUDIENCE,
+        "ITEMS_LOG_LEVEL": "WARNING",
+        # Production refuses the embedded broker; the web workers never connect to it.
+        "ITEMS_EVENTS_BROKER_URL": "amqp://bench:unused@127.0.0.1:5672/bench",
+    }
+
+
+def exit_on_missed_checks(
+    checks: Mapping[str, bool], *, passed: str = "PASS", failed: str = "FAIL"
+) -> None:
+    """Print each check with `passed` or `failed` in front; exit non-zero naming those missed."""
+    for name, ok in checks.items():
+        print(f"{passed if ok else failed} {name}")
+    if not all(checks.values()):
+        sys.exit("targets missed: " + ", ".join(name for name, ok in checks.items() if not ok))

@@ -36,13 +36,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
 from harness import (
+    AUDIENCE,
     BENCH_DIR,
+    ISSUER,
+    SECRET,
+    access_token,
     database_server,
-    free_port,
     gunicorn,
+    items_production_env,
+    jwks_server,
     server_cpu,
+    signing_key,
     upgrade_database,
 )
 from sqlalchemy import create_engine, delete, insert, text
@@ -60,10 +65,7 @@ from service_kit.http.db import get_session
 from service_kit.security.revocation import RevocationKind
 
 OWNERS, ITEMS_PER_OWNER = 100, 1_000
-ISSUER, AUDIENCE = "http://bench.local", "api"
-SECRET = "bench-" + "x" * 40
 DEPTH = 100_000
-TOKEN_TTL_SECONDS = 900  # items refuses tokens living longer than its maximum (900 s)
 REVOCATION_LIFETIME_SECONDS = 930  # the TTL plus items' default leeway
 REVOKED_SESSIONS, REVOKED_USERS = 10_000, 1_000
 REVOCATIONS_PER_SECOND = 10
@@ -127,46 +129,17 @@ def deep_cursor(url: str) -> str:
 
 
 def make_tokens(workdir: Path, owners: list[uuid.UUID]) -> tuple[list[str], str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    jwk = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
-    jwk.update({"kid": "bench", "alg": "ES256", "use": "sig"})
-    (workdir / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    key = signing_key(workdir)
     (workdir / "private.jwk").write_text(jwt.algorithms.ECAlgorithm.to_jwk(key))
     now = datetime.now(UTC)
-
-    def token(sub: uuid.UUID, role: str) -> str:
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": str(sub),
-            "role": role,
-            "iat": int(now.timestamp()),
-            "nbf": int(now.timestamp()),
-            "exp": int((now + timedelta(seconds=TOKEN_TTL_SECONDS)).timestamp()),
-            "jti": uuid.uuid4().hex,
-            "sid": str(uuid.uuid4()),
-        }
-        return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "bench", "typ": "at+jwt"})
-
-    return [token(owner, "user") for owner in owners], token(uuid.uuid4(), "admin")
+    users = [access_token(key, owner, "user", now=now) for owner in owners]
+    return users, access_token(key, uuid.uuid4(), "admin", now=now)
 
 
 def session_token(key_file: Path, session_id: uuid.UUID) -> str:
     """A token of a fresh user in session `session_id`, signed with the bench key."""
     key = jwt.PyJWK(json.loads(key_file.read_text())).key
-    now = datetime.now(UTC)
-    claims = {
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "sub": str(uuid.uuid4()),
-        "role": "user",
-        "iat": int(now.timestamp()),
-        "nbf": int(now.timestamp()),
-        "exp": int((now + timedelta(seconds=TOKEN_TTL_SECONDS)).timestamp()),
-        "jti": uuid.uuid4().hex,
-        "sid": str(session_id),
-    }
-    return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "bench", "typ": "at+jwt"})
+    return access_token(key, uuid.uuid4(), "user", session=session_id)
 
 
 def write_lua(workdir: Path, name: str, tokens: list[str], path: str) -> Path:
@@ -372,49 +345,23 @@ def main() -> None:
     url, owners = prepare_database(server)
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     user_tokens, admin_token = make_tokens(workdir, owners)
-    jwks_port = free_port()
-    jwks_server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "http.server",
-            str(jwks_port),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     list_path = "/api/v1/items?limit=20"
     page_script = write_lua(workdir, "page", user_tokens, list_path)
     first_script = write_lua(workdir, "first", [admin_token], list_path)
     deep_script = write_lua(
         workdir, "deep", [admin_token], f"{list_path}&cursor={deep_cursor(url)}"
     )
-    items_env = {
-        "ITEMS_ENV": "production",
-        "ITEMS_DATABASE_URL": url,
-        "ITEMS_SECRET_KEY": SECRET,
-        "ITEMS_JWKS_URL": f"http://127.0.0.1:{jwks_port}/jwks.json",
-        "ITEMS_TOKEN_ISSUER": ISSUER,
-        "ITEMS_TOKEN_AUDIENCE": AUDIENCE,
-        "ITEMS_LOG_LEVEL": "WARNING",
-        # Production refuses the embedded broker; the web workers never connect to it.
-        "ITEMS_EVENTS_BROKER_URL": "amqp://bench:unused@127.0.0.1:5672/bench",
-    }
-    unchecked_env = {**items_env, "ITEMS_REVOCATION_CHECK": "false"}
-    fill_revocation_feed(url)
-    baseline_env = {
-        "BENCH_DATABASE_URL": url,
-        "BENCH_JWKS_FILE": str(workdir / "jwks.json"),
-        "BENCH_ISSUER": ISSUER,
-        "BENCH_AUDIENCE": AUDIENCE,
-    }
-    results: dict[str, Any] = {}
-    try:
-        time.sleep(0.5)
+    with jwks_server(workdir) as jwks_url:
+        items_env = items_production_env(url, jwks_url)
+        unchecked_env = {**items_env, "ITEMS_REVOCATION_CHECK": "false"}
+        fill_revocation_feed(url)
+        baseline_env = {
+            "BENCH_DATABASE_URL": url,
+            "BENCH_JWKS_FILE": str(workdir / "jwks.json"),
+            "BENCH_ISSUER": ISSUER,
+            "BENCH_AUDIENCE": AUDIENCE,
+        }
+        results: dict[str, Any] = {}
         with serve("baseline", "baseline_app:create_app()", baseline_env, workdir) as base:
             results["baseline"] = wrk(base, page_script, args.seconds)
         rounds: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
@@ -435,9 +382,6 @@ def main() -> None:
             results["items_first_page"] = wrk(base, first_script, args.seconds)
             results["items_deep_page"] = wrk(base, deep_script, args.seconds)
             visibility = revocation_visibility(base, url, workdir / "private.jwk")
-    finally:
-        jwks_server.terminate()
-        jwks_server.wait(timeout=10)
     throughput_ratio = results["items"]["rps"] / results["baseline"]["rps"]
     depth_cost_ratio = results["items_first_page"]["rps"] / results["items_deep_page"]["rps"]
     # Each round's two runs are seconds apart: their ratio cancels the machine's drift,

@@ -36,24 +36,24 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import ec
 from harness import (
     BENCH_DIR,
+    SECRET,
     Connection,
+    access_token,
     database_server,
     flask_command,
-    free_port,
     fresh_database,
     gunicorn,
+    items_production_env,
+    jwks_server,
     percentiles,
+    signing_key,
 )
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -61,14 +61,11 @@ from sqlalchemy.engine import make_url
 from service_kit.db import CursorCodec, KeysetPosition
 
 ITEMS, OWNERS = 1_000_000, 1_000
-ISSUER, AUDIENCE = "http://bench.local", "api"
-SECRET = "bench-" + "x" * 40
 BEFORE_TRIGRAM_INDEX = "febaf60876d8"
 PAGE = 20
 DEPTH_ROUNDS = 200  # first/deep pairs per listing
 SEARCH_REQUESTS = 400
 DEPTH_TARGET, SEARCH_P99_TARGET_MS = 1.2, 50.0
-TOKEN_TTL_SECONDS = 900
 
 WORD_LIST = (
     "lamp chair table desk shelf sofa mirror clock vase rug bottle kettle teapot bucket ladder "
@@ -242,43 +239,10 @@ def representative_statements(
 
 def make_tokens(workdir: Path, big_owner: uuid.UUID) -> tuple[str, str]:
     """(the big owner's token, an admin's token), signed by a key published in workdir."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    jwk = jwt.algorithms.ECAlgorithm.to_jwk(key.public_key(), as_dict=True)
-    jwk.update({"kid": "bench", "alg": "ES256", "use": "sig"})
-    (workdir / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    key = signing_key(workdir)
     now = datetime.now(UTC)
-
-    def token(sub: uuid.UUID, role: str) -> str:
-        claims = {
-            "iss": ISSUER,
-            "aud": AUDIENCE,
-            "sub": str(sub),
-            "role": role,
-            "iat": int(now.timestamp()),
-            "nbf": int(now.timestamp()),
-            "exp": int((now + timedelta(seconds=TOKEN_TTL_SECONDS)).timestamp()),
-            "jti": uuid.uuid4().hex,
-            "sid": str(uuid.uuid4()),
-        }
-        return jwt.encode(claims, key, algorithm="ES256", headers={"kid": "bench", "typ": "at+jwt"})
-
-    return token(big_owner, "user"), token(uuid.uuid4(), "admin")
-
-
-@contextmanager
-def jwks_server(workdir: Path) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(workdir)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/jwks.json"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    user = access_token(key, big_owner, "user", now=now)
+    return user, access_token(key, uuid.uuid4(), "admin", now=now)
 
 
 def timed(connection: Connection, path: str, token: str) -> float:
@@ -364,17 +328,7 @@ def main() -> None:
     tokens = make_tokens(workdir, big_owner)
     results: dict[str, Any] = {}
     with jwks_server(workdir) as jwks_url:
-        env = {
-            "ITEMS_ENV": "production",
-            "ITEMS_DATABASE_URL": url,
-            "ITEMS_SECRET_KEY": SECRET,
-            "ITEMS_JWKS_URL": jwks_url,
-            "ITEMS_TOKEN_ISSUER": ISSUER,
-            "ITEMS_TOKEN_AUDIENCE": AUDIENCE,
-            "ITEMS_LOG_LEVEL": "WARNING",
-            # Production refuses the embedded broker; the web workers never connect to it.
-            "ITEMS_EVENTS_BROKER_URL": "amqp://bench:unused@127.0.0.1:5672/bench",
-        }
+        env = items_production_env(url, jwks_url)
         print("measuring before the trigram index ...", flush=True)
         results["before"] = {
             "explain": explain(url, statements),

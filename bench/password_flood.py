@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import platform
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -38,6 +37,7 @@ from harness import (
     BENCH_DIR,
     Connection,
     database_server,
+    exit_on_missed_checks,
     fresh_database,
     gateway,
     gunicorn,
@@ -251,11 +251,8 @@ def main() -> None:
     }
     (BENCH_DIR / "results").mkdir(exist_ok=True)
     (BENCH_DIR / "results" / "password_flood.json").write_text(json.dumps(summary, indent=2) + "\n")
-    for name, ok in checks.items():
-        print(f"{'ok  ' if ok else 'MISS'} {name}")
     shutil.rmtree(workdir, ignore_errors=True)
-    if not all(checks.values()):
-        sys.exit("targets missed: " + ", ".join(name for name, ok in checks.items() if not ok))
+    exit_on_missed_checks(checks, passed="ok  ", failed="MISS")
 
 
 if __name__ == "__main__":

@@ -32,10 +32,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,8 +43,19 @@ import jwt
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from harness import BENCH_DIR, database_server, free_port, gateway, gunicorn, server_cpu
-from items_list import AUDIENCE, ISSUER, SECRET, TOKEN_TTL_SECONDS, make_tokens, prepare_database
+from harness import (
+    AUDIENCE,
+    BENCH_DIR,
+    ISSUER,
+    TOKEN_TTL_SECONDS,
+    database_server,
+    gateway,
+    gunicorn,
+    items_production_env,
+    jwks_server,
+    server_cpu,
+)
+from items_list import make_tokens, prepare_database
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -266,31 +275,6 @@ def load_average() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
-@contextmanager
-def jwks_server(directory: Path) -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "http.server",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "-d",
-            str(directory),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/jwks.json"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def conditional_target(url: str, owner: uuid.UUID) -> tuple[str, str]:
     """The public id and ETag of the owner's newest item (the one the 304 runs ask for)."""
     engine = create_engine(url)
@@ -367,17 +351,7 @@ def main() -> None:
     results: dict[str, Any] = {}
     with ExitStack() as stack:
         jwks_url = stack.enter_context(jwks_server(workdir))
-        items_env = {
-            "ITEMS_ENV": "production",
-            "ITEMS_DATABASE_URL": url,
-            "ITEMS_SECRET_KEY": SECRET,
-            "ITEMS_JWKS_URL": jwks_url,
-            "ITEMS_TOKEN_ISSUER": ISSUER,
-            "ITEMS_TOKEN_AUDIENCE": AUDIENCE,
-            "ITEMS_LOG_LEVEL": "WARNING",
-            # Production refuses the embedded broker; the web workers never connect to it.
-            "ITEMS_EVENTS_BROKER_URL": "amqp://bench:unused@127.0.0.1:5672/bench",
-        }
+        items_env = items_production_env(url, jwks_url)
         reference_env = {
             "BENCH_DATABASE_URL": url,
             "BENCH_REFERENCE_PUBLIC_KEY": str(workdir / "reference.pem"),
@@ -407,25 +381,21 @@ def main() -> None:
         )
         _sanity(items_gateway, reference_gateway, item_id, etag, items_list_tokens[0], ref_tokens)
 
-        def side(gate: str, script: str, upstream: str) -> Side:
-            return Side(gate, scripts[script], upstream)
+        def versus(items_script: str, reference_script: str, label: str) -> dict[str, Any]:
+            """Items (its wrk script `items_script`) against the reference, both through
+            their gateways."""
+            return compare(
+                Side(items_gateway, scripts[items_script], items),
+                Side(reference_gateway, scripts[reference_script], reference),
+                rounds=args.rounds,
+                seconds=args.seconds,
+                label=label,
+            )
 
         print("1. list through the gateway", flush=True)
-        results["list"] = compare(
-            side(items_gateway, "items_list", items),
-            side(reference_gateway, "reference_list", reference),
-            rounds=args.rounds,
-            seconds=args.seconds,
-            label="list",
-        )
+        results["list"] = versus("items_list", "reference_list", "list")
         print("3. If-None-Match (304) on items vs the reference's list", flush=True)
-        results["not_modified"] = compare(
-            side(items_gateway, "items_not_modified", items),
-            side(reference_gateway, "reference_list", reference),
-            rounds=args.rounds,
-            seconds=args.seconds,
-            label="304",
-        )
+        results["not_modified"] = versus("items_not_modified", "reference_list", "304")
         print("4. list straight at items' gunicorn", flush=True)
         direct = []
         for index in range(BALANCE_RUNS):
@@ -434,13 +404,7 @@ def main() -> None:
             direct.append(run)
         results["direct"] = direct
         print("2. create through the gateway", flush=True)
-        results["create"] = compare(
-            side(items_gateway, "items_create", items),
-            side(reference_gateway, "reference_create", reference),
-            rounds=args.rounds,
-            seconds=args.seconds,
-            label="create",
-        )
+        results["create"] = versus("items_create", "reference_create", "create")
     keyed_creates = idempotency_records(url)
     remove_created(server)
     shutil.rmtree(workdir, ignore_errors=True)

@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness import BENCH_DIR, database_server, gunicorn
-from items_list import AUDIENCE, ISSUER, SECRET, make_tokens, prepare_database
-from vs_reference import jwks_server, load_average, lua_script, run_wrk
+from harness import BENCH_DIR, database_server, gunicorn, items_production_env, jwks_server
+from items_list import make_tokens, prepare_database
+from vs_reference import load_average, lua_script, run_wrk
 
 SETTINGS = {"default": "false", "reuse_port": "true"}
 
@@ -55,16 +55,7 @@ def main() -> None:
     script = lua_script(workdir, "list", tokens, "/api/v1/items?limit=20")
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in SETTINGS}
     with jwks_server(workdir) as jwks_url:
-        env = {
-            "ITEMS_ENV": "production",
-            "ITEMS_DATABASE_URL": url,
-            "ITEMS_SECRET_KEY": SECRET,
-            "ITEMS_JWKS_URL": jwks_url,
-            "ITEMS_TOKEN_ISSUER": ISSUER,
-            "ITEMS_TOKEN_AUDIENCE": AUDIENCE,
-            "ITEMS_LOG_LEVEL": "WARNING",
-            "ITEMS_EVENTS_BROKER_URL": "amqp://bench:unused@127.0.0.1:5672/bench",
-        }
+        env = items_production_env(url, jwks_url)
         names = list(SETTINGS)
         for index in range(args.rounds):
             for name in names if index % 2 == 0 else names[::-1]:
