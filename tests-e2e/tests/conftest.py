@@ -93,9 +93,11 @@ def account(api: ApiClient) -> Account:
     return api.new_account()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def admin_credentials(stack: Stack) -> tuple[str, str]:
-    """An administrator of the stack, made once with the identity CLI: (email, password)."""
+    """An administrator of the stack, made with the identity CLI once per module: (email,
+    password). Not once per session: the fuzzing's own admin may delete, deactivate or demote
+    any user it finds in `GET /users`, this one too, and the modules after it need theirs."""
     email, password = unique_email(), f"pw-{uuid.uuid4().hex}"
     stack.identity_cli("create-user", "--email", email, "--password", password, "--role", "admin")
     return email, password
