@@ -38,12 +38,10 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -64,6 +62,8 @@ from harness import (
     items_production_env,
     jwks_server,
     percentiles,
+    profile_summary,
+    py_spy,
     server_cpu,
     upgrade_database,
 )
@@ -378,39 +378,9 @@ def round_trips(identity_url: str, items_url: str, jwks_url: str, token: str) ->
 def profile_loop(
     name: str, action: Callable[[], object], base: str, seconds: int, workdir: Path
 ) -> dict[str, Any]:
-    """`action` in a loop for `seconds` under py-spy (`--gil`, raw: only what holds the GIL,
-    so a hash running in C without it and waits on the database drop out) on every identity
-    worker; the frames with the most samples (own and inclusive) over all workers, the raw
-    stacks in bench/results/auth_costs_profile_NAME.txt."""
-    spy = shutil.which("py-spy")
-    if spy is None:
-        raise RuntimeError("py-spy is not on PATH (make install; run with uv run)")
-    workers = sorted(server_cpu(base).workers)
-    outputs = [workdir / f"{name}-{pid}.txt" for pid in workers]
-    spies = [
-        subprocess.Popen(
-            [
-                spy,
-                "record",
-                "-p",
-                str(pid),
-                "--gil",
-                "-f",
-                "raw",
-                "-r",
-                "200",
-                "-o",
-                str(out),
-                "-d",
-                str(seconds),
-                "--nonblocking",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for pid, out in zip(workers, outputs, strict=True)
-    ]
-    time.sleep(1)
+    """`action` in a loop for `seconds` under py-spy on every identity worker (see
+    `harness.py_spy`); the frames with the most samples (own and inclusive) over all workers,
+    the raw stacks in bench/results/auth_costs_profile_NAME.txt."""
     stop = threading.Event()
     calls = 0
 
@@ -420,52 +390,18 @@ def profile_loop(
             action()
             calls += 1
 
-    worker = threading.Thread(target=loop)
-    worker.start()
-    for spy_process in spies:
-        spy_process.wait(timeout=seconds + 60)
-    stop.set()
-    worker.join()
-    own: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
-    for out in outputs:
-        if not out.exists():
-            continue
-        for line in out.read_text().splitlines():
-            stack, _, count = line.rpartition(" ")
-            if not stack or not count.isdigit():
-                continue
-            frames = [_short(frame) for frame in stack.split(";")]
-            total += int(count)
-            own[frames[-1]] += int(count)
-            for frame in set(frames):
-                inclusive[frame] += int(count)
-    (BENCH_DIR / "results" / f"auth_costs_profile_{name}.txt").write_text(
-        "".join(out.read_text() for out in outputs if out.exists())
+    with py_spy(base, seconds, workdir, name) as outputs:
+        worker = threading.Thread(target=loop)
+        worker.start()
+        try:
+            time.sleep(seconds)
+        finally:
+            stop.set()
+            worker.join()
+    summary = profile_summary(
+        outputs, BENCH_DIR / "results" / f"auth_costs_profile_{name}.txt", top=30
     )
-
-    def share(counter: Counter[str], n: int) -> list[tuple[str, float]]:
-        return (
-            [(frame, round(c / total, 3)) for frame, c in counter.most_common(n)] if total else []
-        )
-
-    return {
-        "seconds": seconds,
-        "requests": calls,
-        "samples": total,
-        "top_own": share(own, 25),
-        "top_inclusive": share(inclusive, 60),
-    }
-
-
-def _short(frame: str) -> str:
-    """`function (path/to/module.py:line)` -> `function (module.py)`; lines dropped so one
-    function's samples add up."""
-    name, _, where = frame.partition(" (")
-    path = where.rstrip(")").rsplit(":", 1)[0]
-    parts = Path(path).parts
-    return f"{name} ({'/'.join(parts[-2:])})"
+    return {"seconds": seconds, "requests": calls, **summary}
 
 
 def main() -> None:

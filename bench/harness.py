@@ -1,7 +1,7 @@
 """What the benchmarks share: databases, free ports, a service under gunicorn, the gateway,
 long-running commands, a kept-alive client connection, percentiles, the bench's own token
 signing key (and the JWKS server publishing it), items' production settings against it, the
-PASS/FAIL verdict on targets."""
+PASS/FAIL verdict on targets, py-spy on a server's workers."""
 
 import http.client
 import json
@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -379,3 +380,73 @@ def exit_on_missed_checks(
         print(f"{passed if ok else failed} {name}")
     if not all(checks.values()):
         sys.exit("targets missed: " + ", ".join(name for name, ok in checks.items() if not ok))
+
+
+@contextmanager
+def py_spy(base_url: str, seconds: int, directory: Path, name: str) -> Iterator[list[Path]]:
+    """py-spy on every worker of the gunicorn at `base_url` for `seconds` (`--gil`, raw: only
+    samples holding the GIL, so C code that releases it and waits on the database drop out);
+    the body makes the load. Yields the raw outputs (complete once the block has left)."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise RuntimeError("py-spy is not on PATH (make install; run with uv run)")
+    workers = sorted(server_cpu(base_url).workers)
+    outputs = [directory / f"{name}-{pid}.txt" for pid in workers]
+    spies = [
+        subprocess.Popen(
+            [
+                *(spy, "record", "-p", str(pid), "--gil", "-f", "raw", "-r", "200"),
+                *("-o", str(out), "-d", str(seconds), "--nonblocking"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid, out in zip(workers, outputs, strict=True)
+    ]
+    time.sleep(1)
+    try:
+        yield outputs
+    finally:
+        for spy_process in spies:
+            spy_process.wait(timeout=seconds + 60)
+
+
+def profile_summary(outputs: Sequence[Path], keep_as: Path, *, top: int = 25) -> dict[str, Any]:
+    """The frames with the most samples in py-spy's raw `outputs`, own and inclusive (shares of
+    all samples); the raw stacks are kept in `keep_as`."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for out in outputs:
+        if not out.exists():
+            continue
+        for line in out.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            frames = [_short_frame(frame) for frame in stack.split(";")]
+            total += int(count)
+            own[frames[-1]] += int(count)
+            for frame in set(frames):
+                inclusive[frame] += int(count)
+    keep_as.parent.mkdir(exist_ok=True)
+    keep_as.write_text("".join(out.read_text() for out in outputs if out.exists()))
+
+    def share(counter: Counter[str], n: int) -> list[tuple[str, float]]:
+        return (
+            [(frame, round(c / total, 3)) for frame, c in counter.most_common(n)] if total else []
+        )
+
+    return {
+        "samples": total,
+        "top_own": share(own, top),
+        "top_inclusive": share(inclusive, top * 2),
+    }
+
+
+def _short_frame(frame: str) -> str:
+    """`function (path/to/module.py:line)` -> `function (package/module.py)`; lines dropped so
+    one function's samples add up."""
+    name, _, where = frame.partition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    return f"{name} ({'/'.join(Path(path).parts[-2:])})"

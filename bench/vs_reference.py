@@ -53,6 +53,8 @@ from harness import (
     gunicorn,
     items_production_env,
     jwks_server,
+    profile_summary,
+    py_spy,
     server_cpu,
 )
 from items_list import make_tokens, prepare_database
@@ -63,6 +65,8 @@ from sqlalchemy.exc import OperationalError
 CREATOR = uuid.UUID("00000000-0000-4000-8000-00000000c0de")
 """The owner of every item the create runs make (removed before and after the benchmark, so the
 database stays 100 x 1,000 for the other benchmarks)."""
+PARTS = ("list", "not_modified", "direct", "create")
+"""What a run can be limited to with `--only`."""
 BALANCE_RUNS = 3
 TARGETS: dict[str, tuple[str, float]] = {
     "list_items_vs_reference": (">=", 1.2),
@@ -299,7 +303,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help="comma-separated parts to run (of: %(default)s); the others' targets are not checked",
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="instead of the comparisons, run each chosen items part that long under py-spy",
+    )
     args = parser.parse_args()
+    parts = set(args.only.split(","))
+    if not parts <= set(PARTS):
+        parser.error(f"--only takes parts of {','.join(PARTS)}")
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
             sys.exit(f"{tool} is not installed")
@@ -392,30 +411,45 @@ def main() -> None:
                 label=label,
             )
 
-        print("1. list through the gateway", flush=True)
-        results["list"] = versus("items_list", "reference_list", "list")
-        print("3. If-None-Match (304) on items vs the reference's list", flush=True)
-        results["not_modified"] = versus("items_not_modified", "reference_list", "304")
-        print("4. list straight at items' gunicorn", flush=True)
+        if args.profile:
+            results["profiles"] = profile_items(
+                items, items_gateway, scripts, parts, seconds=args.profile, workdir=workdir
+            )
+            parts = set()
+        if "list" in parts:
+            print("1. list through the gateway", flush=True)
+            results["list"] = versus("items_list", "reference_list", "list")
+        if "not_modified" in parts:
+            print("3. If-None-Match (304) on items vs the reference's list", flush=True)
+            results["not_modified"] = versus("items_not_modified", "reference_list", "304")
         direct = []
-        for index in range(BALANCE_RUNS):
-            run = run_wrk(items, scripts["items_list"], args.seconds, items)
-            print(f"  direct run {index + 1}: {run}", flush=True)
-            direct.append(run)
-        results["direct"] = direct
-        print("2. create through the gateway", flush=True)
-        results["create"] = versus("items_create", "reference_create", "create")
+        if "direct" in parts:
+            print("4. list straight at items' gunicorn", flush=True)
+            for index in range(BALANCE_RUNS):
+                run = run_wrk(items, scripts["items_list"], args.seconds, items)
+                print(f"  direct run {index + 1}: {run}", flush=True)
+                direct.append(run)
+            results["direct"] = direct
+        if "create" in parts:
+            print("2. create through the gateway", flush=True)
+            results["create"] = versus("items_create", "reference_create", "create")
     keyed_creates = idempotency_records(url)
     remove_created(server)
     shutil.rmtree(workdir, ignore_errors=True)
-    direct_rps = [run["rps"] for run in direct]
-    measured = {
-        "list_items_vs_reference": results["list"]["ratio_rps"],
-        "create_items_vs_reference": results["create"]["ratio_rps"],
-        "not_modified_items_vs_reference_list": results["not_modified"]["ratio_rps"],
-        "direct_cpu_idle_share_max": max(run["cpu_idle_share"] for run in direct),
-        "direct_rps_spread": round((max(direct_rps) - min(direct_rps)) / max(direct_rps), 3),
-    }
+    measured: dict[str, float] = {}
+    for part, name in (
+        ("list", "list_items_vs_reference"),
+        ("create", "create_items_vs_reference"),
+        ("not_modified", "not_modified_items_vs_reference_list"),
+    ):
+        if part in results:
+            measured[name] = results[part]["ratio_rps"]
+    if direct:
+        direct_rps = [run["rps"] for run in direct]
+        measured["direct_cpu_idle_share_max"] = max(run["cpu_idle_share"] for run in direct)
+        measured["direct_rps_spread"] = round(
+            (max(direct_rps) - min(direct_rps)) / max(direct_rps), 3
+        )
     summary = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
@@ -434,17 +468,60 @@ def main() -> None:
         op, bound = TARGETS[name]
         print(f"  {name}: {value} (target {op} {bound}) {'ok' if check(name, value) else 'MISSED'}")
     (BENCH_DIR / "results").mkdir(exist_ok=True)
-    (BENCH_DIR / "results" / "vs_reference.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if not args.profile:
+        (BENCH_DIR / "results" / "vs_reference.json").write_text(
+            json.dumps(summary, indent=2) + "\n"
+        )
     failed = [name for name, value in measured.items() if not check(name, value)]
     runs = [*direct]
     for name in ("list", "create", "not_modified"):
-        runs += results[name]["runs"]["items"] + results[name]["runs"]["reference"]
-    if keyed_creates == 0:
+        if name in results:
+            runs += results[name]["runs"]["items"] + results[name]["runs"]["reference"]
+    if "create" in results and keyed_creates == 0:
         failed.append("items' creates left no idempotency record (keys not sent?)")
     if any(run["errors"] for run in runs):
         failed.append("error responses (4xx/5xx)")
     if failed:
         sys.exit("targets missed: " + ", ".join(failed))
+
+
+PROFILED_SCRIPTS = {
+    "list": "items_list",
+    "not_modified": "items_not_modified",
+    "create": "items_create",
+}
+
+
+def profile_items(
+    items: str,
+    items_gateway: str,
+    scripts: dict[str, Path],
+    parts: set[str],
+    *,
+    seconds: int,
+    workdir: Path,
+) -> dict[str, Any]:
+    """Each chosen part's load on items through its gateway (wrk as in the comparisons) for
+    `seconds` under py-spy; the heaviest frames, the raw stacks in
+    bench/results/vs_reference_profile_PART.txt."""
+    profiles = {}
+    for part, script in PROFILED_SCRIPTS.items():
+        if part not in parts:
+            continue
+        with py_spy(items, seconds, workdir, part) as outputs:
+            subprocess.run(
+                [
+                    *("wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(scripts[script])),
+                    *(items_gateway, "--", uuid.uuid4().hex),
+                ],
+                check=True,
+                capture_output=True,
+            )
+        profiles[part] = profile_summary(
+            outputs, BENCH_DIR / "results" / f"vs_reference_profile_{part}.txt"
+        )
+        print(f"profile of {part}: {json.dumps(profiles[part], indent=1)}", flush=True)
+    return profiles
 
 
 def _sanity(
