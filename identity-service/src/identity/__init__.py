@@ -93,6 +93,7 @@ def create_app(
             algorithms=[settings.signing_algorithm],
             extra_required_claims=("auth_time",),  # recent-login checks rely on it
             clock=clock,
+            cache_size=settings.token_cache_size,
         ),
     )
     app.register_api(auth_bp)

@@ -84,6 +84,7 @@ def create_app(
             clock=clock,
             revocations=revocations,
             max_lifetime_seconds=settings.access_token_max_ttl_seconds,
+            cache_size=settings.token_cache_size,
         ),
     )
     app.register_api(items_bp)

@@ -77,6 +77,10 @@ class ServiceSettings(BaseSettings):
     trusted_proxy_count: int = Field(default=0, ge=0, le=5)
     cors_origins: list[str] = Field(default_factory=list)
     cors_allow_credentials: bool = False
+    token_cache_size: int = Field(default=4096, ge=0, le=1_000_000)
+    """How many verified access tokens each worker remembers, so that a token's repeats skip
+    the signature check (expiry, key withdrawal and revocation are still checked on every
+    request); 0 verifies every request's signature."""
     events_broker_url: SecretStr = SecretStr(EMBEDDED_BROKER_URL)
     """Where integration events travel: `amqp://user:password@host:5672/vhost` (RabbitMQ), or
     the embedded transport when there is no broker (development)."""

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from service_kit.errors import InvalidTokenError
-from service_kit.security.jwt_verify import AccessTokenVerifier, Principal
+from service_kit.security.jwt_verify import AccessTokenVerifier, Principal, VerifiedTokens
 from service_kit.testing import FakeClock, forgery
 
 ISSUER = "https://identity.example.test"
@@ -478,3 +478,155 @@ def test_verify_never_asks_the_revocation_check_when_the_token_is_invalid(
         verifier.verify(sign(valid_claims(clock, aud="other")))
 
     assert check.asked == []
+
+
+# --------------------------------------------------------------------------- verified tokens
+
+
+class ChangingKeys(InMemoryKeys):
+    """InMemoryKeys whose keys the test can withdraw or replace."""
+
+    def __init__(self, keys: dict[str, Any]) -> None:
+        super().__init__(keys)
+        self.keys = keys
+
+
+def caching_verifier(
+    clock: FakeClock, keys: InMemoryKeys | None = None, **options: Any
+) -> AccessTokenVerifier:
+    return AccessTokenVerifier(
+        keys or InMemoryKeys({KID: PRIVATE_KEY.public_key()}),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        leeway_seconds=LEEWAY_SECONDS,
+        clock=clock,
+        cache_size=options.pop("cache_size", 8),
+        **options,
+    )
+
+
+@pytest.fixture
+def signature_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every token whose signature PyJWT checks, in order."""
+    checked: list[str] = []
+    real_decode = jwt.decode
+
+    def decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        checked.append(token)
+        return real_decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", decode)
+    return checked
+
+
+def test_verify_checks_the_signature_once_when_the_same_token_repeats(
+    clock: FakeClock, signature_checks: list[str]
+) -> None:
+    verifier = caching_verifier(clock)
+    token = sign(valid_claims(clock))
+
+    principals = [verifier.verify(token) for _ in range(3)]
+
+    assert signature_checks == [token]
+    assert principals[0] == principals[1] == principals[2]
+    assert principals[2].user_id == USER_ID
+
+
+def test_verify_checks_every_signature_when_the_cache_is_off(
+    clock: FakeClock, signature_checks: list[str]
+) -> None:
+    verifier = caching_verifier(clock, cache_size=0)
+    token = sign(valid_claims(clock))
+
+    verifier.verify(token)
+    verifier.verify(token)
+
+    assert signature_checks == [token, token]
+
+
+def test_verify_raises_invalid_token_when_a_remembered_token_has_expired(
+    clock: FakeClock,
+) -> None:
+    verifier = caching_verifier(clock)
+    token = sign(valid_claims(clock))
+    verifier.verify(token)
+
+    clock.advance(seconds=TTL_SECONDS + LEEWAY_SECONDS)
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_raises_invalid_token_when_the_key_of_a_remembered_token_was_withdrawn(
+    clock: FakeClock,
+) -> None:
+    keys = ChangingKeys({KID: PRIVATE_KEY.public_key()})
+    verifier = caching_verifier(clock, keys)
+    token = sign(valid_claims(clock))
+    verifier.verify(token)
+
+    del keys.keys[KID]
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_raises_invalid_token_when_a_remembered_kid_now_names_another_key(
+    clock: FakeClock,
+) -> None:
+    keys = ChangingKeys({KID: PRIVATE_KEY.public_key()})
+    verifier = caching_verifier(clock, keys)
+    token = sign(valid_claims(clock))
+    verifier.verify(token)
+
+    keys.keys[KID] = OTHER_PRIVATE_KEY.public_key()
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+
+
+def test_verify_raises_invalid_token_when_a_remembered_token_was_revoked_since(
+    clock: FakeClock,
+) -> None:
+    check = RecordingCheck(revoked=False)
+    verifier = caching_verifier(clock, revocations=check)
+    token = sign(valid_claims(clock))
+    verifier.verify(token)
+
+    check.revoked = True
+
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(token)
+    assert len(check.asked) == 2
+
+
+def test_verify_raises_invalid_token_when_a_token_differs_from_a_remembered_one_by_its_signature(
+    clock: FakeClock,
+) -> None:
+    cached = caching_verifier(clock)
+    token = sign(valid_claims(clock))
+    cached.verify(token)
+    head, payload, signature = token.split(".")
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+
+    with pytest.raises(InvalidTokenError):
+        cached.verify(f"{head}.{payload}.{flipped}")
+
+
+def test_verified_tokens_keep_at_most_their_size_dropping_the_oldest(
+    clock: FakeClock, signature_checks: list[str]
+) -> None:
+    verifier = caching_verifier(clock, cache_size=2)
+    first, second, third = (sign(valid_claims(clock, jti=f"token-{n}")) for n in range(3))
+    for token in (first, second, third):
+        verifier.verify(token)
+
+    verifier.verify(third)
+    verifier.verify(first)
+
+    assert signature_checks == [first, second, third, first]
+
+
+def test_verified_tokens_refuse_a_size_below_one() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        VerifiedTokens(0)

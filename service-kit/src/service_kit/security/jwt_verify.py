@@ -1,6 +1,7 @@
 """Verify RFC 9068 access tokens: pinned algorithms, `typ` at+jwt, iss/aud/exp/nbf/iat required."""
 
 import logging
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,6 +56,50 @@ class RevocationCheck(Protocol):
     def is_revoked(self, principal: Principal) -> bool: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token that verified: who it names, the key that verified it, when it expires."""
+
+    principal: Principal
+    kid: str
+    key: Any
+    expires_at: float
+
+
+class VerifiedTokens:
+    """A bounded memory of tokens that verified, keyed by the whole token: a client repeats its
+    token on every request until it expires, and a repeat then skips the signature check and the
+    claim parsing (the dearest part of a request). When full, the oldest entry makes room.
+
+    An entry only says the signature and the fixed claims (iss, aud, typ, alg, nbf, lifetime)
+    were good; the verifier still checks the expiry, that the key source still trusts the key
+    (a key withdrawn from the JWKS voids its tokens at once) and the revocations on every use.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._max_entries = max_entries
+        self._entries: dict[str, _Verified] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, token: str) -> _Verified | None:
+        return self._entries.get(token)
+
+    def put(self, token: str, verified: _Verified) -> None:
+        with self._lock:
+            while len(self._entries) >= self._max_entries:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[token] = verified
+
+    def discard(self, token: str) -> None:
+        with self._lock:
+            self._entries.pop(token, None)
+
+
 class AccessTokenVerifier:
     """Turns a bearer token into a `Principal` or raises `InvalidTokenError`, nothing else."""
 
@@ -70,13 +115,15 @@ class AccessTokenVerifier:
         clock: Clock = SYSTEM_CLOCK,
         revocations: RevocationCheck | None = None,
         max_lifetime_seconds: int | None = None,
+        cache_size: int = 0,
     ) -> None:
         """`extra_required_claims`: claims this verifier needs on top of `REQUIRED_CLAIMS`
         (identity requires `auth_time`; a resource server that never asks may leave it).
 
         `revocations`: consulted for every token that verified; a revoked one is refused like
         any bad token. `max_lifetime_seconds`: tokens claiming a longer life (`exp - iat`) are
-        refused, so a revocation that is remembered that long cannot be outlived."""
+        refused, so a revocation that is remembered that long cannot be outlived.
+        `cache_size`: how many verified tokens to remember (see `VerifiedTokens`); 0: none."""
         if not algorithms or any(alg.upper().startswith(("HS", "NONE")) for alg in algorithms):
             raise ValueError("access tokens are verified with asymmetric algorithms only")
         self._required = list(dict.fromkeys([*REQUIRED_CLAIMS, *extra_required_claims]))
@@ -88,11 +135,33 @@ class AccessTokenVerifier:
         self._clock = clock
         self._revocations = revocations
         self._max_lifetime = max_lifetime_seconds
+        self._verified = VerifiedTokens(cache_size) if cache_size else None
 
     def verify(self, token: str) -> Principal:
         """Raises:
         InvalidTokenError: for any reason the token is not a valid access token for us.
         """
+        verified = self._verified.get(token) if self._verified is not None else None
+        if verified is None or not self._still_valid(verified, token):
+            verified = self._verify_signed(token)
+            if self._verified is not None:
+                self._verified.put(token, verified)
+        principal = verified.principal
+        if self._revocations is not None and self._revocations.is_revoked(principal):
+            logger.info("access token rejected", extra={"reason": "revoked"})
+            raise InvalidTokenError()
+        return principal
+
+    def _still_valid(self, verified: _Verified, token: str) -> bool:
+        """A remembered token may be used while its key is still trusted and it has not
+        expired; an expired one is forgotten (and then refused by the full check)."""
+        if self._clock.now().timestamp() >= verified.expires_at + self._leeway:
+            if self._verified is not None:
+                self._verified.discard(token)
+            return False
+        return self._keys.find_key(verified.kid) is verified.key
+
+    def _verify_signed(self, token: str) -> _Verified:
         try:
             header = jwt.get_unverified_header(token)
             typ = header.get("typ")
@@ -104,7 +173,9 @@ class AccessTokenVerifier:
             if header.get("alg") not in self._algorithms:
                 raise InvalidTokenError()
             kid = header.get("kid")
-            key = self._keys.find_key(kid) if isinstance(kid, str) and kid else None
+            if not isinstance(kid, str) or not kid:
+                raise InvalidTokenError()
+            key = self._keys.find_key(kid)
             if key is None:
                 raise InvalidTokenError()
             claims = self._decode(token, key)
@@ -121,10 +192,7 @@ class AccessTokenVerifier:
         except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
             logger.info("access token rejected", extra={"reason": type(exc).__name__})
             raise InvalidTokenError() from None
-        if self._revocations is not None and self._revocations.is_revoked(principal):
-            logger.info("access token rejected", extra={"reason": "revoked"})
-            raise InvalidTokenError()
-        return principal
+        return _Verified(principal, kid, key, _seconds(claims["exp"]))
 
     def _decode(self, token: str, key: Any) -> dict[str, Any]:
         # PyJWT checks exp/nbf/iat against its own clock; we check them against ours instead,
