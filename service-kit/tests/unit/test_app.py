@@ -3,6 +3,7 @@ that a cache may keep unless its view says so."""
 
 import re
 
+import flask
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -169,3 +170,22 @@ def test_docs_init_script_is_served_as_javascript_beside_the_assets(client: Flas
     assert response.status_code == 200
     assert response.mimetype == "text/javascript"
     assert "SwaggerUIBundle(" in response.get_data(as_text=True)
+
+
+def test_request_sets_no_session_cookie_when_a_cookie_session_arrives(
+    app: Flask, client: FlaskClient
+) -> None:
+    client.set_cookie("session", "eyJzZWVuIjp0cnVlfQ.forged.signature")
+
+    response = client.get("/api/v1/public")
+
+    assert "Set-Cookie" not in response.headers
+    with app.test_request_context("/", headers={"Cookie": "session=anything"}):
+        assert dict(flask.session) == {}
+
+
+def test_writing_to_the_session_is_refused_because_the_services_keep_no_cookie_sessions(
+    app: Flask,
+) -> None:
+    with app.test_request_context("/"), pytest.raises(RuntimeError, match="session"):
+        flask.session["seen"] = True

@@ -2,6 +2,8 @@
 
 from collections.abc import Callable, Mapping, Sequence
 
+from flask import Flask, Request, Response
+from flask.sessions import SessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from flask_cors import CORS
 from flask_openapi3.models.info import Info
@@ -24,9 +26,23 @@ WARM_UPS_KEY = "service_kit.warm_ups"
 """Callables gunicorn runs once in each worker after it loads the app (see gunicorn_config)."""
 
 
+class _NoSessions(SessionInterface):
+    """The services keep no state in cookies (callers send bearer tokens): every request gets
+    Flask's null session instead of a signed cookie parsed and checked for nothing."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return None  # Flask then hands out a null session: writing to it raises
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        return None
+
+
 class ServiceApp(ServiceOpenAPI):
     """The app class of every service: a view whose database connection was lost before the
-    request committed anything runs once more (see `service_kit.http.db`)."""
+    request committed anything runs once more (see `service_kit.http.db`); no cookie
+    sessions."""
+
+    session_interface = _NoSessions()
 
     def dispatch_request(self) -> ResponseReturnValue:
         return rerun_on_lost_connection(super().dispatch_request)
