@@ -1,10 +1,12 @@
 """ItemService on a real database: ownership, status rules, versions, idempotency and pages."""
 
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, delete, event, func, select
 from sqlalchemy.orm import Session
 
 from items.errors import (
@@ -14,6 +16,7 @@ from items.errors import (
     OwnerFilterForbiddenError,
 )
 from items.models import IdempotencyRecord, Item, ItemStatus
+from items.repositories.idempotency_repository import IdempotencyRepository
 from items.schemas.item_schemas import ItemCreate, ItemUpdate
 from items.services.item_service import Actor, ItemListParams, ItemService
 from service_kit.db import KeysetPosition
@@ -220,6 +223,76 @@ def test_create_item_stores_nothing_when_idempotency_key_is_reused_with_another_
         service.create_item(user, ItemCreate(name="Chair"), idempotency_key="k")
 
     assert count_items(session, user.user_id) == 1
+
+
+@pytest.fixture
+def statements(connection: Connection) -> Iterator[list[str]]:
+    """The first word and table of every statement sent on the test's connection."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        words = args[2].replace('"', "").split()
+        table = next((w for w in words[1:6] if w in {"items", "idempotency_records"}), "?")
+        sent.append(f"{words[0]} {table}")
+
+    event.listen(connection, "before_cursor_execute", record)
+    yield sent
+    event.remove(connection, "before_cursor_execute", record)
+
+
+def test_create_item_with_a_new_key_sends_the_two_inserts_and_nothing_else(
+    service: ItemService, user: Actor, statements: list[str]
+) -> None:
+    created = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+
+    assert [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))] == [
+        "INSERT items",
+        "INSERT idempotency_records",
+    ]
+    assert created.is_replay is False
+
+
+def test_create_item_without_a_key_sends_one_insert(
+    service: ItemService, user: Actor, statements: list[str]
+) -> None:
+    service.create_item(user, ItemCreate(name="Lamp"))
+
+    assert [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))] == ["INSERT items"]
+
+
+def test_create_item_rolls_its_item_back_and_replays_when_the_key_is_held(
+    service: ItemService, session: Session, user: Actor
+) -> None:
+    first = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+
+    again = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+
+    assert again.is_replay is True
+    assert again.item == first.item
+    assert count_items(session, user.user_id) == 1
+
+
+def test_create_item_claims_the_key_again_when_its_holder_vanished_after_the_failed_claim(
+    session: Session, clock: FakeClock, user: Actor
+) -> None:
+    service = ItemService(session, clock=clock)
+    service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+    real_find = IdempotencyRepository.find_by_key
+    pruned: list[bool] = []
+
+    def find_after_a_prune(repo: IdempotencyRepository, **key: Any) -> IdempotencyRecord | None:
+        if not pruned:  # the holder is pruned between the failed claim and this read
+            session.execute(delete(IdempotencyRecord))
+            pruned.append(True)
+        return real_find(repo, **key)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(IdempotencyRepository, "find_by_key", find_after_a_prune)
+        again = service.create_item(user, ItemCreate(name="Chair"), idempotency_key="k")
+
+    assert again.is_replay is False
+    assert again.item.name == "Chair"
+    assert count_records(session, user.user_id) == 1
 
 
 # --- read -----------------------------------------------------------------------------------
@@ -548,7 +621,7 @@ def test_restore_item_makes_item_live_again_when_it_was_deleted(
 
     service.restore_item(user, item.public_id)
 
-    assert service.get_item(user, item.public_id).deleted_at is None
+    assert service.get_item(user, item.public_id).public_id == item.public_id  # live: found
 
 
 def test_restore_item_bumps_version_when_it_was_deleted(

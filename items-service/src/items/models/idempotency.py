@@ -3,6 +3,7 @@ answered, so that a repeat answers the same."""
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,20 +52,45 @@ class IdempotencyRecord(PublicIdMixin, TimestampMixin, Base):
     ) -> "IdempotencyRecord":
         """The record of `item`, just created (flushed, so its id is known) under `key`."""
         return cls(
-            owner_id=item.owner_id,
-            key=key,
-            request_hash=request_hash,
-            item_id=item.id,
-            created_at=created_at,
-            expires_at=expires_at,
-            item_public_id=item.public_id,
-            item_name=item.name,
-            item_description=item.description,
-            item_status=item.status,
-            item_version=item.version,
-            item_created_at=item.created_at,
-            item_updated_at=item.updated_at,
+            **cls.values_for_created_item(
+                item.id,
+                item.snapshot(),
+                key=key,
+                request_hash=request_hash,
+                created_at=created_at,
+                expires_at=expires_at,
+            )
         )
+
+    @staticmethod
+    def values_for_created_item(
+        item_id: int,
+        item: ItemSnapshot,
+        *,
+        key: str,
+        request_hash: str,
+        created_at: datetime,
+        expires_at: datetime,
+    ) -> dict[str, Any]:
+        """The column values of the record of `item` (whose integer key is `item_id`), created
+        under `key`: what a Core INSERT of the record binds."""
+        return {
+            "public_id": uuid.uuid4(),
+            "owner_id": item.owner_id,
+            "key": key,
+            "request_hash": request_hash,
+            "item_id": item_id,
+            "created_at": created_at,
+            "updated_at": created_at,
+            "expires_at": expires_at,
+            "item_public_id": item.public_id,
+            "item_name": item.name,
+            "item_description": item.description,
+            "item_status": item.status,
+            "item_version": item.version,
+            "item_created_at": item.created_at,
+            "item_updated_at": item.updated_at,
+        }
 
     def is_expired(self, now: datetime) -> bool:
         return now >= self.expires_at

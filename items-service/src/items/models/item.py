@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -127,10 +127,24 @@ class ItemSnapshot:
     created_at: datetime
     updated_at: datetime
 
+    def column_values(self) -> dict[str, Any]:
+        """The item's row (without its integer key): what a Core INSERT of it binds."""
+        return {
+            "public_id": self.public_id,
+            "name": self.name,
+            "description": self.description,
+            "status": self.status,
+            "owner_id": self.owner_id,
+            "version": self.version,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
 
 class ItemListing(NamedTuple):
-    """A read-only projection of an item for list pages: plain values, no identity map and no
-    change tracking, so a page of them costs a fraction of a page of `Item` entities."""
+    """A read-only projection of an item for list pages and reads: plain values, no identity
+    map and no change tracking, so a page of them costs a fraction of a page of `Item`
+    entities."""
 
     id: int
     public_id: uuid.UUID

@@ -4,11 +4,11 @@ import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import Select, bindparam, delete, insert, select
 
-from items.models import LISTING_COLUMNS, Item, ItemListing, ItemStatus
+from items.models import LISTING_COLUMNS, Item, ItemListing, ItemSnapshot, ItemStatus
 from service_kit.db import (
     BaseRepository,
     KeysetPosition,
@@ -32,10 +32,20 @@ class ItemFilter:
 class ItemRepository(BaseRepository[Item]):
     model = Item
 
-    def find_live(self, public_id: uuid.UUID, *, owner_id: uuid.UUID | None) -> Item | None:
-        """A live item; `owner_id=None` means any owner (admins)."""
-        stmt = self._scoped(public_id, owner_id).where(Item.deleted_at.is_(None))
-        return self.session.scalars(stmt).one_or_none()
+    def find_live(self, public_id: uuid.UUID, *, owner_id: uuid.UUID | None) -> ItemListing | None:
+        """A live item's values (a read projection, no entity); `owner_id=None` means any owner
+        (admins)."""
+        params: dict[str, Any] = {"public_id": public_id}
+        if owner_id is not None:
+            params["owner_id"] = owner_id
+        statement = _live_statement(by_owner=owner_id is not None)
+        row = self.session.connection().execute(statement, params).first()
+        return ItemListing(*row) if row is not None else None
+
+    def insert(self, item: ItemSnapshot) -> int:
+        """Insert a new item with these values in one statement (no unit of work); its
+        integer key."""
+        return int(self.session.connection().execute(_INSERT, item.column_values()).scalar_one())
 
     def find_live_for_update(
         self, public_id: uuid.UUID, *, owner_id: uuid.UUID | None
@@ -69,7 +79,7 @@ class ItemRepository(BaseRepository[Item]):
             params["pattern"] = f"%{escape_like(where.name_contains)}%"
         if after is not None:
             params.update(keyset_params(after))
-        return [ItemListing(*row) for row in self.session.execute(stmt, params)]
+        return [ItemListing(*row) for row in self.session.connection().execute(stmt, params)]
 
     def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Bulk insert (seeding); rows are column values."""
@@ -97,6 +107,18 @@ class ItemRepository(BaseRepository[Item]):
     def _scoped(public_id: uuid.UUID, owner_id: uuid.UUID | None) -> Select[tuple[Item]]:
         stmt = select(Item).where(Item.public_id == public_id)
         return stmt if owner_id is None else stmt.where(Item.owner_id == owner_id)
+
+
+_INSERT: Final = insert(Item).returning(Item.id)
+
+
+@functools.cache
+def _live_statement(*, by_owner: bool) -> Select[Any]:
+    """One live item by public id (and owner), built once: reads of one item are hot."""
+    stmt = select(*LISTING_COLUMNS).where(
+        Item.public_id == bindparam("public_id"), Item.deleted_at.is_(None)
+    )
+    return stmt.where(Item.owner_id == bindparam("owner_id")) if by_owner else stmt
 
 
 @functools.cache

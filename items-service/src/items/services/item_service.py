@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Final
 
 from sqlalchemy.orm import Session
 
@@ -21,7 +22,7 @@ from items.repositories.item_repository import ItemFilter, ItemRepository
 from items.schemas.item_schemas import ItemCreate, ItemUpdate
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
-from service_kit.errors import PreconditionFailedError, UniqueViolationError
+from service_kit.errors import PreconditionFailedError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
 
@@ -81,46 +82,59 @@ class ItemService:
         the TTL) creates nothing and returns the item as the first request created it, even if
         it has been changed or deleted since; also when repeats race.
 
+        The item and its idempotency record are written in one transaction of two INSERTs,
+        the record's `ON CONFLICT DO NOTHING` deciding between racing requests; a key that is
+        already held rolls the item back and the holder's record answers. No read comes first:
+        a new key (the common case) costs the two INSERTs and nothing else.
+
         Raises:
             IdempotencyKeyReusedError: the key was used with a different body.
+            ServiceUnavailableError: the key's record kept changing hands (its expiry and a
+                new claim racing) through every attempt; a retry will settle it.
         """
+        item = self._new_item(actor, data)
         if idempotency_key is None:
             with transaction(self._session):
-                item = self._items.add(self._new_item(actor, data))
+                self._items.insert(item)
             logger.info("item created", extra={"item_id": str(item.public_id)})
-            return CreatedItem(item.snapshot(), is_replay=False)
-
+            return CreatedItem(item, is_replay=False)
         request_hash = _fingerprint(data)
-        now = self._clock.now()
-        existing = self._idempotency.find_by_key(owner_id=actor.user_id, key=idempotency_key)
-        if existing is not None and not existing.is_expired(now):
-            return self._replay(existing, request_hash)
+        for _attempt in range(_CLAIM_ATTEMPTS):
+            if self._insert_claiming_key(item, key=idempotency_key, request_hash=request_hash):
+                logger.info("item created", extra={"item_id": str(item.public_id)})
+                return CreatedItem(item, is_replay=False)
+            holder = self._idempotency.find_by_key(owner_id=actor.user_id, key=idempotency_key)
+            if holder is None:
+                continue  # pruned (or erased) since the claim failed: claim again
+            if not holder.is_expired(item.created_at):
+                return self._replay(holder, request_hash)
+            with transaction(self._session):
+                self._idempotency.delete_expired_key(
+                    owner_id=actor.user_id, key=idempotency_key, now=item.created_at
+                )
+        raise ServiceUnavailableError("The Idempotency-Key is being claimed; try again.")
+
+    def _insert_claiming_key(self, item: ItemSnapshot, *, key: str, request_hash: str) -> bool:
+        """The item and its idempotency record in one transaction; False, and nothing written,
+        when the owner already holds `key`."""
         try:
             with transaction(self._session):
-                if existing is not None:
-                    self._idempotency.delete_expired_key(
-                        owner_id=actor.user_id, key=idempotency_key, now=now
-                    )
-                item = self._items.add(self._new_item(actor, data))
-                self._idempotency.add(
-                    IdempotencyRecord.for_created_item(
-                        item,
-                        key=idempotency_key,
-                        request_hash=request_hash,
-                        created_at=now,
-                        expires_at=now + self._idempotency_ttl,
-                    )
+                item_id = self._items.insert(item)
+                record = IdempotencyRecord.values_for_created_item(
+                    item_id,
+                    item,
+                    key=key,
+                    request_hash=request_hash,
+                    created_at=item.created_at,
+                    expires_at=item.created_at + self._idempotency_ttl,
                 )
-        except UniqueViolationError:
-            # A concurrent request with the same key committed first: answer as it did.
-            winner = self._idempotency.find_by_key(owner_id=actor.user_id, key=idempotency_key)
-            if winner is None:
-                raise
-            return self._replay(winner, request_hash)
-        logger.info("item created", extra={"item_id": str(item.public_id)})
-        return CreatedItem(item.snapshot(), is_replay=False)
+                if not self._idempotency.claim(record):
+                    raise _KeyHeldError()  # rolls the item back
+        except _KeyHeldError:
+            return False
+        return True
 
-    def get_item(self, actor: Actor, item_id: uuid.UUID) -> Item:
+    def get_item(self, actor: Actor, item_id: uuid.UUID) -> ItemListing:
         """Raises:
         ItemNotFoundError: no live item with this id that the actor may see.
         """
@@ -249,9 +263,10 @@ class ItemService:
         logger.info("idempotency records pruned", extra={"count": deleted})
         return deleted
 
-    def _new_item(self, actor: Actor, data: ItemCreate) -> Item:
+    def _new_item(self, actor: Actor, data: ItemCreate) -> ItemSnapshot:
         now = self._clock.now()
-        return Item(
+        return ItemSnapshot(
+            public_id=uuid.uuid4(),
             name=data.name,
             description=data.description,
             status=data.status,
@@ -291,6 +306,15 @@ class ItemService:
                 raise ItemNotFoundError()
             created = item.snapshot()
         return CreatedItem(created, is_replay=True)
+
+
+_CLAIM_ATTEMPTS: Final = 3
+"""Claims of an Idempotency-Key per request: a second (and third) follows only when the key's
+record expired or vanished between the failed claim and the read of its holder."""
+
+
+class _KeyHeldError(Exception):
+    """Raised inside the create transaction to roll it back: the key has a holder."""
 
 
 def _fingerprint(data: ItemCreate) -> str:

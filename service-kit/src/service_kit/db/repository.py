@@ -1,5 +1,6 @@
 """Typed repository base over a session it is handed: flushes, never commits."""
 
+import functools
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
@@ -7,8 +8,10 @@ from sqlalchemy import (
     CursorResult,
     Integer,
     Result,
+    TextualSelect,
     UnaryExpression,
     bindparam,
+    text,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -74,6 +77,36 @@ def insert_or_skip(session: Session, model: type[Any]) -> postgresql.Insert | sq
     if session.get_bind().dialect.name == "sqlite":
         return sqlite.insert(model)
     return postgresql.insert(model)
+
+
+@functools.cache
+def insert_skipping_conflicts(
+    model: type[Any], columns: tuple[str, ...], *, conflict: tuple[str, ...], returning: str
+) -> TextualSelect:
+    """`INSERT INTO table (columns) VALUES (...) ON CONFLICT (conflict) DO NOTHING RETURNING
+    returning`: the row unless it would break the unique constraint on `conflict`, in one
+    statement; a row comes back only if it was inserted. Each value binds with its column's
+    type; PostgreSQL and SQLite spell it the same.
+
+    It exists for hot paths: SQLAlchemy 2.0 caches no compiled form of the dialects' own
+    `insert()` (see `insert_or_skip`), so each execution of an `on_conflict_do_nothing()`
+    statement compiles it again (about 15% of a create's Python time, measured); a text
+    statement with typed parameters is compiled once."""
+    table = model.__table__
+    typed = [bindparam(name, type_=table.c[name].type) for name in columns]  # KeyError if not
+    if returning not in table.c or not set(conflict) <= set(table.c.keys()):
+        raise KeyError(f"{returning!r} or {conflict!r}: not all columns of {table.name}")
+
+    def quoted(names: tuple[str, ...]) -> str:
+        return ", ".join(f'"{name}"' for name in names)
+
+    # Identifiers are the table's own (checked above); values are bound parameters.
+    sql = (
+        f'INSERT INTO "{table.name}" ({quoted(columns)}) '  # noqa: S608
+        f"VALUES ({', '.join(':' + name for name in columns)}) "
+        f'ON CONFLICT ({quoted(conflict)}) DO NOTHING RETURNING "{returning}"'
+    )
+    return text(sql).bindparams(*typed).columns(table.c[returning])
 
 
 def affected_rows(result: Result[Any]) -> int:
