@@ -227,29 +227,45 @@ def test_create_item_stores_nothing_when_idempotency_key_is_reused_with_another_
 
 @pytest.fixture
 def statements(connection: Connection) -> Iterator[list[str]]:
-    """The first word and table of every statement sent on the test's connection."""
+    """Every statement sent on the test's connection (but its savepoints), unquoted, on one
+    line."""
     sent: list[str] = []
 
     def record(*args: Any) -> None:
-        words = args[2].replace('"', "").split()
-        table = next((w for w in words[1:6] if w in {"items", "idempotency_records"}), "?")
-        sent.append(f"{words[0]} {table}")
+        sql = " ".join(args[2].replace('"', "").split())
+        if not sql.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO SAVEPOINT")):
+            sent.append(sql)
 
     event.listen(connection, "before_cursor_execute", record)
     yield sent
     event.remove(connection, "before_cursor_execute", record)
 
 
-def test_create_item_with_a_new_key_sends_the_two_inserts_and_nothing_else(
-    service: ItemService, user: Actor, statements: list[str]
+def test_create_item_with_a_new_key_is_one_statement_claiming_the_key_and_inserting_the_item(
+    service: ItemService, session: Session, user: Actor, statements: list[str]
 ) -> None:
     created = service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
 
-    assert [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))] == [
-        "INSERT items",
-        "INSERT idempotency_records",
-    ]
+    assert len(statements) == 1
+    assert "INSERT INTO idempotency_records" in statements[0]
+    assert "INSERT INTO items" in statements[0]
     assert created.is_replay is False
+    record = session.scalars(select(IdempotencyRecord)).one()
+    item = session.scalars(select(Item)).one()
+    assert (record.item_id, record.item_public_id) == (item.id, item.public_id)
+    assert item.public_id == created.item.public_id
+
+
+def test_create_item_with_a_held_key_writes_nothing_and_reads_the_holder(
+    service: ItemService, user: Actor, statements: list[str]
+) -> None:
+    service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+    statements.clear()
+
+    service.create_item(user, ItemCreate(name="Lamp"), idempotency_key="k")
+
+    assert len(statements) == 2
+    assert statements[1].startswith("SELECT idempotency_records.")
 
 
 def test_create_item_without_a_key_sends_one_insert(
@@ -257,7 +273,8 @@ def test_create_item_without_a_key_sends_one_insert(
 ) -> None:
     service.create_item(user, ItemCreate(name="Lamp"))
 
-    assert [s for s in statements if not s.startswith(("SAVEPOINT", "RELEASE"))] == ["INSERT items"]
+    assert len(statements) == 1
+    assert statements[0].startswith("INSERT INTO items ")
 
 
 def test_create_item_rolls_its_item_back_and_replays_when_the_key_is_held(

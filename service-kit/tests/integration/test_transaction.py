@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import String, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from service_kit.db import Database, IntegerPkMixin, transaction
+from service_kit.db import Database, IntegerPkMixin, idempotent_statement, transaction
 from service_kit.testing import PostgresServer
 
 
@@ -91,3 +91,43 @@ def test_transaction_refuses_changes_made_before_the_block_when_reads_are_autoco
             pass
 
     assert _bodies(database) == []
+
+
+def test_idempotent_statement_commits_its_statement_at_once_when_reads_are_autocommit(
+    database: Database,
+) -> None:
+    with database.session_factory() as session, idempotent_statement(session):
+        session.connection().execute(text("INSERT INTO notes (body) VALUES ('a')"))
+        level = session.connection().get_execution_options().get("isolation_level")
+        seen_meanwhile = _bodies(database)  # from another connection, before the block ends
+
+    assert level == "AUTOCOMMIT"
+    assert seen_meanwhile == ["a"]
+
+
+def _insert_then_fail(session: Session) -> None:
+    with idempotent_statement(session):
+        session.connection().execute(text("INSERT INTO notes (body) VALUES ('a')"))
+        raise ValueError("boom")
+
+
+def test_idempotent_statement_rolls_back_when_reads_are_not_autocommit_and_the_block_raises(
+    pg_server: PostgresServer,
+) -> None:
+    with pg_server.temporary_database("kit_tx_plain") as url:
+        database = Database(url, autocommit_reads=False)
+        _Base.metadata.create_all(database.engine)
+        with database.session_factory() as session, pytest.raises(ValueError, match="boom"):
+            _insert_then_fail(session)
+        remaining = _bodies(database)
+        database.dispose()
+
+    assert remaining == []
+
+
+def test_idempotent_statement_refuses_model_changes_made_before_it(database: Database) -> None:
+    with database.session_factory() as session:
+        session.add(Note(body="early"))
+
+        with pytest.raises(RuntimeError, match="before entering"), idempotent_statement(session):
+            pass

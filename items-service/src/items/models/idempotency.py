@@ -64,7 +64,7 @@ class IdempotencyRecord(PublicIdMixin, TimestampMixin, Base):
 
     @staticmethod
     def values_for_created_item(
-        item_id: int,
+        item_id: int | None,
         item: ItemSnapshot,
         *,
         key: str,
@@ -72,8 +72,9 @@ class IdempotencyRecord(PublicIdMixin, TimestampMixin, Base):
         created_at: datetime,
         expires_at: datetime,
     ) -> dict[str, Any]:
-        """The column values of the record of `item` (whose integer key is `item_id`), created
-        under `key`: what a Core INSERT of the record binds."""
+        """The column values of the record of `item` (whose integer key is `item_id`; None
+        where the statement draws it itself), created under `key`: what a Core INSERT of the
+        record binds."""
         return {
             "public_id": uuid.uuid4(),
             "owner_id": item.owner_id,

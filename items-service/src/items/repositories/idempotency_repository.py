@@ -1,15 +1,13 @@
 """Idempotency records."""
 
 import uuid
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import delete, select
 
 from items.models import IdempotencyRecord
 from service_kit.db import BaseRepository
-from service_kit.db.repository import affected_rows, insert_skipping_conflicts
+from service_kit.db.repository import affected_rows
 
 
 class IdempotencyRepository(BaseRepository[IdempotencyRecord]):
@@ -20,15 +18,6 @@ class IdempotencyRepository(BaseRepository[IdempotencyRecord]):
             IdempotencyRecord.owner_id == owner_id, IdempotencyRecord.key == key
         )
         return self.session.scalars(stmt).one_or_none()
-
-    def claim(self, values: Mapping[str, Any]) -> bool:
-        """Insert the record with these column values unless its owner already holds its key
-        (in one statement, `ON CONFLICT DO NOTHING`: of racing requests exactly one claims the
-        key); whether it was inserted."""
-        statement = insert_skipping_conflicts(
-            IdempotencyRecord, tuple(values), conflict=("owner_id", "key"), returning="id"
-        )
-        return self.session.connection().execute(statement, values).first() is not None
 
     def delete_expired_key(self, *, owner_id: uuid.UUID, key: str, now: datetime) -> None:
         self.session.execute(

@@ -2,13 +2,20 @@
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Select, bindparam, delete, insert, select
+from sqlalchemy import Select, bindparam, delete, insert, select, text
 
-from items.models import LISTING_COLUMNS, Item, ItemListing, ItemSnapshot, ItemStatus
+from items.models import (
+    LISTING_COLUMNS,
+    IdempotencyRecord,
+    Item,
+    ItemListing,
+    ItemSnapshot,
+    ItemStatus,
+)
 from service_kit.db import (
     BaseRepository,
     KeysetPosition,
@@ -17,7 +24,7 @@ from service_kit.db import (
     keyset_order,
     keyset_params,
 )
-from service_kit.db.repository import affected_rows
+from service_kit.db.repository import affected_rows, insert_skipping_conflicts
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,29 @@ class ItemRepository(BaseRepository[Item]):
         """Insert a new item with these values in one statement (no unit of work); its
         integer key."""
         return int(self.session.connection().execute(_INSERT, item.column_values()).scalar_one())
+
+    def insert_claiming_key(
+        self, item: ItemSnapshot, record: Callable[[int | None], Mapping[str, Any]]
+    ) -> bool:
+        """Insert `item` and its idempotency record (`record(item_id)`: the record's column
+        values) unless the owner already holds the record's key; whether they were inserted.
+        The unique constraint on (owner, key) decides between racing requests.
+
+        On PostgreSQL this is one statement, which claims the key and inserts the item only if
+        it did (nothing is written when the key is held). Elsewhere it is two statements, and a
+        held key leaves the item inserted: the caller's transaction must then roll back."""
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            values = dict(record(None))
+            del values["item_id"]  # the statement draws it from the items' sequence
+            params = {**item.column_values(), **{f"record_{k}": v for k, v in values.items()}}
+            statement = _claim_then_insert(tuple(item.column_values()), tuple(values))
+            return connection.execute(statement, params).first() is not None
+        item_id = self.insert(item)
+        claim = insert_skipping_conflicts(
+            IdempotencyRecord, tuple(record(item_id)), conflict=_KEY, returning="id"
+        )
+        return connection.execute(claim, record(item_id)).first() is not None
 
     def find_live_for_update(
         self, public_id: uuid.UUID, *, owner_id: uuid.UUID | None
@@ -110,6 +140,41 @@ class ItemRepository(BaseRepository[Item]):
 
 
 _INSERT: Final = insert(Item).returning(Item.id)
+_KEY: Final = ("owner_id", "key")
+
+
+@functools.cache
+def _claim_then_insert(item_columns: tuple[str, ...], record_columns: tuple[str, ...]) -> Any:
+    """PostgreSQL: claim the idempotency key and insert the item in one statement. The record
+    takes the item's id from the items' sequence; the item is inserted only from the claim's
+    returned row, so a held key (ON CONFLICT DO NOTHING) inserts nothing at all. The foreign
+    key is checked at the end of the statement, when the item exists. Items bind by column
+    name, the record's values as `record_<column>`; each with its column's type."""
+    items, records = Item.__table__, IdempotencyRecord.__table__
+
+    def names(columns: tuple[str, ...]) -> str:
+        return ", ".join(f'"{name}"' for name in columns)
+
+    def params(columns: tuple[str, ...], prefix: str = "") -> str:
+        return ", ".join(f":{prefix}{name}" for name in columns)
+
+    sql = f"""
+        WITH claim AS (
+            INSERT INTO idempotency_records ("item_id", {names(record_columns)})
+            VALUES (
+                nextval(pg_get_serial_sequence('items', 'id')),
+                {params(record_columns, "record_")}
+            )
+            ON CONFLICT ({names(_KEY)}) DO NOTHING
+            RETURNING "item_id"
+        )
+        INSERT INTO items ("id", {names(item_columns)})
+        SELECT "item_id", {params(item_columns)} FROM claim
+        RETURNING "id"
+    """  # noqa: S608 - identifiers are the tables' own columns (typed below); values are bound
+    typed = [bindparam(name, type_=items.c[name].type) for name in item_columns]
+    typed += [bindparam(f"record_{name}", type_=records.c[name].type) for name in record_columns]
+    return text(sql).bindparams(*typed).columns(items.c.id)
 
 
 @functools.cache

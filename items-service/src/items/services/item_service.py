@@ -21,7 +21,13 @@ from items.repositories.idempotency_repository import IdempotencyRepository
 from items.repositories.item_repository import ItemFilter, ItemRepository
 from items.schemas.item_schemas import ItemCreate, ItemUpdate
 from service_kit.clock import SYSTEM_CLOCK, Clock
-from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
+from service_kit.db import (
+    KeysetPosition,
+    Page,
+    idempotent_statement,
+    page_from_rows,
+    transaction,
+)
 from service_kit.errors import PreconditionFailedError, ServiceUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -82,10 +88,12 @@ class ItemService:
         the TTL) creates nothing and returns the item as the first request created it, even if
         it has been changed or deleted since; also when repeats race.
 
-        The item and its idempotency record are written in one transaction of two INSERTs,
-        the record's `ON CONFLICT DO NOTHING` deciding between racing requests; a key that is
-        already held rolls the item back and the holder's record answers. No read comes first:
-        a new key (the common case) costs the two INSERTs and nothing else.
+        No read comes first: the item and its idempotency record are written together, the
+        record's `ON CONFLICT DO NOTHING` deciding between racing requests, and only when the
+        key turns out to be held is its record read (and answered). On PostgreSQL that is one
+        statement in autocommit, which inserts the item only if it claimed the key: a new key
+        (the common case) costs one round trip. Elsewhere it is a transaction of two INSERTs,
+        rolled back when the key is held.
 
         Raises:
             IdempotencyKeyReusedError: the key was used with a different body.
@@ -118,18 +126,22 @@ class ItemService:
         """The item and its idempotency record in one transaction; False, and nothing written,
         when the owner already holds `key`."""
         try:
-            with transaction(self._session):
-                item_id = self._items.insert(item)
-                record = IdempotencyRecord.values_for_created_item(
-                    item_id,
+            # On PostgreSQL one statement, in autocommit: atomic by itself, and a second run
+            # (after a lost connection) finds the key held and replays the first.
+            with idempotent_statement(self._session):
+                claimed = self._items.insert_claiming_key(
                     item,
-                    key=key,
-                    request_hash=request_hash,
-                    created_at=item.created_at,
-                    expires_at=item.created_at + self._idempotency_ttl,
+                    lambda item_id: IdempotencyRecord.values_for_created_item(
+                        item_id,
+                        item,
+                        key=key,
+                        request_hash=request_hash,
+                        created_at=item.created_at,
+                        expires_at=item.created_at + self._idempotency_ttl,
+                    ),
                 )
-                if not self._idempotency.claim(record):
-                    raise _KeyHeldError()  # rolls the item back
+                if not claimed:
+                    raise _KeyHeldError()  # rolls back what was written
         except _KeyHeldError:
             return False
         return True

@@ -19,7 +19,7 @@ from service_kit.db.repository import (
     keyset_params,
 )
 from service_kit.db.session import Database
-from service_kit.db.transaction import transaction
+from service_kit.db.transaction import idempotent_statement, transaction
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -34,6 +34,7 @@ __all__ = [
     "TimestampMixin",
     "UTCDateTime",
     "escape_like",
+    "idempotent_statement",
     "keyset_after",
     "keyset_order",
     "keyset_params",

@@ -4,6 +4,9 @@ Sessions of a `Database` with autocommit reads run plain reads without BEGIN/ROL
 round trip instead of three). Entering `transaction()` ends that read phase and starts a real
 READ COMMITTED transaction, so everything inside the block is atomic and row locks hold until
 it ends. Code that must read consistently with its writes does those reads inside the block.
+
+`idempotent_statement()` is the one exception: a block that sends a single statement, safe to
+send twice, runs that statement in autocommit where reads do (it is atomic by itself).
 """
 
 from collections.abc import Iterator
@@ -39,3 +42,28 @@ def transaction(session: Session) -> Iterator[Session]:
         session.rollback()
         raise
     session.commit()
+
+
+@contextmanager
+def idempotent_statement(session: Session) -> Iterator[Session]:
+    """For a write that is one statement, atomic by itself and safe to repeat (a unique key
+    makes a second run a no-op): where the session reads in autocommit (PostgreSQL), that
+    statement runs in autocommit too, without the BEGIN and COMMIT round trips (two of three);
+    elsewhere this is `transaction()`, so a block that needs several statements on another
+    database stays atomic there.
+
+    Repeatable because a lost connection may leave its outcome unknown, and the request is then
+    run again (`service_kit.http.db` counts no COMMIT here). An exception in the block rolls
+    back whatever a transaction holds; in autocommit nothing is held back: the statement
+    either committed or failed."""
+    if not _in_autocommit_read(session):
+        with transaction(session):
+            yield session
+        return
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("model changes made before entering idempotent_statement()")
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise

@@ -12,7 +12,8 @@ its own). This costs nothing until a connection is lost: no liveness round trip 
 nothing per statement, a flag per transaction.
 
 Writes must run inside `transaction()` (as services do): a write sent in autocommit would be
-committed without a COMMIT, and a rerun would repeat it.
+committed without a COMMIT, and a rerun would repeat it. The exception is a write made safe to
+repeat by its own statement (`idempotent_statement()`): a rerun of it changes nothing.
 """
 
 import logging
