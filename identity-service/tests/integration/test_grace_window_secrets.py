@@ -7,15 +7,17 @@ never hands a successor out again, so the copy would only be something to steal.
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
 from identity.config import IdentitySettings
 from identity.errors import RefreshTokenReusedError
 from identity.models import RefreshToken, RefreshTokenFamily, Role, User
 from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange
+from identity.security.tokens import hash_refresh_token
 from identity.services.auth_service import AuthService
 from identity.services.results import TokenPair
 from identity.services.user_service import UserService
@@ -166,3 +168,50 @@ def test_change_password_keeps_the_current_sessions_grace_window_secret_when_it_
     )
 
     assert grace_secrets(session, rotated.session_id) == 1
+
+
+def test_rotation_chain_leaves_only_the_parent_of_the_live_token_keeping_a_successor(
+    rotated: RotatedSession,
+) -> None:
+    third = rotated.auth.rotate_refresh_token(rotated.second.refresh_token)
+    rotated.auth.rotate_refresh_token(third.refresh_token)
+
+    keepers = rotated.session.scalars(
+        select(RefreshToken.token_hash).where(RefreshToken.successor_ciphertext.isnot(None))
+    ).all()
+    assert keepers == [hash_refresh_token(third.refresh_token)]
+
+
+def test_rotation_reads_the_locked_user_and_the_locked_token_with_its_family_in_two_statements(
+    rotated: RotatedSession, connection: Connection
+) -> None:
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sql = " ".join(args[2].split())
+        savepoint = sql.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO SAVEPOINT"))
+        if not savepoint and "FROM signing_keys" not in sql:  # the key ring's cache fill
+            sent.append(sql)
+
+    rotated.clock.advance(seconds=1)  # so that the family's last use changes
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        rotated.auth.rotate_refresh_token(rotated.second.refresh_token)
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+
+    reads = [sql for sql in sent if sql.startswith("SELECT")]
+    assert len(reads) == 2
+    assert reads[0].endswith("FOR NO KEY UPDATE OF users")
+    assert "JOIN refresh_token_families" in reads[1]
+    assert reads[1].endswith("FOR UPDATE OF refresh_tokens")
+    # then the parent's kept successor cleared by its key and the flush (the used token, the
+    # new one, the family); nothing reads or scans the family's tokens
+    writes = [sql.split(" SET ")[0].split(" (")[0] for sql in sent[2:]]
+    assert writes == [
+        "UPDATE refresh_tokens",
+        "UPDATE refresh_tokens",
+        "INSERT INTO refresh_tokens",
+        "UPDATE refresh_token_families",
+    ]
+    assert "refresh_tokens.family_id" not in sent[2]

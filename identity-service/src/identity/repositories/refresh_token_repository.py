@@ -20,34 +20,35 @@ class RefreshTokenRepository(BaseRepository[RefreshToken]):
         stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
         return self.session.scalars(stmt).one_or_none()
 
-    def find_user_id_by_hash(self, token_hash: str) -> int | None:
-        """The id of the user whose session the token belongs to (no lock)."""
+    def find_with_family_for_update(
+        self, token_hash: str
+    ) -> tuple[RefreshToken, RefreshTokenFamily] | None:
+        """The token and its family in one statement; the token's row locked until the
+        transaction ends (only it), so rotations are serialised."""
         stmt = (
-            select(RefreshTokenFamily.user_id)
-            .join(RefreshToken, RefreshToken.family_id == RefreshTokenFamily.id)
+            select(RefreshToken, RefreshTokenFamily)
+            .join(RefreshTokenFamily, RefreshTokenFamily.id == RefreshToken.family_id)
             .where(RefreshToken.token_hash == token_hash)
+            .with_for_update(of=RefreshToken)
         )
-        return self.session.scalars(stmt).one_or_none()
-
-    def find_by_hash_for_update(self, token_hash: str) -> RefreshToken | None:
-        """The token row, locked until the transaction ends, so rotations are serialised."""
-        stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
-        return self.session.scalars(stmt).one_or_none()
+        row = self.session.execute(stmt).one_or_none()
+        return None if row is None else (row[0], row[1])
 
     def find_successor(self, token: RefreshToken) -> RefreshToken | None:
         stmt = select(RefreshToken).where(RefreshToken.parent_id == token.id)
         return self.session.scalars(stmt).one_or_none()
 
-    def clear_successor_ciphertexts(self, *, family_id: int) -> None:
-        """Forget every kept successor of a live family before its next rotation keeps a new
-        one: only the immediate parent of the live token may replay within the grace window.
-        (Revoking a family forgets them too: `RefreshTokenFamilyRepository.revoke_*`.)"""
+    def clear_successor_ciphertext(self, token_id: int) -> None:
+        """Forget the successor a token kept for replays, before the next rotation keeps a new
+        one on its successor: only the immediate parent of the live token may replay within
+        the grace window. Each rotation clears its parent's, so no other token of a live
+        family keeps one (revoking a family forgets them all: `RefreshTokenFamilyRepository.
+        revoke_*`; the prune forgets any past the window)."""
         stmt = (
             update(RefreshToken)
-            .where(
-                RefreshToken.family_id == family_id, RefreshToken.successor_ciphertext.isnot(None)
-            )
+            .where(RefreshToken.id == token_id, RefreshToken.successor_ciphertext.isnot(None))
             .values(successor_ciphertext=None)
+            .execution_options(synchronize_session=False)
         )
         self.session.execute(stmt)
 

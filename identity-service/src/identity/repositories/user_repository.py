@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import or_, select
 
-from identity.models import User
+from identity.models import RefreshToken, RefreshTokenFamily, User
 from service_kit.db import (
     BaseRepository,
     KeysetPosition,
@@ -40,6 +40,19 @@ class UserRepository(BaseRepository[User]):
             select(User)
             .where(User.id == user_id, User.deleted_at.is_(None))
             .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalars(stmt).one_or_none()
+
+    def find_by_refresh_token_for_update(self, token_hash: str) -> User | None:
+        """The live user whose session holds the refresh token with this hash, re-read and
+        locked like `find_by_id_for_update` (the user's row only), in one statement."""
+        stmt = (
+            select(User)
+            .join(RefreshTokenFamily, RefreshTokenFamily.user_id == User.id)
+            .join(RefreshToken, RefreshToken.family_id == RefreshTokenFamily.id)
+            .where(RefreshToken.token_hash == token_hash, User.deleted_at.is_(None))
+            .with_for_update(key_share=True, of=User)
             .execution_options(populate_existing=True)
         )
         return self.session.scalars(stmt).one_or_none()

@@ -165,8 +165,7 @@ class AuthService:
         """Logout: revoke the token's family. Unknown tokens are ignored (RFC 7009)."""
         token_hash = hash_refresh_token(raw_token)
         with transaction(self._session):
-            user_id = self._tokens.find_user_id_by_hash(token_hash)
-            user = self._users.find_by_id_for_update(user_id) if user_id is not None else None
+            user = self._users.find_by_refresh_token_for_update(token_hash)
             token = self._tokens.find_by_hash(token_hash) if user is not None else None
             if user is None or token is None:
                 return
@@ -240,15 +239,14 @@ class AuthService:
         # The user's row first, then the token's, in the order every revocation takes them:
         # a refresh and a revocation of the same user never wait for each other in a cycle,
         # and the grant reads the user's role and revocation bound as they are now.
-        user_id = self._tokens.find_user_id_by_hash(token_hash)
-        user = self._users.find_by_id_for_update(user_id) if user_id is not None else None
+        user = self._users.find_by_refresh_token_for_update(token_hash)
         if user is None or not user.can_log_in:
             return _Invalid()
-        token = self._tokens.find_by_hash_for_update(token_hash)
-        if token is None or token.is_expired(now):
+        found = self._tokens.find_with_family_for_update(token_hash)
+        if found is None:
             return _Invalid()
-        family = self._families.get(token.family_id)
-        if family is None or family.user_id != user.id or not family.is_live(now):
+        token, family = found
+        if token.is_expired(now) or family.user_id != user.id or not family.is_live(now):
             return _Invalid()
 
         if token.used_at is None:
@@ -281,7 +279,8 @@ class AuthService:
         user_agent: str | None,
     ) -> _Grant:
         # Only the immediate parent of the live token may replay within the grace window.
-        self._tokens.clear_successor_ciphertexts(family_id=family.id)
+        if token.parent_id is not None:
+            self._tokens.clear_successor_ciphertext(token.parent_id)
         raw_successor = new_refresh_token()
         token.used_at = now
         if self._policy.reuse_grace_seconds > 0:
