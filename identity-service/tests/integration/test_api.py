@@ -10,7 +10,6 @@ from typing import Any
 
 import jwt
 import pytest
-import structlog
 from flask.testing import FlaskClient
 from flask_openapi3.openapi import OpenAPI
 from sqlalchemy.orm import Session
@@ -19,6 +18,7 @@ from werkzeug.test import TestResponse
 from identity import create_app
 from identity.config import IdentitySettings
 from identity.models import Role, User
+from service_kit.logging import JsonFormatter
 from service_kit.testing import FakeClock
 from service_kit.testing.auth import bearer
 from tests.conftest import make_settings
@@ -1104,7 +1104,7 @@ def log_output(app: OpenAPI) -> Iterator[io.StringIO]:
     formatter = next(
         handler.formatter
         for handler in logging.getLogger().handlers
-        if isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+        if isinstance(handler.formatter, JsonFormatter)
     )
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)

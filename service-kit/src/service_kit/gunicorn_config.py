@@ -82,7 +82,9 @@ class JsonAccessLogger(glogging.Logger):  # type: ignore[misc]
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
         if not self.access_log_enabled:
             return
-        response_headers = {name.lower(): value for name, value in resp.headers}
+        request_id = next(
+            (value for name, value in resp.headers if name.lower() == "x-request-id"), None
+        )
         self.access_log.info(
             "request",
             extra={
@@ -91,7 +93,7 @@ class JsonAccessLogger(glogging.Logger):  # type: ignore[misc]
                 "status": resp.status_code,
                 "duration_ms": round(request_time.total_seconds() * 1000, 2),
                 "bytes": getattr(resp, "sent", None),
-                "request_id": response_headers.get("x-request-id"),
+                "request_id": request_id,
                 "remote_addr": environ.get("REMOTE_ADDR"),
             },
         )

@@ -1,9 +1,17 @@
-"""JSON logging for the app and gunicorn: structlog renders, stdlib loggers feed it."""
+"""JSON logging for the app and gunicorn: stdlib loggers feed one JSON line per record.
 
+Every line carries `event` (the message), `level`, `logger`, `timestamp` (ISO 8601, UTC), `pid`,
+the request id bound for the request (structlog's context variables) and the record's `extra`
+fields, sensitive ones redacted. `JsonFormatter` writes them in one step; the human-readable
+console form (`json=False`, development) goes through structlog's renderer.
+"""
+
+import json as jsonlib
 import logging
 import logging.config
 import os
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final
 
 import structlog
 
@@ -20,6 +28,44 @@ _SENSITIVE_KEYS = frozenset(
         "secret",
     }
 )
+
+
+_RECORD_FIELDS: Final = frozenset(
+    logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__
+) | {"message", "asctime", "taskName", "_logger", "_name"}
+"""A LogRecord's own attributes: anything else on a record came from `extra`."""
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, with the fields structlog's pipeline gave them (see the
+    module docstring), for a fraction of its cost: that pipeline copies every record and runs
+    seven processors over it, 23 us a line measured, a tenth of a 304's CPU at 1,000 req/s.
+    Values JSON has no form for are written as `str()`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = dict(structlog.contextvars.get_contextvars())
+        if isinstance(record.msg, dict):  # a structlog logger's event (`wrap_for_formatter`)
+            line.update(record.msg)
+        else:
+            line["event"] = record.getMessage()
+        line["level"] = record.levelname.lower()
+        line["logger"] = record.name
+        line["timestamp"] = _iso_utc(record.created)
+        line["pid"] = record.process
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS:
+                line[key] = value
+        for key in _SENSITIVE_KEYS.intersection(line):
+            line[key] = "[redacted]"
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return jsonlib.dumps(line, default=str)
+
+
+def _iso_utc(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _drop_sensitive(
@@ -54,23 +100,23 @@ def _shared_processors() -> list[structlog.typing.Processor]:
 
 def logging_config_dict(*, level: str = "INFO", json: bool = True) -> dict[str, Any]:
     """A `logging.config.dictConfig` mapping; gunicorn's `logconfig_dict` uses it too."""
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter}
+        if json
+        else {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.dev.ConsoleRenderer(colors=False),
+            ],
+            "foreign_pre_chain": _shared_processors(),
+        }
     )
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {
-            "structured": {
-                "()": structlog.stdlib.ProcessorFormatter,
-                "processors": [
-                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info,
-                    renderer,
-                ],
-                "foreign_pre_chain": _shared_processors(),
-            }
-        },
+        "formatters": {"structured": formatter},
         "handlers": {
             "stdout": {
                 "class": "logging.StreamHandler",
@@ -90,7 +136,8 @@ def logging_config_dict(*, level: str = "INFO", json: bool = True) -> dict[str, 
 
 
 def configure_logging(*, level: str = "INFO", json: bool = True) -> None:
-    """Route every stdlib logger through structlog's JSON renderer; safe to call repeatedly."""
+    """Route every stdlib logger (and structlog's) to stdout as JSON lines (`json=False`:
+    console lines); safe to call repeatedly."""
     logging.config.dictConfig(logging_config_dict(level=level, json=json))
     structlog.configure(
         processors=[

@@ -4,9 +4,12 @@ import io
 import json
 import logging
 import os
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import structlog
 
 from service_kit.logging import logging_config_dict
 
@@ -42,3 +45,43 @@ def test_sensitive_fields_are_redacted_in_log_lines(output: io.StringIO) -> None
     line = json.loads(output.getvalue())
 
     assert line["password"] == "[redacted]"
+
+
+def test_log_lines_carry_the_bound_request_id_and_a_utc_timestamp(output: io.StringIO) -> None:
+    structlog.contextvars.bind_contextvars(request_id="req-12345678")
+    try:
+        logging.getLogger("test.logging").info("handled")
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+    line = json.loads(output.getvalue())
+
+    assert line["request_id"] == "req-12345678"
+    assert line["logger"] == "test.logging"
+    stamped = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00"))
+    assert stamped.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - stamped) < timedelta(minutes=1)
+
+
+def test_log_lines_hold_extras_but_not_the_records_own_attributes(output: io.StringIO) -> None:
+    item = uuid.uuid4()
+    logging.getLogger("test.logging").info("made %s", "it", extra={"item": item})
+
+    line = json.loads(output.getvalue())
+
+    assert line["event"] == "made it"
+    assert line["item"] == str(item)  # no JSON form: written as str()
+    assert not {"lineno", "pathname", "args", "msg", "exc_info"} & set(line)
+
+
+def test_log_lines_render_an_exception_with_its_traceback(output: io.StringIO) -> None:
+    try:
+        raise ValueError("broken")
+    except ValueError:
+        logging.getLogger("test.logging").exception("failed")
+
+    line = json.loads(output.getvalue())
+
+    assert line["level"] == "error"
+    assert "ValueError: broken" in line["exception"]
+    assert "Traceback" in line["exception"]

@@ -59,7 +59,7 @@ def _item_response(
         headers["Location"] = url_for("items.get_item", item_id=str(body.id))
     if replayed:
         headers[REPLAYED_HEADER] = "true"
-    return body.model_dump(mode="json"), status, headers
+    return json_response(body, status, headers)
 
 
 @items_bp.post(
