@@ -3,8 +3,9 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 
-from sqlalchemy import ColumnElement, delete, exists, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, exists, select, update
 
 from identity.models import RefreshToken, RefreshTokenFamily
 from service_kit.db import BaseRepository
@@ -25,13 +26,9 @@ class RefreshTokenRepository(BaseRepository[RefreshToken]):
     ) -> tuple[RefreshToken, RefreshTokenFamily] | None:
         """The token and its family in one statement; the token's row locked until the
         transaction ends (only it), so rotations are serialised."""
-        stmt = (
-            select(RefreshToken, RefreshTokenFamily)
-            .join(RefreshTokenFamily, RefreshTokenFamily.id == RefreshToken.family_id)
-            .where(RefreshToken.token_hash == token_hash)
-            .with_for_update(of=RefreshToken)
-        )
-        row = self.session.execute(stmt).one_or_none()
+        row = self.session.execute(
+            _TOKEN_WITH_FAMILY_FOR_UPDATE, {"token_hash": token_hash}
+        ).one_or_none()
         return None if row is None else (row[0], row[1])
 
     def find_successor(self, token: RefreshToken) -> RefreshToken | None:
@@ -44,13 +41,7 @@ class RefreshTokenRepository(BaseRepository[RefreshToken]):
         the grace window. Each rotation clears its parent's, so no other token of a live
         family keeps one (revoking a family forgets them all: `RefreshTokenFamilyRepository.
         revoke_*`; the prune forgets any past the window)."""
-        stmt = (
-            update(RefreshToken)
-            .where(RefreshToken.id == token_id, RefreshToken.successor_ciphertext.isnot(None))
-            .values(successor_ciphertext=None)
-            .execution_options(synchronize_session=False)
-        )
-        self.session.execute(stmt)
+        self.session.execute(_CLEAR_SUCCESSOR_CIPHERTEXT, {"token_id": token_id})
 
     def clear_stale_successor_ciphertexts(self, *, used_before: datetime) -> int:
         stmt = (
@@ -147,3 +138,19 @@ class RefreshTokenFamilyRepository(BaseRepository[RefreshTokenFamily]):
             | (RefreshTokenFamily.revoked_at.isnot(None) & ~has_tokens)
         )
         return affected_rows(self.session.execute(stmt))
+
+
+# Built once: every refresh runs them, and building a statement costs more than running a
+# cached one.
+_TOKEN_WITH_FAMILY_FOR_UPDATE: Final = (
+    select(RefreshToken, RefreshTokenFamily)
+    .join(RefreshTokenFamily, RefreshTokenFamily.id == RefreshToken.family_id)
+    .where(RefreshToken.token_hash == bindparam("token_hash"))
+    .with_for_update(of=RefreshToken)
+)
+_CLEAR_SUCCESSOR_CIPHERTEXT: Final = (
+    update(RefreshToken)
+    .where(RefreshToken.id == bindparam("token_id"), RefreshToken.successor_ciphertext.isnot(None))
+    .values(successor_ciphertext=None)
+    .execution_options(synchronize_session=False)
+)

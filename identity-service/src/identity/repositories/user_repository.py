@@ -2,8 +2,9 @@
 
 import uuid
 from collections.abc import Sequence
+from typing import Final
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from identity.models import RefreshToken, RefreshTokenFamily, User
 from service_kit.db import (
@@ -47,15 +48,9 @@ class UserRepository(BaseRepository[User]):
     def find_by_refresh_token_for_update(self, token_hash: str) -> User | None:
         """The live user whose session holds the refresh token with this hash, re-read and
         locked like `find_by_id_for_update` (the user's row only), in one statement."""
-        stmt = (
-            select(User)
-            .join(RefreshTokenFamily, RefreshTokenFamily.user_id == User.id)
-            .join(RefreshToken, RefreshToken.family_id == RefreshTokenFamily.id)
-            .where(RefreshToken.token_hash == token_hash, User.deleted_at.is_(None))
-            .with_for_update(key_share=True, of=User)
-            .execution_options(populate_existing=True)
-        )
-        return self.session.scalars(stmt).one_or_none()
+        return self.session.scalars(
+            _USER_BY_REFRESH_TOKEN_FOR_UPDATE, {"token_hash": token_hash}
+        ).one_or_none()
 
     def exists_with_email(self, email: str) -> bool:
         return self.find_by_email(email) is not None
@@ -79,3 +74,14 @@ class UserRepository(BaseRepository[User]):
             params = keyset_params(after)
         stmt = stmt.order_by(*keyset_order(User.created_at, User.id, newest_first=False))
         return self.session.scalars(stmt.limit(limit), params).all()
+
+
+# Built once: a refresh runs it, and building a statement costs more than running a cached one.
+_USER_BY_REFRESH_TOKEN_FOR_UPDATE: Final = (
+    select(User)
+    .join(RefreshTokenFamily, RefreshTokenFamily.user_id == User.id)
+    .join(RefreshToken, RefreshToken.family_id == RefreshTokenFamily.id)
+    .where(RefreshToken.token_hash == bindparam("token_hash"), User.deleted_at.is_(None))
+    .with_for_update(key_share=True, of=User)
+    .execution_options(populate_existing=True)
+)

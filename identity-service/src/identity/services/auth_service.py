@@ -285,19 +285,20 @@ class AuthService:
         token.used_at = now
         if self._policy.reuse_grace_seconds > 0:
             token.successor_ciphertext = self._box.encrypt(raw_successor.encode())
-        successor = self._tokens.add(
+        family.last_used_at = now
+        family.expires_at = self._policy.expiry(login_at=family.created_at, now=now)
+        if user_agent:
+            family.user_agent = _clip(user_agent)
+        # Last: adding flushes, and every change above goes in that one flush.
+        self._tokens.add(
             RefreshToken(
                 family_id=family.id,
                 parent_id=token.id,
                 token_hash=hash_refresh_token(raw_successor),
                 created_at=now,
-                expires_at=self._policy.expiry(login_at=family.created_at, now=now),
+                expires_at=family.expires_at,
             )
         )
-        family.last_used_at = now
-        family.expires_at = successor.expires_at
-        if user_agent:
-            family.user_agent = _clip(user_agent)
         return _grant(user, family, raw_successor)
 
     def _start_chain(self, user: User, family: RefreshTokenFamily, *, now: datetime) -> _Grant:
