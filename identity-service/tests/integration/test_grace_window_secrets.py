@@ -182,7 +182,7 @@ def test_rotation_chain_leaves_only_the_parent_of_the_live_token_keeping_a_succe
     assert keepers == [hash_refresh_token(third.refresh_token)]
 
 
-def test_rotation_reads_the_locked_user_and_the_locked_token_with_its_family_in_two_statements(
+def test_rotation_is_two_locking_reads_and_one_statement_writing_it(
     rotated: RotatedSession, connection: Connection
 ) -> None:
     sent: list[str] = []
@@ -205,13 +205,41 @@ def test_rotation_reads_the_locked_user_and_the_locked_token_with_its_family_in_
     assert reads[0].endswith("FOR NO KEY UPDATE OF users")
     assert "JOIN refresh_token_families" in reads[1]
     assert reads[1].endswith("FOR UPDATE OF refresh_tokens")
-    # then the parent's kept successor cleared by its key and the flush (the used token, the
-    # new one, the family); nothing reads or scans the family's tokens
-    writes = [sql.split(" SET ")[0].split(" (")[0] for sql in sent[2:]]
-    assert writes == [
-        "UPDATE refresh_tokens",
-        "UPDATE refresh_tokens",
-        "INSERT INTO refresh_tokens",
-        "UPDATE refresh_token_families",
-    ]
-    assert "refresh_tokens.family_id" not in sent[2]
+    # then one statement writes the rotation: the parent's kept successor cleared by its key,
+    # the token used, the family touched, the successor inserted; nothing scans the family
+    assert len(sent) == 3
+    write = sent[2]
+    assert write.startswith("WITH cleared_parent AS")
+    assert "WHERE refresh_tokens.id = " in write
+    assert "refresh_tokens.family_id =" not in write
+    assert "UPDATE refresh_token_families" in write
+    assert "INSERT INTO refresh_tokens" in write
+
+
+def test_rotation_writes_the_used_token_the_successor_and_the_family_as_the_orm_would(
+    rotated: RotatedSession,
+) -> None:
+    rotated.clock.advance(seconds=5)
+    now = rotated.clock.now()
+
+    third = rotated.auth.rotate_refresh_token(rotated.second.refresh_token, user_agent="Agent/2")
+
+    rotated.session.expire_all()
+    used = rotated.session.scalars(
+        select(RefreshToken).where(
+            RefreshToken.token_hash == hash_refresh_token(rotated.second.refresh_token)
+        )
+    ).one()
+    successor = rotated.session.scalars(
+        select(RefreshToken).where(
+            RefreshToken.token_hash == hash_refresh_token(third.refresh_token)
+        )
+    ).one()
+    family = rotated.session.get(RefreshTokenFamily, used.family_id)
+    assert family is not None
+    assert (used.used_at, used.updated_at) == (now, now)
+    assert used.successor_ciphertext is not None
+    assert (successor.parent_id, successor.family_id) == (used.id, used.family_id)
+    assert (successor.created_at, successor.used_at) == (now, None)
+    assert successor.expires_at == family.expires_at > now
+    assert (family.last_used_at, family.user_agent) == (now, "Agent/2")

@@ -2,14 +2,32 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import ColumnElement, bindparam, delete, exists, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from identity.models import RefreshToken, RefreshTokenFamily
 from service_kit.db import BaseRepository
 from service_kit.db.repository import affected_rows
+
+
+@dataclass(frozen=True, slots=True)
+class Rotation:
+    """What rotating `token` (of `family`) writes, at `at`."""
+
+    token: RefreshToken
+    family: RefreshTokenFamily
+    at: datetime
+    successor_hash: str
+    successor_ciphertext: str | None
+    """The successor, encrypted, kept on `token` for the grace window (None: no window)."""
+    expires_at: datetime
+    """The successor's expiry, and the family's."""
+    user_agent: str | None
+    """The family's new user agent (clipped); None keeps the one it has."""
 
 
 class RefreshTokenRepository(BaseRepository[RefreshToken]):
@@ -35,13 +53,58 @@ class RefreshTokenRepository(BaseRepository[RefreshToken]):
         stmt = select(RefreshToken).where(RefreshToken.parent_id == token.id)
         return self.session.scalars(stmt).one_or_none()
 
-    def clear_successor_ciphertext(self, token_id: int) -> None:
-        """Forget the successor a token kept for replays, before the next rotation keeps a new
-        one on its successor: only the immediate parent of the live token may replay within
-        the grace window. Each rotation clears its parent's, so no other token of a live
-        family keeps one (revoking a family forgets them all: `RefreshTokenFamilyRepository.
-        revoke_*`; the prune forgets any past the window)."""
-        self.session.execute(_CLEAR_SUCCESSOR_CIPHERTEXT, {"token_id": token_id})
+    def record_rotation(self, rotation: "Rotation") -> None:
+        """Write a rotation: the presented token used (keeping the successor's ciphertext for
+        the grace window), its parent's kept successor forgotten (only the immediate parent of
+        the live token may replay; each rotation clears its parent's, so no other token of a
+        live family keeps one, and revoking a family forgets them all), the successor inserted
+        and the family's last use, expiry and user agent. The token and family objects are
+        updated in memory as written.
+
+        On PostgreSQL that is one statement (the three UPDATEs as CTEs of the INSERT, one round
+        trip instead of four); elsewhere the session's unit of work."""
+        token, family = rotation.token, rotation.family
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.connection().execute(
+                _ROTATION,
+                {
+                    "p_parent_id": token.parent_id,
+                    "p_token_id": token.id,
+                    "p_family_id": family.id,
+                    "p_now": rotation.at,
+                    "p_ciphertext": rotation.successor_ciphertext,
+                    "p_expires_at": rotation.expires_at,
+                    "p_user_agent": rotation.user_agent,
+                    "p_token_hash": rotation.successor_hash,
+                    "p_public_id": uuid.uuid4(),
+                },
+            ).scalar_one()
+            for obj, key, value in (
+                (token, "used_at", rotation.at),
+                (token, "successor_ciphertext", rotation.successor_ciphertext),
+                (family, "last_used_at", rotation.at),
+                (family, "expires_at", rotation.expires_at),
+                (family, "user_agent", rotation.user_agent or family.user_agent),
+            ):
+                set_committed_value(obj, key, value)
+            return
+        if token.parent_id is not None:
+            self.session.execute(_CLEAR_SUCCESSOR_CIPHERTEXT, {"token_id": token.parent_id})
+        token.used_at = rotation.at
+        token.successor_ciphertext = rotation.successor_ciphertext
+        family.last_used_at = rotation.at
+        family.expires_at = rotation.expires_at
+        if rotation.user_agent:
+            family.user_agent = rotation.user_agent
+        self.add(
+            RefreshToken(
+                family_id=family.id,
+                parent_id=token.id,
+                token_hash=rotation.successor_hash,
+                created_at=rotation.at,
+                expires_at=rotation.expires_at,
+            )
+        )
 
     def clear_stale_successor_ciphertexts(self, *, used_before: datetime) -> int:
         stmt = (
@@ -154,3 +217,51 @@ _CLEAR_SUCCESSOR_CIPHERTEXT: Final = (
     .values(successor_ciphertext=None)
     .execution_options(synchronize_session=False)
 )
+
+_ROTATION_CLEARS_PARENT: Final = (
+    update(RefreshToken)
+    .where(
+        RefreshToken.id == bindparam("p_parent_id"), RefreshToken.successor_ciphertext.isnot(None)
+    )
+    .values(successor_ciphertext=None, updated_at=bindparam("p_now"))
+    .cte("cleared_parent")
+)
+_ROTATION_USES_TOKEN: Final = (
+    update(RefreshToken)
+    .where(RefreshToken.id == bindparam("p_token_id"))
+    .values(
+        used_at=bindparam("p_now"),
+        successor_ciphertext=bindparam("p_ciphertext"),
+        updated_at=bindparam("p_now"),
+    )
+    .cte("used_token")
+)
+_ROTATION_TOUCHES_FAMILY: Final = (
+    update(RefreshTokenFamily)
+    .where(RefreshTokenFamily.id == bindparam("p_family_id"))
+    .values(
+        last_used_at=bindparam("p_now"),
+        expires_at=bindparam("p_expires_at"),
+        user_agent=func.coalesce(bindparam("p_user_agent"), RefreshTokenFamily.user_agent),
+        updated_at=bindparam("p_now"),
+    )
+    .cte("touched_family")
+)
+_ROTATION: Final = select(
+    insert(RefreshToken)
+    .values(
+        public_id=bindparam("p_public_id"),
+        family_id=bindparam("p_family_id"),
+        parent_id=bindparam("p_token_id"),
+        token_hash=bindparam("p_token_hash"),
+        created_at=bindparam("p_now"),
+        updated_at=bindparam("p_now"),
+        expires_at=bindparam("p_expires_at"),
+    )
+    .returning(RefreshToken.id)
+    .cte("successor")
+    .c.id
+).add_cte(_ROTATION_CLEARS_PARENT, _ROTATION_USES_TOKEN, _ROTATION_TOUCHES_FAMILY)
+"""PostgreSQL: a rotation's four writes in one statement (data-modifying CTEs run whether or
+not the statement refers to them; each touches other rows). Every value is bound, the update
+times from the service's clock: a CTE cannot take Python-side column defaults."""

@@ -17,6 +17,7 @@ from identity.models import RefreshToken, RefreshTokenFamily, User, normalise_em
 from identity.repositories.refresh_token_repository import (
     RefreshTokenFamilyRepository,
     RefreshTokenRepository,
+    Rotation,
 )
 from identity.repositories.user_repository import UserRepository
 from identity.security.hashing import PasswordHasher
@@ -278,25 +279,19 @@ class AuthService:
         now: datetime,
         user_agent: str | None,
     ) -> _Grant:
-        # Only the immediate parent of the live token may replay within the grace window.
-        if token.parent_id is not None:
-            self._tokens.clear_successor_ciphertext(token.parent_id)
         raw_successor = new_refresh_token()
-        token.used_at = now
-        if self._policy.reuse_grace_seconds > 0:
-            token.successor_ciphertext = self._box.encrypt(raw_successor.encode())
-        family.last_used_at = now
-        family.expires_at = self._policy.expiry(login_at=family.created_at, now=now)
-        if user_agent:
-            family.user_agent = _clip(user_agent)
-        # Last: adding flushes, and every change above goes in that one flush.
-        self._tokens.add(
-            RefreshToken(
-                family_id=family.id,
-                parent_id=token.id,
-                token_hash=hash_refresh_token(raw_successor),
-                created_at=now,
-                expires_at=family.expires_at,
+        self._tokens.record_rotation(
+            Rotation(
+                token=token,
+                family=family,
+                at=now,
+                successor_hash=hash_refresh_token(raw_successor),
+                # kept for the grace window: only the immediate parent of the live token replays
+                successor_ciphertext=self._box.encrypt(raw_successor.encode())
+                if self._policy.reuse_grace_seconds > 0
+                else None,
+                expires_at=self._policy.expiry(login_at=family.created_at, now=now),
+                user_agent=_clip(user_agent),
             )
         )
         return _grant(user, family, raw_successor)
