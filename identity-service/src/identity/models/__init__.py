@@ -2,7 +2,7 @@
 
 from identity.models.base import Base
 from identity.models.outbox_event import OutboxEvent
-from identity.models.refresh_token import RefreshToken, RefreshTokenFamily
+from identity.models.refresh_token import RefreshToken, RefreshTokenFamily, RevokeReason
 from identity.models.signing_key import KeyState, SigningKey
 from identity.models.user import Role, User, normalise_email
 
@@ -12,6 +12,7 @@ __all__ = [
     "OutboxEvent",
     "RefreshToken",
     "RefreshTokenFamily",
+    "RevokeReason",
     "Role",
     "SigningKey",
     "User",

@@ -1,12 +1,27 @@
 """Refresh-token families (one per login) and the tokens rotated within them."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from identity.models.base import Base
 from service_kit.db import PublicIdMixin, TimestampMixin, UTCDateTime
+
+
+class RevokeReason(StrEnum):
+    """Why sessions or access tokens were revoked: kept on a revoked family and sent in the
+    `identity.session.revoked` / `identity.tokens.revoked` events (their `reason`)."""
+
+    LOGOUT = "logout"
+    LOGOUT_ALL = "logout_all"
+    SESSION_DELETED = "session_deleted"
+    REUSE_DETECTED = "reuse_detected"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a secret
+    DEACTIVATED = "deactivated"
+    ROLE_CHANGED = "role_changed"
+    ACCOUNT_DELETED = "account_deleted"
 
 
 class RefreshTokenFamily(PublicIdMixin, TimestampMixin, Base):

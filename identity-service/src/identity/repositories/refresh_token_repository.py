@@ -9,7 +9,7 @@ from typing import Final
 from sqlalchemy import ColumnElement, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from identity.models import RefreshToken, RefreshTokenFamily
+from identity.models import RefreshToken, RefreshTokenFamily, RevokeReason
 from service_kit.db import BaseRepository
 from service_kit.db.repository import affected_rows
 
@@ -151,14 +151,18 @@ class RefreshTokenFamilyRepository(BaseRepository[RefreshTokenFamily]):
     # Each revocation returns the public ids (`sid`s) of the families it revoked: those not
     # revoked before. Families already revoked are left as they were.
 
-    def revoke_family(self, family_id: int, *, at: datetime, reason: str) -> list[uuid.UUID]:
+    def revoke_family(
+        self, family_id: int, *, at: datetime, reason: RevokeReason
+    ) -> list[uuid.UUID]:
         return self._revoke(RefreshTokenFamily.id == family_id, at=at, reason=reason)
 
-    def revoke_all_for_user(self, user_id: int, *, at: datetime, reason: str) -> list[uuid.UUID]:
+    def revoke_all_for_user(
+        self, user_id: int, *, at: datetime, reason: RevokeReason
+    ) -> list[uuid.UUID]:
         return self._revoke(RefreshTokenFamily.user_id == user_id, at=at, reason=reason)
 
     def revoke_all_for_user_except(
-        self, user_id: int, *, keep_family_public_id: uuid.UUID, at: datetime, reason: str
+        self, user_id: int, *, keep_family_public_id: uuid.UUID, at: datetime, reason: RevokeReason
     ) -> list[uuid.UUID]:
         return self._revoke(
             (RefreshTokenFamily.user_id == user_id)
@@ -168,7 +172,7 @@ class RefreshTokenFamilyRepository(BaseRepository[RefreshTokenFamily]):
         )
 
     def _revoke(
-        self, condition: ColumnElement[bool], *, at: datetime, reason: str
+        self, condition: ColumnElement[bool], *, at: datetime, reason: RevokeReason
     ) -> list[uuid.UUID]:
         """Revoke the families matching `condition` that are not revoked yet."""
         stmt = (

@@ -13,7 +13,7 @@ from identity.errors import (
     RefreshTokenReusedError,
     SessionNotFoundError,
 )
-from identity.models import RefreshToken, RefreshTokenFamily, User, normalise_email
+from identity.models import RefreshToken, RefreshTokenFamily, RevokeReason, User, normalise_email
 from identity.repositories.refresh_token_repository import (
     RefreshTokenFamilyRepository,
     RefreshTokenRepository,
@@ -171,9 +171,9 @@ class AuthService:
             if user is None or token is None:
                 return
             revoked = self._families.revoke_family(
-                token.family_id, at=self._clock.now(), reason="logout"
+                token.family_id, at=self._clock.now(), reason=RevokeReason.LOGOUT
             )
-            self._events.sessions_revoked(user, revoked, reason="logout")
+            self._events.sessions_revoked(user, revoked, reason=RevokeReason.LOGOUT)
         logger.info("session logged out")
 
     def revoke_all_sessions(self, *, user_id: uuid.UUID) -> int:
@@ -182,9 +182,11 @@ class AuthService:
         with transaction(self._session):
             user = self._lock_user(user)
             now = self._clock.now()  # after the lock: see `_lock_user`
-            revoked = self._families.revoke_all_for_user(user.id, at=now, reason="logout_all")
+            revoked = self._families.revoke_all_for_user(
+                user.id, at=now, reason=RevokeReason.LOGOUT_ALL
+            )
             not_before = user.revoke_access_tokens(at=now)
-            self._events.tokens_revoked(user, not_before=not_before, reason="logout_all")
+            self._events.tokens_revoked(user, not_before=not_before, reason=RevokeReason.LOGOUT_ALL)
         logger.info("all sessions revoked", extra={"user_id": str(user_id), "count": len(revoked)})
         return len(revoked)
 
@@ -215,8 +217,10 @@ class AuthService:
             family = self._families.find_by_public_id(session_id, user_id=user.id)
             if family is None or not family.is_live(now):
                 raise SessionNotFoundError()
-            revoked = self._families.revoke_family(family.id, at=now, reason="session_deleted")
-            self._events.sessions_revoked(user, revoked, reason="session_deleted")
+            revoked = self._families.revoke_family(
+                family.id, at=now, reason=RevokeReason.SESSION_DELETED
+            )
+            self._events.sessions_revoked(user, revoked, reason=RevokeReason.SESSION_DELETED)
         logger.info(
             "session revoked", extra={"user_id": str(user_id), "session_id": str(session_id)}
         )
@@ -266,8 +270,10 @@ class AuthService:
                 family.last_used_at = now
                 return _grant(user, family, raw_successor.decode())
 
-        revoked = self._families.revoke_family(family.id, at=now, reason="reuse_detected")
-        self._events.sessions_revoked(user, revoked, reason="reuse_detected")
+        revoked = self._families.revoke_family(
+            family.id, at=now, reason=RevokeReason.REUSE_DETECTED
+        )
+        self._events.sessions_revoked(user, revoked, reason=RevokeReason.REUSE_DETECTED)
         return _Reused(family.public_id)
 
     def _rotate(

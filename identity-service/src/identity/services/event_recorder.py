@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from identity.models import User
+from identity.models import RevokeReason, User
 from identity.repositories.outbox_repository import OutboxRepository
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.events.contract import (
@@ -66,7 +66,7 @@ class EventRecorder:
         self._record(UserDeleted(user_id=user.public_id, sequence=user.next_event_sequence()))
 
     def sessions_revoked(
-        self, user: User, session_ids: Sequence[uuid.UUID], *, reason: str
+        self, user: User, session_ids: Sequence[uuid.UUID], *, reason: RevokeReason
     ) -> None:
         """Announce revoked sessions; nothing when none was revoked."""
         if not session_ids:
@@ -80,7 +80,7 @@ class EventRecorder:
             )
         )
 
-    def tokens_revoked(self, user: User, *, not_before: datetime, reason: str) -> None:
+    def tokens_revoked(self, user: User, *, not_before: datetime, reason: RevokeReason) -> None:
         """Announce `User.revoke_access_tokens`: tokens with `iat` before `not_before` are void."""
         self._record(
             TokensRevoked(

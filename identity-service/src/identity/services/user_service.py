@@ -13,7 +13,7 @@ from identity.errors import (
     PasswordPolicyError,
     UserNotFoundError,
 )
-from identity.models import Role, User, normalise_email
+from identity.models import RevokeReason, Role, User, normalise_email
 from identity.repositories.refresh_token_repository import RefreshTokenFamilyRepository
 from identity.repositories.user_repository import UserRepository
 from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange, UserCreate, UserUpdate
@@ -198,9 +198,9 @@ class UserService:
                 user.id,
                 keep_family_public_id=current_session_id,
                 at=self._clock.now(),
-                reason="password_changed",
+                reason=RevokeReason.PASSWORD_CHANGED,
             )
-            self._events.sessions_revoked(user, revoked, reason="password_changed")
+            self._events.sessions_revoked(user, revoked, reason=RevokeReason.PASSWORD_CHANGED)
         logger.info("password changed", extra={"user_id": str(user_id), "revoked": len(revoked)})
 
     def delete_own_account(self, user_id: uuid.UUID, *, auth_time: datetime | None) -> None:
@@ -252,12 +252,12 @@ class UserService:
             if changes:
                 self._events.user_updated(user, UserChanges.model_validate(changes))
             if changes.get("is_active") is False:
-                self._families.revoke_all_for_user(user.id, at=now, reason="deactivated")
-                self._revoke_access_tokens(user, at=now, reason="deactivated")
+                self._families.revoke_all_for_user(user.id, at=now, reason=RevokeReason.DEACTIVATED)
+                self._revoke_access_tokens(user, at=now, reason=RevokeReason.DEACTIVATED)
             elif "role" in changes:
                 # Tokens carry the role: those issued before are void; a refresh (the session
                 # lives on) or a new login gets a token with the new role.
-                self._revoke_access_tokens(user, at=now, reason="role_changed")
+                self._revoke_access_tokens(user, at=now, reason=RevokeReason.ROLE_CHANGED)
         logger.info("user updated by admin", extra={"user_id": str(user_id)})
         return user
 
@@ -284,13 +284,13 @@ class UserService:
         with transaction(self._session):
             user = self._lock_any(user)
             now = self._clock.now()
-            self._families.revoke_all_for_user(user.id, at=now, reason="account_deleted")
-            self._revoke_access_tokens(user, at=now, reason="account_deleted")
+            self._families.revoke_all_for_user(user.id, at=now, reason=RevokeReason.ACCOUNT_DELETED)
+            self._revoke_access_tokens(user, at=now, reason=RevokeReason.ACCOUNT_DELETED)
             user.soft_delete(at=now)
             self._events.user_deleted(user)
         logger.info("user deleted", extra={"user_id": str(user.public_id)})
 
-    def _revoke_access_tokens(self, user: User, *, at: datetime, reason: str) -> None:
+    def _revoke_access_tokens(self, user: User, *, at: datetime, reason: RevokeReason) -> None:
         not_before = user.revoke_access_tokens(at=at)
         self._events.tokens_revoked(user, not_before=not_before, reason=reason)
 
