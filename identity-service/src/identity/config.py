@@ -5,6 +5,7 @@ from typing import Literal, Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from identity.security.password_limits import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from service_kit.config import ServiceSettings
 
 
@@ -28,7 +29,9 @@ class IdentitySettings(ServiceSettings):
     """Comma-separated Fernet keys; the first encrypts, all decrypt (MultiFernet rotation)."""
     jwks_max_age_seconds: int = Field(default=300, ge=0, le=86_400)
     verification_key_cache_seconds: int = Field(default=30, ge=0, le=3600)
-    password_min_length: int = Field(default=8, ge=8, le=128)
+    password_min_length: int = Field(
+        default=PASSWORD_MIN_LENGTH, ge=PASSWORD_MIN_LENGTH, le=PASSWORD_MAX_LENGTH
+    )
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)

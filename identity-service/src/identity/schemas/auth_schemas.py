@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
+from identity.security.password_limits import PASSWORD_MAX_LENGTH
 from service_kit.schemas import InputModel, OutputModel, ParamModel, Text
 
 RefreshTokenStr = Annotated[str, StringConstraints(min_length=1, max_length=512)]
@@ -13,7 +14,7 @@ RefreshTokenStr = Annotated[str, StringConstraints(min_length=1, max_length=512)
 
 class LoginRequest(InputModel):
     email: Annotated[Text, StringConstraints(min_length=1, max_length=320)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
 
 
 class RefreshRequest(InputModel):

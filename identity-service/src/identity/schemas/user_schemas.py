@@ -8,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
 
 from identity.models import Role
+from identity.security.password_limits import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from service_kit.schemas import (
     InputModel,
     Omittable,
@@ -18,9 +19,10 @@ from service_kit.schemas import (
     Text,
 )
 
-Password = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-NEW_PASSWORD_MIN_LENGTH = 8
-NewPassword = Annotated[str, StringConstraints(min_length=NEW_PASSWORD_MIN_LENGTH, max_length=128)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
+NewPassword = Annotated[
+    str, StringConstraints(min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
+]
 """A password being set: the default policy's bounds, so a schema-valid password is accepted
 (`IDENTITY_PASSWORD_MIN_LENGTH` above the default makes the policy stricter than documented)."""
 FullName = Annotated[Text, StringConstraints(min_length=1, max_length=100)]

@@ -18,6 +18,7 @@ from identity.repositories.refresh_token_repository import RefreshTokenFamilyRep
 from identity.repositories.user_repository import UserRepository
 from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange, UserCreate, UserUpdate
 from identity.security.hashing import PasswordHasher
+from identity.security.password_limits import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from identity.services.event_recorder import EventRecorder
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
@@ -31,13 +32,12 @@ from service_kit.events.contract import UserChanges
 
 logger = logging.getLogger(__name__)
 
-PASSWORD_MAX_LENGTH = 128
 DEFAULT_REAUTH_MAX_AGE_SECONDS = 300
 
 
 @dataclass(frozen=True, slots=True)
 class PasswordPolicy:
-    min_length: int = 8
+    min_length: int = PASSWORD_MIN_LENGTH
     max_length: int = PASSWORD_MAX_LENGTH
 
     def check(self, password: str) -> None:
