@@ -3,6 +3,7 @@
 import itertools
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -75,12 +76,13 @@ def test_refused_transitions_are_exactly_back_to_draft_when_listing_every_pair()
     }
 
 
-def test_bump_version_adds_one_when_called() -> None:
+def test_record_change_adds_one_to_the_version_and_stamps_the_given_time() -> None:
     item = item_in(ItemStatus.DRAFT)
+    at = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
-    item.bump_version()
+    item.record_change(at=at)
 
-    assert item.version == 2
+    assert (item.version, item.updated_at) == (2, at)
 
 
 @pytest.mark.parametrize("status", list(ItemStatus))

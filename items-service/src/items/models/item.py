@@ -97,8 +97,11 @@ class Item(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
         """Staying in the same status is not a transition and is always allowed."""
         return status == self.status or (self.status, status) in ALLOWED_TRANSITIONS
 
-    def bump_version(self) -> None:
+    def record_change(self, *, at: datetime) -> None:
+        """The caller changed the item: its version (the ETag) goes up and `updated_at` is `at`
+        (the service's clock; left unset, the column's onupdate would stamp the wall clock)."""
         self.version += 1
+        self.updated_at = at
 
     def snapshot(self) -> "ItemSnapshot":
         return ItemSnapshot(

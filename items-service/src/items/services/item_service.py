@@ -197,14 +197,11 @@ class ItemService:
             InvalidStatusTransitionError: the status change is not allowed.
         """
         with transaction(self._session):
-            item = self._items.find_live_for_update(item_id, owner_id=actor.scope)
-            if item is None:
-                raise ItemNotFoundError()
+            item = self._locked(actor, item_id)
             if expected_versions is not None and item.version not in expected_versions:
                 raise PreconditionFailedError()
             if self._apply(item, data):
-                item.bump_version()
-                item.updated_at = self._clock.now()
+                item.record_change(at=self._clock.now())
                 self._items.flush()
         return item
 
@@ -215,13 +212,10 @@ class ItemService:
             ItemNotFoundError: no live item with this id that the actor may see.
         """
         with transaction(self._session):
-            item = self._items.find_live_for_update(item_id, owner_id=actor.scope)
-            if item is None:
-                raise ItemNotFoundError()
+            item = self._locked(actor, item_id)
             now = self._clock.now()
             item.soft_delete(at=now)
-            item.bump_version()
-            item.updated_at = now  # else the column's onupdate stamps the wall clock
+            item.record_change(at=now)
         logger.info("item deleted", extra={"item_id": str(item_id)})
 
     def restore_item(self, actor: Actor, item_id: uuid.UUID) -> Item:
@@ -232,14 +226,11 @@ class ItemService:
             ItemNotFoundError: no item, live or deleted, with this id that the actor may see.
         """
         with transaction(self._session):
-            item = self._items.find_for_update(item_id, owner_id=actor.scope)
-            if item is None:
-                raise ItemNotFoundError()
+            item = self._locked(actor, item_id, deleted_too=True)
             was_deleted = item.is_deleted
             if was_deleted:
                 item.restore()
-                item.bump_version()
-                item.updated_at = self._clock.now()
+                item.record_change(at=self._clock.now())
         if was_deleted:
             logger.info("item restored", extra={"item_id": str(item_id)})
         return item
@@ -274,6 +265,19 @@ class ItemService:
             deleted = self._idempotency.delete_expired(now=self._clock.now())
         logger.info("idempotency records pruned", extra={"count": deleted})
         return deleted
+
+    def _locked(self, actor: Actor, item_id: uuid.UUID, *, deleted_too: bool = False) -> Item:
+        """The item the actor may see (live, or also soft-deleted), its row locked until the
+        transaction ends: call it inside one; writes to one item serialise on the lock.
+
+        Raises:
+            ItemNotFoundError: no such item that the actor may see.
+        """
+        find = self._items.find_for_update if deleted_too else self._items.find_live_for_update
+        item = find(item_id, owner_id=actor.scope)
+        if item is None:
+            raise ItemNotFoundError()
+        return item
 
     def _new_item(self, actor: Actor, data: ItemCreate) -> ItemSnapshot:
         now = self._clock.now()
