@@ -20,6 +20,7 @@ from service_kit.http.openapi import (
     BEARER_SECURITY,
     ViewResult,
     empty_response,
+    json_response,
     problem_responses,
 )
 
@@ -40,7 +41,7 @@ def _user_agent() -> str | None:
 def register(body: UserCreate) -> ViewResult:
     """Create an account."""
     user = wiring.user_service().register_user(body)
-    return UserOut.model_validate(user).model_dump(mode="json"), 201
+    return json_response(UserOut.model_validate(user), 201)
 
 
 @auth_bp.post("/login", responses={200: TokenPairOut, **problem_responses(401, 429)})
@@ -49,14 +50,14 @@ def login(body: LoginRequest) -> ViewResult:
     pair = wiring.auth_service().authenticate(
         email=body.email, password=body.password, user_agent=_user_agent()
     )
-    return TokenPairOut.model_validate(pair).model_dump(mode="json")
+    return json_response(TokenPairOut.model_validate(pair))
 
 
 @auth_bp.post("/refresh", responses={200: TokenPairOut, **problem_responses(401, 429)})
 def refresh(body: RefreshRequest) -> ViewResult:
     """Rotate a refresh token: the old one is used up, a new pair comes back."""
     pair = wiring.auth_service().rotate_refresh_token(body.refresh_token, user_agent=_user_agent())
-    return TokenPairOut.model_validate(pair).model_dump(mode="json")
+    return json_response(TokenPairOut.model_validate(pair))
 
 
 @auth_bp.post("/logout", responses={204: empty_response("Logged out")})
@@ -98,7 +99,7 @@ def list_sessions() -> ViewResult:
         )
         for item in sessions
     ]
-    return SessionList(data=data).model_dump(mode="json")
+    return json_response(SessionList(data=data))
 
 
 @auth_bp.delete(

@@ -1,5 +1,6 @@
 """`/api/v1/users`: the caller's own account, and account management for admins."""
 
+from flask import Response
 from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 
@@ -17,9 +18,9 @@ from service_kit.http.auth import current_principal, require_admin, require_auth
 from service_kit.http.openapi import (
     BEARER_SECURITY,
     CURSOR_VALIDATION_CODES,
-    JsonBody,
     ViewResult,
     empty_response,
+    json_response,
     problem_responses,
 )
 
@@ -39,8 +40,8 @@ ADMIN_CODES = {
 }
 
 
-def _user(user: object) -> JsonBody:
-    return UserOut.model_validate(user).model_dump(mode="json")
+def _user(user: object) -> Response:
+    return json_response(UserOut.model_validate(user))
 
 
 @users_bp.get("/me", responses={200: UserOut})
@@ -106,10 +107,12 @@ def list_users(query: UserListQuery) -> ViewResult:
     page = wiring.user_service().admin_list_users(
         actor_id=current_principal().user_id, limit=query.limit, after=after, search=query.q
     )
-    return UserPage(
-        data=[UserOut.model_validate(user) for user in page.items],
-        next_cursor=cursors.encode(page.next_position) if page.next_position else None,
-    ).model_dump(mode="json")
+    return json_response(
+        UserPage(
+            data=[UserOut.model_validate(user) for user in page.items],
+            next_cursor=cursors.encode(page.next_position) if page.next_position else None,
+        )
+    )
 
 
 @users_bp.get(

@@ -5,7 +5,7 @@ from flask_openapi3.models.tag import Tag
 
 from identity import wiring
 from identity.schemas.wellknown_schemas import AuthorizationServerMetadataOut, Jwk, JwksOut
-from service_kit.http.openapi import ViewResult, problem_responses
+from service_kit.http.openapi import ViewResult, json_response, problem_responses
 
 wellknown_bp = APIBlueprint(
     "wellknown",
@@ -23,7 +23,7 @@ def jwks() -> ViewResult:
     jwks = wiring.key_service().get_public_jwks()
     body = JwksOut(keys=[Jwk.model_validate(jwk) for jwk in jwks])
     max_age = wiring.settings().jwks_max_age_seconds
-    return body.model_dump(mode="json"), 200, {"Cache-Control": f"public, max-age={max_age}"}
+    return json_response(body, 200, {"Cache-Control": f"public, max-age={max_age}"})
 
 
 @wellknown_bp.get("/oauth-authorization-server", responses={200: AuthorizationServerMetadataOut})
@@ -42,4 +42,4 @@ def authorization_server_metadata() -> ViewResult:
         response_types_supported=[],
         grant_types_supported=[],
     )
-    return body.model_dump(mode="json"), 200, {"Cache-Control": "public, max-age=3600"}
+    return json_response(body, 200, {"Cache-Control": "public, max-age=3600"})

@@ -246,6 +246,6 @@ flask-openapi3 cannot resolve when it reads the view's annotations."""
 def json_response(
     model: BaseModel, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    """A JSON response serialised by Pydantic directly (no intermediate dict): the fast path
-    for large bodies such as list pages."""
+    """How the services' controllers answer with a body: the response model serialised by
+    Pydantic straight to JSON (no intermediate dict for Flask to encode again)."""
     return Response(model.model_dump_json(), status, headers, mimetype="application/json")
