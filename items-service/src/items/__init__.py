@@ -10,7 +10,7 @@ from items.controllers.item_controller import items_bp
 from items.revocations import DatabaseRevocationFeed
 from items.wiring import COMPONENTS_KEY, REVOCATIONS_KEY, Components
 from service_kit.clock import SYSTEM_CLOCK, Clock
-from service_kit.db import CursorCodec, Database
+from service_kit.db import CreationOrder, CursorCodec, Database
 from service_kit.http.app import create_service_app
 from service_kit.http.auth import init_auth
 from service_kit.security.jwks_client import JwksClient
@@ -70,8 +70,9 @@ def create_app(
     app.extensions[COMPONENTS_KEY] = Components(
         settings=settings,
         clock=clock,
-        newest_first_cursors=CursorCodec(secret, scope="items:-created_at"),
-        oldest_first_cursors=CursorCodec(secret, scope="items:created_at"),
+        item_cursors={
+            order: CursorCodec(secret, scope=f"items:{order.value}") for order in CreationOrder
+        },
     )
     init_auth(
         app,

@@ -1,5 +1,6 @@
 """The one place where items' objects are put together; services are built per request."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, cast
 
@@ -11,7 +12,7 @@ from items.services.erasure_service import ErasureService
 from items.services.event_service import IdentityEventService
 from items.services.item_service import ItemService
 from service_kit.clock import Clock
-from service_kit.db import CursorCodec
+from service_kit.db import CreationOrder, CursorCodec
 from service_kit.http.db import get_session
 
 COMPONENTS_KEY: Final = "items.components"
@@ -25,8 +26,8 @@ class Components:
 
     settings: ItemsSettings
     clock: Clock
-    newest_first_cursors: CursorCodec
-    oldest_first_cursors: CursorCodec
+    item_cursors: Mapping[CreationOrder, CursorCodec]
+    """One codec per order (scoped by it), so a cursor of one order is refused by the other."""
 
 
 def components() -> Components:
@@ -42,10 +43,9 @@ def item_service() -> ItemService:
     )
 
 
-def item_cursors(*, newest_first: bool) -> CursorCodec:
+def item_cursors(order: CreationOrder) -> CursorCodec:
     """Cursors are bound to their sort order: one from the other order is rejected."""
-    parts = components()
-    return parts.newest_first_cursors if newest_first else parts.oldest_first_cursors
+    return components().item_cursors[order]
 
 
 def identity_event_service(

@@ -9,6 +9,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from items.repositories.item_repository import ItemFilter, ItemRepository
+from service_kit.db import CreationOrder
 from tests.factories import make_item
 
 SEARCHED_NAMES = ("50% off", "5000 off", "a_c", "abc", "C:\\temp", "C:temp")
@@ -57,7 +58,10 @@ def emitted(session: Session) -> Iterator[list[tuple[str, Any]]]:
 
 def _search(repository: ItemRepository, q: str) -> list[str]:
     rows = repository.list_page(
-        ItemFilter(owner_id=None, name_contains=q), limit=10, after=None, newest_first=True
+        ItemFilter(owner_id=None, name_contains=q),
+        limit=10,
+        after=None,
+        order=CreationOrder.NEWEST_FIRST,
     )
     return sorted(row.name for row in rows)
 

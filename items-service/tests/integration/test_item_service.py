@@ -19,7 +19,7 @@ from items.models import IdempotencyRecord, Item, ItemStatus
 from items.repositories.idempotency_repository import IdempotencyRepository
 from items.schemas.item_schemas import ItemCreate, ItemUpdate
 from items.services.item_service import Actor, ItemListParams, ItemService
-from service_kit.db import KeysetPosition
+from service_kit.db import CreationOrder, KeysetPosition
 from service_kit.errors import PreconditionFailedError
 from service_kit.testing import FakeClock
 from tests.factories import make_deleted_item, make_item
@@ -420,17 +420,17 @@ def test_list_items_returns_no_next_position_when_page_reaches_the_end(
     assert page.next_position is None
 
 
-@pytest.mark.parametrize("newest_first", [True, False], ids=["newest-first", "oldest-first"])
+@pytest.mark.parametrize("order", list(CreationOrder), ids=["newest-first", "oldest-first"])
 def test_list_items_breaks_timestamp_ties_on_primary_key_when_items_share_created_at(
-    service: ItemService, session: Session, user: Actor, clock: FakeClock, newest_first: bool
+    service: ItemService, session: Session, user: Actor, clock: FakeClock, order: CreationOrder
 ) -> None:
     items = [make_item(session, owner_id=user.user_id, created_at=clock.now()) for _ in range(4)]
-    params = ItemListParams(newest_first=newest_first)
+    params = ItemListParams(order=order)
     first = service.list_items(user, params, limit=2, after=None)
 
     second = service.list_items(user, params, limit=2, after=first.next_position)
 
-    expected = sorted((item.id for item in items), reverse=newest_first)
+    expected = sorted((item.id for item in items), reverse=order is CreationOrder.NEWEST_FIRST)
     assert [item.id for item in [*first.items, *second.items]] == expected
 
 
@@ -470,7 +470,10 @@ def test_list_items_matches_name_literally_when_filter_has_like_wildcards(
         )
 
     page = service.list_items(
-        user, ItemListParams(name_contains=name_contains, newest_first=False), limit=10, after=None
+        user,
+        ItemListParams(name_contains=name_contains, order=CreationOrder.OLDEST_FIRST),
+        limit=10,
+        after=None,
     )
 
     assert [item.name for item in page.items] == expected
@@ -698,5 +701,7 @@ def test_seed_items_creates_items_in_creation_order_when_seeding_in_batches(
 ) -> None:
     service.seed_items(owner_id=user.user_id, count=5, batch_size=2)
 
-    page = service.list_items(user, ItemListParams(newest_first=False), limit=10, after=None)
+    page = service.list_items(
+        user, ItemListParams(order=CreationOrder.OLDEST_FIRST), limit=10, after=None
+    )
     assert [item.name for item in page.items] == [f"Item {n}" for n in range(1, 6)]

@@ -9,6 +9,7 @@ from sqlalchemy import bindparam, or_, select
 from identity.models import RefreshToken, RefreshTokenFamily, User
 from service_kit.db import (
     BaseRepository,
+    CreationOrder,
     KeysetPosition,
     escape_like,
     keyset_after,
@@ -70,9 +71,13 @@ class UserRepository(BaseRepository[User]):
             )
         params: dict[str, object] = {}
         if after is not None:
-            stmt = stmt.where(keyset_after(User.created_at, User.id, newest_first=False))
+            stmt = stmt.where(
+                keyset_after(User.created_at, User.id, order=CreationOrder.OLDEST_FIRST)
+            )
             params = keyset_params(after)
-        stmt = stmt.order_by(*keyset_order(User.created_at, User.id, newest_first=False))
+        stmt = stmt.order_by(
+            *keyset_order(User.created_at, User.id, order=CreationOrder.OLDEST_FIRST)
+        )
         return self.session.scalars(stmt.limit(limit), params).all()
 
 

@@ -20,6 +20,7 @@ from items.schemas.item_schemas import (
     UpdateHeaders,
 )
 from items.services.item_service import Actor, ItemListParams
+from service_kit.db import CreationOrder
 from service_kit.http.auth import current_principal, require_auth
 from service_kit.http.etags import if_match_versions, if_none_match_hits, version_etag
 from service_kit.http.openapi import (
@@ -92,15 +93,15 @@ def create_item(body: ItemCreate, header: CreateHeaders) -> ViewResult:
 @require_auth
 def list_items(query: ItemListQuery) -> ViewResult:
     """A page of items, newest first by default; filter by `status` and `q` (name contains)."""
-    newest_first = query.sort == "-created_at"
-    cursors = wiring.item_cursors(newest_first=newest_first)
+    order = CreationOrder(query.sort)
+    cursors = wiring.item_cursors(order)
     page = wiring.item_service().list_items(
         _actor(),
         ItemListParams(
             status=query.status,
             name_contains=query.q,
             owner_id=query.owner,
-            newest_first=newest_first,
+            order=order,
         ),
         limit=query.limit,
         after=cursors.decode(query.cursor) if query.cursor else None,

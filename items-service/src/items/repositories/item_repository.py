@@ -18,6 +18,7 @@ from items.models import (
 )
 from service_kit.db import (
     BaseRepository,
+    CreationOrder,
     KeysetPosition,
     escape_like,
     keyset_after,
@@ -90,7 +91,7 @@ class ItemRepository(BaseRepository[Item]):
         return self.session.scalars(stmt.with_for_update()).one_or_none()
 
     def list_page(
-        self, where: ItemFilter, *, limit: int, after: KeysetPosition | None, newest_first: bool
+        self, where: ItemFilter, *, limit: int, after: KeysetPosition | None, order: CreationOrder
     ) -> list[ItemListing]:
         """Live items in (created_at, id) order, continuing after `after`: no OFFSET, no COUNT."""
         stmt = _page_statement(
@@ -98,7 +99,7 @@ class ItemRepository(BaseRepository[Item]):
             by_status=where.status is not None,
             by_name=bool(where.name_contains),
             after=after is not None,
-            newest_first=newest_first,
+            order=order,
         )
         params: dict[str, Any] = {"limit": limit}
         if where.owner_id is not None:
@@ -188,7 +189,7 @@ def _live_statement(*, by_owner: bool) -> Select[Any]:
 
 @functools.cache
 def _page_statement(
-    *, by_owner: bool, by_status: bool, by_name: bool, after: bool, newest_first: bool
+    *, by_owner: bool, by_status: bool, by_name: bool, after: bool, order: CreationOrder
 ) -> Select[Any]:
     """The list query for one combination of filters, built once: it is the hot path, and
     building a statement costs more than executing a cached one. Values are bound per call."""
@@ -200,6 +201,6 @@ def _page_statement(
     if by_name:
         stmt = stmt.where(Item.name.ilike(bindparam("pattern"), escape="\\"))
     if after:
-        stmt = stmt.where(keyset_after(Item.created_at, Item.id, newest_first=newest_first))
-    stmt = stmt.order_by(*keyset_order(Item.created_at, Item.id, newest_first=newest_first))
+        stmt = stmt.where(keyset_after(Item.created_at, Item.id, order=order))
+    stmt = stmt.order_by(*keyset_order(Item.created_at, Item.id, order=order))
     return stmt.limit(bindparam("limit"))

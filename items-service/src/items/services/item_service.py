@@ -22,6 +22,7 @@ from items.repositories.item_repository import ItemFilter, ItemRepository
 from items.schemas.item_schemas import ItemCreate, ItemUpdate
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import (
+    CreationOrder,
     KeysetPosition,
     Page,
     idempotent_statement,
@@ -60,7 +61,7 @@ class ItemListParams:
     status: ItemStatus | None = None
     name_contains: str | None = None
     owner_id: uuid.UUID | None = None
-    newest_first: bool = True
+    order: CreationOrder = CreationOrder.NEWEST_FIRST
 
 
 class ItemService:
@@ -172,9 +173,7 @@ class ItemService:
             raise OwnerFilterForbiddenError()
         owner = params.owner_id if params.owner_id is not None else actor.scope
         where = ItemFilter(owner_id=owner, status=params.status, name_contains=params.name_contains)
-        rows = self._items.list_page(
-            where, limit=limit + 1, after=after, newest_first=params.newest_first
-        )
+        rows = self._items.list_page(where, limit=limit + 1, after=after, order=params.order)
         return page_from_rows(
             rows, limit=limit, position=lambda item: KeysetPosition(item.created_at, item.id)
         )

@@ -13,6 +13,7 @@ from service_kit.db.mixins import (
 )
 from service_kit.db.repository import (
     BaseRepository,
+    CreationOrder,
     escape_like,
     keyset_after,
     keyset_order,
@@ -24,6 +25,7 @@ from service_kit.db.transaction import idempotent_statement, transaction
 __all__ = [
     "NAMING_CONVENTION",
     "BaseRepository",
+    "CreationOrder",
     "CursorCodec",
     "Database",
     "IntegerPkMixin",

@@ -1,6 +1,7 @@
 """Typed repository base over a session it is handed: flushes, never commits."""
 
 import functools
+from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import (
@@ -44,8 +45,16 @@ def unique_violation_from(error: IntegrityError) -> UniqueViolationError | None:
     return None
 
 
+class CreationOrder(StrEnum):
+    """The order of a keyset listing by creation (ties broken on the integer key); the values
+    are those of the APIs' `sort` query parameter."""
+
+    NEWEST_FIRST = "-created_at"
+    OLDEST_FIRST = "created_at"
+
+
 def keyset_after(
-    created_at: QueryableAttribute[Any], pk: QueryableAttribute[Any], *, newest_first: bool
+    created_at: QueryableAttribute[Any], pk: QueryableAttribute[Any], *, order: CreationOrder
 ) -> ColumnElement[bool]:
     """Rows past the position bound by `keyset_params`, in the listing's direction. One row
     comparison on (created_at, id), which an index on those two columns answers directly."""
@@ -54,7 +63,7 @@ def keyset_after(
         bindparam("after_created_at", type_=UTCDateTime()),
         bindparam("after_id", type_=Integer()),
     )
-    return key < bound if newest_first else key > bound
+    return key < bound if order is CreationOrder.NEWEST_FIRST else key > bound
 
 
 def keyset_params(position: KeysetPosition) -> dict[str, Any]:
@@ -63,10 +72,10 @@ def keyset_params(position: KeysetPosition) -> dict[str, Any]:
 
 
 def keyset_order(
-    created_at: QueryableAttribute[Any], pk: QueryableAttribute[Any], *, newest_first: bool
+    created_at: QueryableAttribute[Any], pk: QueryableAttribute[Any], *, order: CreationOrder
 ) -> tuple[UnaryExpression[Any], UnaryExpression[Any]]:
     """ORDER BY for a keyset listing; ties on the timestamp break on the integer key."""
-    if newest_first:
+    if order is CreationOrder.NEWEST_FIRST:
         return created_at.desc(), pk.desc()
     return created_at.asc(), pk.asc()
 
