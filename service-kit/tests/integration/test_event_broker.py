@@ -254,6 +254,24 @@ def test_replayed_dead_letter_is_applied_once_the_handler_can(url: str) -> None:
     assert list_dead_letters(url, ITEMS_SUBSCRIPTION) == []
 
 
+def test_consumer_keeps_going_when_many_failing_events_arrive_back_to_back(url: str) -> None:
+    """Each failure is re-published (dead-lettered here) and waits for the broker's confirm
+    while more deliveries arrive: the wait must not take them on the same connection, where a
+    nested re-publish could take the confirm (RabbitMQ may confirm several publishes at once)
+    that the outer one is waiting for, and hang the consumer."""
+    events = [user_deleted() for _ in range(40)]
+    received = Received()
+    received.failing.update(event.id for event in events)
+    publisher = EventPublisher(url)
+    with consuming(url, received, max_attempts=1):
+        for event in events:
+            publisher.publish(event)
+        received.wait_for(lambda: len(received.outcomes) == len(events))
+    publisher.close()
+
+    assert dead_letter_count(url, ITEMS_SUBSCRIPTION) == len(events)
+
+
 def test_replay_of_chosen_ids_leaves_the_other_dead_letters(url: str) -> None:
     first, second = user_deleted(), user_deleted()
     received = Received()

@@ -312,16 +312,28 @@ class EventConsumer:
                 connection.release()
 
     def _consume(self, connection: Connection, stop: threading.Event) -> None:
-        self._producer = Producer(connection.default_channel)
-        queue = subscription_queue(self._subscription)
-        with connection.Consumer(
-            [queue], on_message=self._on_message, prefetch_count=self._prefetch
-        ):
-            while not stop.is_set():
-                try:
-                    connection.drain_events(timeout=1)
-                except TimeoutError:  # socket.timeout: no message within the second
-                    connection.heartbeat_check()
+        # Re-publishing (a retry, a dead letter) waits for the broker's confirm. On the
+        # consuming connection that wait would also take the next deliveries and handle them
+        # inside it; a nested re-publish could then take a confirm RabbitMQ sends for both
+        # publishes at once (`multiple`), and the outer one would wait for it forever. So
+        # re-publishes go through a connection of their own, which carries no deliveries.
+        republishing = connect(self._url)
+        try:
+            declare_topology(republishing)  # the embedded transport keeps bindings per connection
+            self._producer = Producer(republishing.default_channel)
+            queue = subscription_queue(self._subscription)
+            with connection.Consumer(
+                [queue], on_message=self._on_message, prefetch_count=self._prefetch
+            ):
+                while not stop.is_set():
+                    try:
+                        connection.drain_events(timeout=1)
+                    except TimeoutError:  # socket.timeout: no message within the second
+                        connection.heartbeat_check()
+                        republishing.heartbeat_check()
+        finally:
+            self._producer = None
+            republishing.release()
 
     def _on_message(self, message: Message) -> None:
         try:
