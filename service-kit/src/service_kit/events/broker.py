@@ -14,6 +14,7 @@ tried `max_attempts` times, then moved to the subscription's dead-letter queue, 
 consumer goes on with the next one.
 """
 
+import contextlib
 import logging
 import ssl
 import threading
@@ -150,6 +151,16 @@ def _connection_errors(connection: Connection) -> tuple[type[BaseException], ...
     )
 
 
+def _keep_alive(connection: Connection) -> None:
+    """Heartbeats of a connection that only publishes: read what the broker sent (its
+    heartbeats; nothing else arrives between publishes) and send ours when due. Without the
+    read the connection would count as silent and fail its own heartbeat check; without the
+    send the broker would drop it as dead."""
+    with contextlib.suppress(TimeoutError):  # nothing was sent
+        connection.drain_events(timeout=0.01)
+    connection.heartbeat_check()
+
+
 def describe(url: str) -> str:
     """The broker URL without its password, for logs."""
     return str(Connection(url).as_uri(include_password=False))
@@ -237,6 +248,11 @@ handler returned (`applied` by default), `retried`, `deferred` or `dead_lettered
 Transient = Callable[[Exception], bool]
 """Whether a handler's failure is about the consumer's own infrastructure (its database is
 away), not about the message: such a message is put back and tried again later, uncounted."""
+
+
+REPUBLISH_CONFIRM_TIMEOUT_SECONDS: Final = 10
+"""How long a re-publish (retry, dead letter) waits for the broker's confirm; past it the
+consumer reconnects and the message, not yet acked, is delivered again."""
 
 
 class EventConsumer:
@@ -330,7 +346,7 @@ class EventConsumer:
                         connection.drain_events(timeout=1)
                     except TimeoutError:  # socket.timeout: no message within the second
                         connection.heartbeat_check()
-                        republishing.heartbeat_check()
+                        _keep_alive(republishing)
         finally:
             self._producer = None
             republishing.release()
@@ -430,6 +446,7 @@ class EventConsumer:
             message_id=message.properties.get("message_id"),
             headers={**message.headers, ATTEMPTS_HEADER: attempts, ERROR_HEADER: error},
             retry=False,
+            confirm_timeout=REPUBLISH_CONFIRM_TIMEOUT_SECONDS,
         )
 
 
