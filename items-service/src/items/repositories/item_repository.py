@@ -67,16 +67,17 @@ class ItemRepository(BaseRepository[Item]):
         held key leaves the item inserted: the caller's transaction must then roll back."""
         connection = self.session.connection()
         if connection.dialect.name == "postgresql":
+            item_values = item.column_values()
             values = dict(record(None))
             del values["item_id"]  # the statement draws it from the items' sequence
-            params = {**item.column_values(), **{f"record_{k}": v for k, v in values.items()}}
-            statement = _claim_then_insert(tuple(item.column_values()), tuple(values))
+            params = {**item_values, **{f"record_{k}": v for k, v in values.items()}}
+            statement = _claim_then_insert(tuple(item_values), tuple(values))
             return connection.execute(statement, params).first() is not None
-        item_id = self.insert(item)
+        row = record(self.insert(item))
         claim = insert_skipping_conflicts(
-            IdempotencyRecord, tuple(record(item_id)), conflict=_KEY, returning="id"
+            IdempotencyRecord, tuple(row), conflict=_KEY, returning="id"
         )
-        return connection.execute(claim, record(item_id)).first() is not None
+        return connection.execute(claim, row).first() is not None
 
     def find_live_for_update(
         self, public_id: uuid.UUID, *, owner_id: uuid.UUID | None

@@ -26,14 +26,19 @@ def _in_autocommit_read(session: Session) -> bool:
     return bool(level == AUTOCOMMIT)
 
 
+def _refuse_pending_changes(session: Session, *, entering: str) -> None:
+    """In an autocommit read phase, model changes would be written without a transaction
+    (flushed by the commit that ends the phase, or by the block's statement): change models
+    only inside the block."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError(f"model changes made before entering {entering}")
+
+
 @contextmanager
 def transaction(session: Session) -> Iterator[Session]:
     """Commit when the block ends normally; roll back and re-raise when it raises."""
     if _in_autocommit_read(session):
-        if session.new or session.dirty or session.deleted:
-            # Committing here would write them without a transaction: change models only
-            # inside the block.
-            raise RuntimeError("model changes made before entering transaction()")
+        _refuse_pending_changes(session, entering="transaction()")
         session.commit()  # ends the read phase; nothing to send in autocommit
         session.connection(execution_options={"isolation_level": WRITE_ISOLATION})
     try:
@@ -60,8 +65,7 @@ def idempotent_statement(session: Session) -> Iterator[Session]:
         with transaction(session):
             yield session
         return
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("model changes made before entering idempotent_statement()")
+    _refuse_pending_changes(session, entering="idempotent_statement()")
     try:
         yield session
     except BaseException:
