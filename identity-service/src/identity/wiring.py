@@ -1,29 +1,36 @@
-"""The one place where identity's objects are put together; services are built per request."""
+"""The composition root: `build_components` builds every process-wide collaborator of identity
+once; the use-case services are built per request (or per command) from them."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, cast
 
-from flask import current_app
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
 
 from identity.config import IdentitySettings
-from identity.security.hashing import PasswordHasher
+from identity.models import SigningKey
+from identity.security.hashing import Argon2idHasher, BulkheadHasher, PasswordHasher
+from identity.security.key_ring import KeyRing
 from identity.security.keys import SecretBox
-from identity.security.signing import AccessTokenIssuer
+from identity.security.signing import AccessTokenIssuer, AccessTokenPolicy
 from identity.services.auth_service import AuthService, RefreshPolicy
-from identity.services.key_service import KeyRing, KeyService
+from identity.services.key_service import KeyService
 from identity.services.outbox_service import OutboxRelay, OutboxService, RelayObserver
 from identity.services.user_service import PasswordPolicy, UserService
-from service_kit.clock import Clock
-from service_kit.db import CursorCodec
+from service_kit.bulkhead import Bulkhead
+from service_kit.clock import SYSTEM_CLOCK, Clock
+from service_kit.db import CursorCodec, Database
 from service_kit.events.broker import EventPublisher
 from service_kit.http.db import get_database, get_session
+from service_kit.security.jwt_verify import AccessTokenVerifier
 
 COMPONENTS_KEY: Final = "identity.components"
 
 
 @dataclass(frozen=True, slots=True)
 class Components:
-    """Process-wide collaborators, built once by `create_app`."""
+    """Process-wide collaborators, built once by `build_components`."""
 
     settings: IdentitySettings
     clock: Clock
@@ -31,9 +38,85 @@ class Components:
     box: SecretBox
     key_ring: KeyRing
     issuer: AccessTokenIssuer
+    verifier: AccessTokenVerifier
     refresh_policy: RefreshPolicy
     password_policy: PasswordPolicy
     user_cursors: CursorCodec
+    warm_ups: tuple[Callable[[], None], ...]
+    """Run once in each worker after the fork (see service_kit.gunicorn_config)."""
+
+
+def build_components(
+    settings: IdentitySettings,
+    *,
+    database: Database,
+    clock: Clock = SYSTEM_CLOCK,
+    hasher: PasswordHasher | None = None,
+) -> Components:
+    """Every process-wide collaborator, from the settings; `clock` and `hasher` for tests."""
+    box = SecretBox.from_setting(
+        settings.key_encryption_keys.get_secret_value(),
+        fallback_secret=settings.secret_key.get_secret_value(),
+    )
+
+    def first_key(session: Session) -> SigningKey:
+        return KeyService(session, box=box, clock=clock).ensure_active_key()
+
+    key_ring = KeyRing(
+        database.session_factory,
+        box=box,
+        first_key=first_key,
+        ttl_seconds=settings.verification_key_cache_seconds,
+    )
+    return Components(
+        settings=settings,
+        clock=clock,
+        hasher=BulkheadHasher(
+            hasher
+            or Argon2idHasher(
+                time_cost=settings.argon2_time_cost,
+                memory_cost_kib=settings.argon2_memory_cost_kib,
+                parallelism=settings.argon2_parallelism,
+            ),
+            Bulkhead(
+                settings.password_hash_concurrency,
+                niceness=settings.password_hash_niceness,
+                name="password-hashing",
+            ),
+        ),
+        box=box,
+        key_ring=key_ring,
+        issuer=AccessTokenIssuer(
+            key_ring,
+            AccessTokenPolicy(
+                issuer=settings.issuer,
+                audience=settings.access_token_audience,
+                ttl_seconds=settings.access_token_ttl_seconds,
+            ),
+        ),
+        verifier=AccessTokenVerifier(
+            key_ring,
+            issuer=settings.issuer,
+            audience=settings.access_token_audience,
+            algorithms=[settings.signing_algorithm],
+            extra_required_claims=("auth_time",),  # recent-login checks rely on it
+            clock=clock,
+            cache_size=settings.token_cache_size,
+        ),
+        refresh_policy=RefreshPolicy(
+            ttl_seconds=settings.refresh_token_ttl_seconds,
+            reuse_grace_seconds=settings.refresh_reuse_grace_seconds,
+            max_lifetime_seconds=settings.session_max_lifetime_seconds,
+        ),
+        password_policy=PasswordPolicy(min_length=settings.password_min_length),
+        user_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="users"),
+        warm_ups=(key_ring.warm_up,),
+    )
+
+
+def install(app: Flask, parts: Components) -> None:
+    """Make `parts` the app's components (what `components()` returns inside its requests)."""
+    app.extensions[COMPONENTS_KEY] = parts
 
 
 def components() -> Components:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from items import create_app
 from items.services.event_service import IdentityEventService
-from items.wiring import REVOCATIONS_KEY
+from items.wiring import COMPONENTS_KEY
 from service_kit.events.contract import CloudEvent, Payload, SessionRevoked, TokensRevoked
 from service_kit.http.app import WARM_UPS_KEY
 from service_kit.security.revocation import RevocationView
@@ -57,7 +57,7 @@ def build_app(url: str, clock: FakeClock, issuer: TokenIssuer, **overrides: obje
 
 
 def shut_down(app: OpenAPI) -> None:
-    view = app.extensions[REVOCATIONS_KEY]
+    view = app.extensions[COMPONENTS_KEY].revocations
     if isinstance(view, RevocationView):
         view.stop()
     app_database(app).dispose()
@@ -250,7 +250,7 @@ def test_each_worker_reads_the_revocation_feed_before_it_loads_the_keys(
         warm_ups = app.extensions[WARM_UPS_KEY]
 
         assert len(warm_ups) == 2
-        assert warm_ups[0] == app.extensions[REVOCATIONS_KEY].start
+        assert warm_ups[0] == app.extensions[COMPONENTS_KEY].revocations.start
         assert warm_ups[1].__name__ == "warm_up"  # the JWKS client's
     finally:
         app_database(app).dispose()

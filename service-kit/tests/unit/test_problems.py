@@ -20,8 +20,8 @@ from service_kit.errors import (
     ReauthenticationRequiredError,
     ServiceUnavailableError,
 )
-from service_kit.http.problems import register_problem_handlers
-from service_kit.http.request_id import init_request_id
+from service_kit.http.problems import register_problem_handlers, reject_malformed_json
+from service_kit.http.request_id import bind_request_id, echo_request_id, unbind_request_id
 
 PROBLEM_JSON = "application/problem+json"
 INTERNAL_SECRET = "connection to db-primary:5432 failed for user admin"
@@ -64,7 +64,10 @@ DOMAIN_ERRORS: dict[str, type[DomainError]] = {
 
 def make_app() -> Flask:
     app = Flask(__name__)
-    init_request_id(app)
+    app.before_request(bind_request_id)
+    app.before_request(reject_malformed_json)
+    app.after_request(echo_request_id)
+    app.teardown_request(unbind_request_id)
     register_problem_handlers(app)
 
     @app.get("/errors/<name>")

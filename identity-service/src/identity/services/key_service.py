@@ -1,12 +1,9 @@
-"""Signing-key lifecycle (create, rotate, retire, re-encrypt) and the process-wide key cache."""
+"""Signing-key lifecycle: create, rotate, retire, re-encrypt."""
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from identity.errors import (
@@ -16,8 +13,7 @@ from identity.errors import (
 )
 from identity.models import KeyState, SigningKey
 from identity.repositories.signing_key_repository import SigningKeyRepository
-from identity.security.keys import SecretBox, generate_es256_key, load_private_key, load_public_jwk
-from identity.security.signing import ActiveSigningKey
+from identity.security.keys import SecretBox, generate_es256_key
 from identity.services.event_recorder import EventRecorder
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import transaction
@@ -162,68 +158,3 @@ class KeyService:
         )
         self._events.key_rotated(key.kid)
         return key
-
-
-class KeyRing:
-    """Process-wide cache of the signing key and of the published verification keys.
-
-    It opens its own short sessions, so it never joins a request's transaction. Entries live
-    `ttl_seconds`: a rotation or retirement made elsewhere takes effect within that time.
-    """
-
-    def __init__(
-        self,
-        session_factory: Callable[[], Session],
-        *,
-        box: SecretBox,
-        ttl_seconds: float,
-        miss_refresh_seconds: float = 1.0,
-    ) -> None:
-        self._session_factory = session_factory
-        self._box = box
-        self._ttl = ttl_seconds
-        self._miss_refresh = miss_refresh_seconds
-        self._lock = threading.Lock()
-        self._signing: ActiveSigningKey | None = None
-        self._signing_loaded_at = float("-inf")
-        self._public: dict[str, Any] = {}
-        self._public_loaded_at = float("-inf")
-
-    def active_signing_key(self) -> ActiveSigningKey:
-        with self._lock:
-            if self._signing is None or time.monotonic() - self._signing_loaded_at >= self._ttl:
-                with self._session_factory() as session:
-                    key = KeyService(session, box=self._box).ensure_active_key()
-                    pem = self._box.decrypt(key.private_key_ciphertext)
-                if pem is None:
-                    raise RuntimeError("the active signing key cannot be decrypted with our keys")
-                self._signing = ActiveSigningKey(key.kid, key.algorithm, load_private_key(pem))
-                self._signing_loaded_at = time.monotonic()
-            return self._signing
-
-    def warm_up(self) -> None:
-        """At worker start: create the first signing key of a fresh database and cache it.
-        A database that is not reachable yet only logs; the first request tries again."""
-        try:
-            self.active_signing_key()
-        except SQLAlchemyError as exc:
-            logger.warning("signing key not loaded at start", extra={"error": type(exc).__name__})
-
-    def find_key(self, kid: str) -> Any | None:
-        """The public key published under `kid`, or None (refreshes at most once per second)."""
-        with self._lock:
-            age = time.monotonic() - self._public_loaded_at
-            if age >= self._ttl or (kid not in self._public and age > self._miss_refresh):
-                self._public = self._load_published()
-                self._public_loaded_at = time.monotonic()
-            return self._public.get(kid)
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._signing = None
-            self._public_loaded_at = float("-inf")
-
-    def _load_published(self) -> dict[str, Any]:
-        with self._session_factory() as session:
-            keys = KeyService(session, box=self._box).list_published_keys()
-            return {key.kid: load_public_jwk(key.public_jwk) for key in keys}

@@ -1,6 +1,7 @@
 """Builds a service's Flask app with every shared concern wired in one place."""
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Final
 
 from flask import Flask, Request, Response
 from flask.sessions import SessionInterface, SessionMixin
@@ -12,18 +13,37 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service_kit.config import ServiceSettings
 from service_kit.db.session import Database
-from service_kit.http.cache_control import init_cache_control
+from service_kit.http.auth import VERIFIER_KEY, authenticate_marked_views
+from service_kit.http.cache_control import forbid_storing
 from service_kit.http.db import init_database, rerun_on_lost_connection
 from service_kit.http.health import ReadinessCheck, init_health
-from service_kit.http.metrics import init_metrics
+from service_kit.http.metrics import init_metrics, record_request, start_timer
 from service_kit.http.openapi import SECURITY_SCHEMES, ServiceOpenAPI, init_docs
-from service_kit.http.problems import register_problem_handlers, validation_problem
-from service_kit.http.request_id import init_request_id
+from service_kit.http.problems import (
+    register_problem_handlers,
+    reject_malformed_json,
+    reject_repeated_query_parameters,
+    validation_problem,
+)
+from service_kit.http.request_id import bind_request_id, echo_request_id, unbind_request_id
 from service_kit.logging import configure_logging
+from service_kit.security.jwt_verify import AccessTokenVerifier
 
 SETTINGS_KEY = "settings"
 WARM_UPS_KEY = "service_kit.warm_ups"
 """Callables gunicorn runs once in each worker after it loads the app (see gunicorn_config)."""
+
+BEFORE_REQUEST: Final = (
+    bind_request_id,  # first: every later log line carries the request id
+    start_timer,
+    authenticate_marked_views,  # 401/403 before the body or the query is read
+    reject_malformed_json,
+    reject_repeated_query_parameters,
+)
+"""The hooks that run before each view, in this order (flask-openapi3 validates after them)."""
+
+AFTER_REQUEST: Final = (record_request, forbid_storing, echo_request_id)
+"""The hooks that run after each view (error responses included), in this order."""
 
 
 class _NoSessions(SessionInterface):
@@ -56,11 +76,13 @@ def create_service_app(
     title: str,
     version: str,
     description: str,
+    verifier: AccessTokenVerifier | None = None,
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
     warm_ups: Sequence[Callable[[], None]] = (),
 ) -> OpenAPI:
     """An OpenAPI (Flask) app with logging, request ids, problem+json, no-store caching by
-    default, health, metrics and docs."""
+    default, health, metrics and docs; views marked `require_auth`/`require_admin` are
+    authenticated with `verifier` (an app without one may mark none)."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     app = ServiceApp(
         import_name,
@@ -84,6 +106,8 @@ def create_service_app(
     app.url_map.strict_slashes = True
     app.extensions[SETTINGS_KEY] = settings
     app.extensions[WARM_UPS_KEY] = tuple(warm_ups)
+    if verifier is not None:
+        app.extensions[VERIFIER_KEY] = verifier
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the configured number of proxies (the gateway).
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -106,9 +130,12 @@ def create_service_app(
                 "Idempotent-Replayed",
             ],
         )
-    init_request_id(app)
+    for hook in BEFORE_REQUEST:
+        app.before_request(hook)
+    for after in reversed(AFTER_REQUEST):  # Flask runs after-request hooks last-registered first
+        app.after_request(after)
+    app.teardown_request(unbind_request_id)
     register_problem_handlers(app)
-    init_cache_control(app)
     init_metrics(app)
     init_database(app, database)
     init_health(app, {"database": database.ping, **(readiness_checks or {})})

@@ -1,6 +1,7 @@
 """`@require_auth`, `@require_admin` and the current principal, backed by the app's verifier.
 
-The decorators mark the view; a `before_request` hook (registered by `init_auth`) checks the
+The decorators mark the view; a `before_request` hook (`authenticate_marked_views`, which
+`create_service_app` registers with the app's verifier) checks the
 mark and authenticates before flask-openapi3 validates the request, so an anonymous caller
 gets 401 (and a non-admin 403) whatever the shape of the body or query.
 """
@@ -8,7 +9,7 @@ gets 401 (and a non-admin 403) whatever the shape of the body or query.
 from collections.abc import Callable
 from typing import Final, Literal, ParamSpec, TypeVar, cast
 
-from flask import Flask, current_app, g, request
+from flask import current_app, g, request
 
 from service_kit.errors import InvalidTokenError, PermissionDeniedError
 from service_kit.http.db import rerun_on_lost_connection
@@ -39,7 +40,9 @@ def _bearer_token() -> str:
 
 def authenticate_request() -> Principal:
     """Verify the request's bearer token and remember the principal on `g`."""
-    verifier = cast(AccessTokenVerifier, current_app.extensions[VERIFIER_KEY])
+    verifier = cast(AccessTokenVerifier | None, current_app.extensions.get(VERIFIER_KEY))
+    if verifier is None:
+        raise RuntimeError("this app verifies no tokens: give create_service_app a verifier")
     principal = verifier.verify(_bearer_token())
     g.principal = principal
     return principal
@@ -60,7 +63,8 @@ def require_admin(view: Callable[P, R]) -> Callable[P, R]:
     return _mark(view, "admin")
 
 
-def _authenticate_marked_views() -> None:
+def authenticate_marked_views() -> None:
+    """Before each request, ahead of body parsing and validation: 401/403 for a marked view."""
     view = current_app.view_functions.get(request.endpoint or "")
     requirement = getattr(view, _MARK, None)
     if requirement is None:
@@ -69,11 +73,3 @@ def _authenticate_marked_views() -> None:
     principal = rerun_on_lost_connection(authenticate_request)
     if requirement == "admin" and not principal.is_admin:
         raise PermissionDeniedError("This operation needs the admin role.")
-
-
-def init_auth(app: Flask, verifier: AccessTokenVerifier) -> None:
-    """Use `verifier` for bearer tokens and enforce the views' marks before anything else."""
-    app.extensions[VERIFIER_KEY] = verifier
-    # Right after the request id is bound: before body parsing and validation hooks.
-    hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.insert(min(len(hooks), 2), _authenticate_marked_views)

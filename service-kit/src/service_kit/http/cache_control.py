@@ -3,12 +3,12 @@ and every answer whose view did not choose a policy (token responses among them)
 
 from typing import Final
 
-from flask import Flask, Response, request
+from flask import Response, request
 
 NO_STORE: Final = "no-store"
 
 
-def _forbid_storing(response: Response) -> Response:
+def forbid_storing(response: Response) -> Response:
     # An Authorization header makes the answer the caller's alone, whatever the view said
     # (a public JWKS fetched with a token included); a view that said nothing gets no-store, so
     # a new endpoint that returns credentials cannot forget it. Views that may be cached (the
@@ -16,8 +16,3 @@ def _forbid_storing(response: Response) -> Response:
     if "Authorization" in request.headers or "Cache-Control" not in response.headers:
         response.headers["Cache-Control"] = NO_STORE
     return response
-
-
-def init_cache_control(app: Flask) -> None:
-    """Register the hook; it applies to every response, error responses included."""
-    app.after_request(_forbid_storing)

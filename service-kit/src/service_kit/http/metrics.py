@@ -34,11 +34,11 @@ def _route_label() -> str:
     return request.url_rule.rule if request.url_rule is not None else "<unmatched>"
 
 
-def _start_timer() -> None:
+def start_timer() -> None:
     g.metrics_started = time.perf_counter()
 
 
-def _record(response: Response) -> Response:
+def record_request(response: Response) -> Response:
     started = g.get("metrics_started")
     if started is not None:
         route = _route_label()
@@ -58,9 +58,7 @@ def _metrics() -> Response:
 
 
 def init_metrics(app: Flask) -> None:
-    """Time every request and serve `/metrics`."""
-    app.before_request_funcs.setdefault(None, []).insert(0, _start_timer)
-    app.after_request(_record)
+    """Serve `/metrics` (`start_timer` and `record_request` are the request hooks)."""
     app.add_url_rule("/metrics", "metrics", _metrics)
 
 

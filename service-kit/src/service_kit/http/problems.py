@@ -191,7 +191,7 @@ def handle_database_error(exc: Exception) -> Response:
     )
 
 
-def _reject_malformed_json() -> None:
+def reject_malformed_json() -> None:
     """Parse JSON bodies up front so a broken body is one clear 400, not a confusing 422."""
     if request.is_json and request.content_length != 0:
         payload = request.get_json(silent=True)
@@ -199,7 +199,7 @@ def _reject_malformed_json() -> None:
             raise MalformedJSONError()
 
 
-def _reject_repeated_query_parameters() -> Response | None:
+def reject_repeated_query_parameters() -> Response | None:
     """No operation takes a list in its query string, and for a repeated scalar the framework
     would silently keep the first value; refuse the ambiguity instead (422)."""
     repeated = sorted(key for key, values in request.args.lists() if len(values) > 1)
@@ -226,5 +226,3 @@ def register_problem_handlers(app: Flask) -> None:
     app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(PoolTimeoutError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected_error)
-    app.before_request(_reject_malformed_json)
-    app.before_request(_reject_repeated_query_parameters)

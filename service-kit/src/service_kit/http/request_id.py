@@ -4,7 +4,7 @@ import re
 import uuid
 
 import structlog
-from flask import Flask, Response, g, request
+from flask import Response, g, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -16,7 +16,8 @@ def current_request_id() -> str | None:
     return request_id if isinstance(request_id, str) else None
 
 
-def _bind_request_id() -> None:
+def bind_request_id() -> None:
+    """Before each request, first: every later log line carries the id."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     g.request_id = request_id
@@ -24,19 +25,12 @@ def _bind_request_id() -> None:
     structlog.contextvars.bind_contextvars(request_id=request_id)
 
 
-def _echo_request_id(response: Response) -> Response:
+def echo_request_id(response: Response) -> Response:
     request_id = g.get("request_id")
     if request_id:
         response.headers[REQUEST_ID_HEADER] = request_id
     return response
 
 
-def _unbind_request_id(_exc: BaseException | None) -> None:
+def unbind_request_id(_exc: BaseException | None) -> None:
     structlog.contextvars.clear_contextvars()
-
-
-def init_request_id(app: Flask) -> None:
-    """Register the hooks; they run first so every later log line carries the id."""
-    app.before_request_funcs.setdefault(None, []).insert(0, _bind_request_id)
-    app.after_request(_echo_request_id)
-    app.teardown_request(_unbind_request_id)

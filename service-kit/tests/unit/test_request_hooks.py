@@ -1,0 +1,116 @@
+"""The order of `create_service_app`'s request hooks, seen from outside: the request id first,
+then the authentication of marked views, then the checks that read the body and the query."""
+
+import uuid
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service_kit.config import ServiceSettings
+from service_kit.db.session import Database
+from service_kit.http.app import create_service_app
+from service_kit.http.auth import current_principal, require_auth
+from service_kit.http.openapi import ViewResult
+from service_kit.security.jwt_verify import AccessTokenVerifier
+from service_kit.testing import FakeClock
+from service_kit.testing.auth import assert_invalid_token, bearer
+
+ISSUER = "https://identity.example.test"
+AUDIENCE = "api"
+KID = "key-1"
+KEY = ec.generate_private_key(ec.SECP256R1())
+CLOCK = FakeClock()
+REQUEST_ID = "request-id-0001"
+
+
+class OneKey:
+    def find_key(self, kid: str) -> Any | None:
+        return KEY.public_key() if kid == KID else None
+
+
+def make_app(*, verifier: AccessTokenVerifier | None) -> Flask:
+    settings = ServiceSettings(_env_file=None, env="test", database_url="sqlite://")  # type: ignore[call-arg]
+    app = create_service_app(
+        __name__,
+        settings=settings,
+        database=Database("sqlite://"),
+        verifier=verifier,
+        title="test",
+        version="0",
+        description="test app",
+    )
+
+    @app.post("/api/v1/notes")
+    @require_auth
+    def create_note() -> ViewResult:
+        return {"owner": str(current_principal().user_id)}, 201
+
+    return app
+
+
+@pytest.fixture
+def client() -> FlaskClient:
+    verifier = AccessTokenVerifier(OneKey(), issuer=ISSUER, audience=AUDIENCE, clock=CLOCK)
+    return make_app(verifier=verifier).test_client()
+
+
+def a_token() -> str:
+    now = int(CLOCK.now().timestamp())
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(uuid.uuid4()),
+        "iat": now,
+        "nbf": now,
+        "exp": now + 300,
+        "jti": "t",
+        "sid": str(uuid.uuid4()),
+        "role": "user",
+    }
+    return jwt.encode(claims, KEY, algorithm="ES256", headers={"kid": KID, "typ": "at+jwt"})
+
+
+def test_anonymous_call_is_401_before_its_malformed_body_or_repeated_query_is_looked_at(
+    client: FlaskClient,
+) -> None:
+    response = client.post(
+        "/api/v1/notes?a=1&a=2",
+        data="{",
+        content_type="application/json",
+        headers={"X-Request-ID": REQUEST_ID},
+    )
+
+    assert_invalid_token(response)
+    assert response.headers["X-Request-ID"] == REQUEST_ID  # the id was bound before
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_authenticated_call_with_a_malformed_body_is_the_400_that_follows_authentication(
+    client: FlaskClient,
+) -> None:
+    response = client.post(
+        "/api/v1/notes", data="{", content_type="application/json", headers=bearer(a_token())
+    )
+
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "malformed_json"
+
+
+def test_authenticated_call_reaches_the_view_when_the_request_is_well_formed(
+    client: FlaskClient,
+) -> None:
+    response = client.post("/api/v1/notes", json={}, headers=bearer(a_token()))
+
+    assert response.status_code == 201
+
+
+def test_marked_view_of_an_app_without_a_verifier_fails_loudly_not_open() -> None:
+    client = make_app(verifier=None).test_client()
+
+    response = client.post("/api/v1/notes", json={}, headers=bearer(a_token()))
+
+    assert response.status_code == 500
