@@ -9,7 +9,7 @@ TOOLS_DIR ?= $(CURDIR)/.tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS_DIR)/bin/uv)
 RUN := $(UV) run --frozen
 PYTEST := $(RUN) pytest -p no:cacheprovider
-SOURCES := service-kit/src identity-service/src items-service/src gateway/render.py
+SOURCES := service-kit/src service-kit-testing/src identity-service/src items-service/src gateway/render.py
 STACK ?= native
 
 
@@ -43,6 +43,7 @@ test: lint ## Lint, then every test suite (each package's tests run in their own
 	$(PYTEST) items-service/tests
 	$(PYTEST) gateway/tests
 	$(PYTEST) deploy/tests
+	$(PYTEST) docs/tests
 	@# e2e: native always; compose too when a Docker engine answers. Where one is required (CI
 	@# set, or REQUIRE_DOCKER=1) a missing engine fails the run instead of skipping compose.
 	@modes=native; \

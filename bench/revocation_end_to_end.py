@@ -69,7 +69,7 @@ from harness import (
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from service_kit.testing.rabbitmq import RabbitMQUnavailableError, rabbitmq_vhost
+from service_kit_testing.rabbitmq import RabbitMQUnavailableError, rabbitmq_vhost
 
 IDENTITY_DATABASE, ITEMS_DATABASE = "identity_bench_revocation", "items_bench_revocation"
 ISSUER = "http://gateway.bench.local"

@@ -6,7 +6,7 @@ from identity.config import IdentitySettings
 from identity.security.hashing import Argon2idHasher
 
 # Database, connection, session and clock fixtures shared with every service's suite.
-pytest_plugins = ["service_kit.testing.pytest_plugin"]
+pytest_plugins = ["service_kit_testing.pytest_plugin"]
 
 CHEAP_ARGON2 = {"time_cost": 1, "memory_cost_kib": 1024, "parallelism": 1}
 

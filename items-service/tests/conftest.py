@@ -10,11 +10,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from items.config import ItemsSettings
-from service_kit.testing import FakeClock
-from service_kit.testing.auth import bearer
+from service_kit_testing import FakeClock
+from service_kit_testing.auth import bearer
 
 # Database, connection, session and clock fixtures shared with every service's suite.
-pytest_plugins = ["service_kit.testing.pytest_plugin"]
+pytest_plugins = ["service_kit_testing.pytest_plugin"]
 
 ISSUER = "http://identity.test"
 AUDIENCE = "api"

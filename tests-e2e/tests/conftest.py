@@ -16,8 +16,8 @@ from e2e.api_client import Account, ApiClient, unique_email
 from e2e.ci import flag, in_ci
 from e2e.stack import MODES, Stack, StackUnavailableError, running_stack
 
-from service_kit.testing.postgres import PostgresUnavailableError, postgres_required
-from service_kit.testing.rabbitmq import RabbitMQUnavailableError, rabbitmq_required
+from service_kit_testing.postgres import PostgresUnavailableError, postgres_required
+from service_kit_testing.rabbitmq import RabbitMQUnavailableError, rabbitmq_required
 
 
 def stack_mode() -> str:

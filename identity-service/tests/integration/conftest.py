@@ -1,7 +1,7 @@
 """Integration fixtures: a real, migrated PostgreSQL database; each test rolls back.
 
 The database, connection, session and client fixtures (and the migrations, through
-`migrations_app_factory`) come from `service_kit.testing.pytest_plugin`.
+`migrations_app_factory`) come from `service_kit_testing.pytest_plugin`.
 
 The server comes from `TEST_DATABASE_URL` or a throwaway container. With neither, these tests
 skip with a reason, unless `REQUIRE_POSTGRES=1`, which makes that a failure.
@@ -26,9 +26,9 @@ from identity.wiring import Components
 from service_kit.db import Database
 from service_kit.http.auth import VERIFIER_KEY
 from service_kit.security.jwt_verify import AccessTokenVerifier
-from service_kit.testing import FakeClock, PostgresServer
-from service_kit.testing.auth import bearer
-from service_kit.testing.migrations import AppFactory
+from service_kit_testing import FakeClock, PostgresServer
+from service_kit_testing.auth import bearer
+from service_kit_testing.migrations import AppFactory
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
 

@@ -19,8 +19,8 @@ from identity import create_app
 from identity.config import IdentitySettings
 from identity.models import Role, User
 from service_kit.logging import JsonFormatter
-from service_kit.testing import FakeClock
-from service_kit.testing.auth import bearer
+from service_kit_testing import FakeClock
+from service_kit_testing.auth import bearer
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.integration.conftest import AuthActions

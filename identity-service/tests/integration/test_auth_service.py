@@ -19,7 +19,7 @@ from identity.security.tokens import hash_refresh_token
 from identity.services.auth_service import AuthService
 from identity.wiring import Components
 from service_kit.security.jwt_verify import AccessTokenVerifier
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.conftest import CHEAP_ARGON2
 from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.integration.conftest import build_auth_service, login

@@ -21,7 +21,7 @@ from identity.models import KeyState, Role, SigningKey, User
 from identity.security.hashing import Argon2idHasher
 from identity.security.keys import SecretBox
 from service_kit.db import Database
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.factories import make_user
 from tests.integration.conftest import AuthActions
 

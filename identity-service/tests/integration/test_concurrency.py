@@ -1,7 +1,7 @@
 """identity under real races: refresh rotation and reuse, registrations of one email, and the
 numbering of a user's events while several of the user's changes race.
 
-Served over HTTP on a database of this module's own (`service_kit.testing.concurrency`), so
+Served over HTTP on a database of this module's own (`service_kit_testing.concurrency`), so
 requests overlap on parallel connections, as in production.
 """
 
@@ -22,8 +22,8 @@ from identity.security.tokens import hash_refresh_token
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import Database
 from service_kit.events.contract import CloudEvent
-from service_kit.testing import FakeClock
-from service_kit.testing.concurrency import (
+from service_kit_testing import FakeClock
+from service_kit_testing.concurrency import (
     PARALLEL,
     Answer,
     all_at_once,

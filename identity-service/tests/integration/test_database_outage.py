@@ -15,8 +15,8 @@ from flask_openapi3.openapi import OpenAPI
 from identity import create_app
 from identity.security.hashing import Argon2idHasher
 from service_kit.db import Database
-from service_kit.testing import PostgresServer
-from service_kit.testing.auth import bearer
+from service_kit_testing import PostgresServer
+from service_kit_testing.auth import bearer
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.postgres

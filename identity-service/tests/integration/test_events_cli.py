@@ -14,7 +14,7 @@ from identity.config import IdentitySettings
 from identity.models import OutboxEvent
 from identity.repositories.outbox_repository import OutboxRepository
 from service_kit.events.contract import CloudEvent, KeyRotated
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.conftest import make_settings
 
 RETENTION_SECONDS = 86_400  # one day, not the default week: the tests show the setting counts

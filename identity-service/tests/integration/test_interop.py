@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet
 
 from identity.config import IdentitySettings
 from identity.models import User
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.factories import make_user
 from tests.integration.conftest import AuthActions
 

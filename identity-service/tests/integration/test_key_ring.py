@@ -10,7 +10,7 @@ from identity.models import KeyState, SigningKey
 from identity.security.key_ring import KeyRing
 from identity.security.keys import SecretBox
 from identity.services.key_service import KeyService
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 
 BOX = SecretBox.from_setting("", fallback_secret="s")
 

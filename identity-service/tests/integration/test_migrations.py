@@ -1,6 +1,6 @@
 """The migration history: it builds the schema from nothing, undoes it, and matches the models.
 
-The tests are the ones every service runs (`service_kit.testing.migration_tests`); this module
+The tests are the ones every service runs (`service_kit_testing.migration_tests`); this module
 says what identity's models are and which column no migration creates.
 """
 
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Column, MetaData, String
 
 from identity.models import Base
-from service_kit.testing.migration_tests import *  # noqa: F403  (collected from here)
+from service_kit_testing.migration_tests import *  # noqa: F403  (collected from here)
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ from service_kit.db import Database, transaction
 from service_kit.events.broker import EventPublisher
 from service_kit.events.contract import CONTENT_TYPE
 from service_kit.events.relay_metrics import RelayMetrics
-from service_kit.testing import FakeClock
-from service_kit.testing.event_tap import EventTap
-from service_kit.testing.tcp_proxy import TcpProxy
+from service_kit_testing import FakeClock
+from service_kit_testing.event_tap import EventTap
+from service_kit_testing.tcp_proxy import TcpProxy
 from tests.integration.relay_support import (
     in_user_order,
     pending_count,

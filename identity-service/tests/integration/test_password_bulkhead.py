@@ -14,7 +14,7 @@ from identity import wiring
 from identity.config import IdentitySettings
 from identity.models import RefreshTokenFamily, User
 from identity.security.hashing import BulkheadHasher
-from service_kit.testing.auth import bearer
+from service_kit_testing.auth import bearer
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user, unique_email
 from tests.integration.conftest import AuthActions

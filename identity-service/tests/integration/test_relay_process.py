@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from service_kit.db import Database
-from service_kit.testing.event_tap import EventTap
+from service_kit_testing.event_tap import EventTap
 from tests.integration.relay_support import (
     WAIT_SECONDS,
     pending_count,

@@ -22,7 +22,7 @@ back afterwards, so examples cannot affect one another and a replay sees the sam
 which Hypothesis needs to shrink a failure.
 
 The schema is loaded when this module is imported, and `IN_PROCESS` forwards every request to
-the app of the running test (`service_kit.testing.schemathesis` says why).
+the app of the running test (`service_kit_testing.schemathesis` says why).
 """
 
 import uuid
@@ -42,8 +42,8 @@ from sqlalchemy.orm import Session
 
 from identity import create_app
 from identity.models import Role
-from service_kit.testing.auth import bearer
-from service_kit.testing.schemathesis import (
+from service_kit_testing.auth import bearer
+from service_kit_testing.schemathesis import (
     ApiCase,
     InProcessApi,
     is_positive,

@@ -14,7 +14,7 @@ from identity.security.tokens import hash_refresh_token
 from identity.services.auth_service import AuthService
 from identity.services.results import TokenPair
 from service_kit.security.jwt_verify import AccessTokenVerifier
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.conftest import make_settings
 from tests.factories import make_user
 from tests.integration.conftest import login

@@ -14,8 +14,8 @@ from identity.config import IdentitySettings
 from identity.security.keys import load_public_jwk
 from identity.security.signing import ActiveSigningKey
 from identity.wiring import components
-from service_kit.testing import FakeClock, forgery
-from service_kit.testing.auth import assert_invalid_token, bearer
+from service_kit_testing import FakeClock, forgery
+from service_kit_testing.auth import assert_invalid_token, bearer
 from tests.factories import make_user
 from tests.integration.conftest import AuthActions
 

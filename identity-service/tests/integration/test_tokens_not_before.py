@@ -16,7 +16,7 @@ from identity.services.user_service import UserService
 from identity.wiring import Components
 from service_kit.events.contract import CloudEvent, EventType
 from service_kit.security.jwt_verify import AccessTokenVerifier
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.factories import make_user
 from tests.integration.conftest import login
 

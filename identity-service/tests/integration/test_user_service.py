@@ -29,7 +29,7 @@ from service_kit.errors import (
     ReauthenticationRequiredError,
 )
 from service_kit.security.jwt_verify import AccessTokenVerifier
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.integration.conftest import login

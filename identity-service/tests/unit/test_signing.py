@@ -10,7 +10,7 @@ import pytest
 from identity.security.keys import generate_es256_key, load_private_key, load_public_jwk
 from identity.security.signing import AccessTokenIssuer, AccessTokenPolicy, ActiveSigningKey
 from service_kit.security.jwt_verify import AccessTokenVerifier, Principal
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 
 ISSUER = "https://identity.example.test"
 AUDIENCE = "api"

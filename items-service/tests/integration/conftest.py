@@ -1,7 +1,7 @@
 """Integration fixtures: a real, migrated PostgreSQL database; each test rolls back.
 
 The database, connection, session and client fixtures (and the migrations, through
-`migrations_app_factory`) come from `service_kit.testing.pytest_plugin`.
+`migrations_app_factory`) come from `service_kit_testing.pytest_plugin`.
 """
 
 import uuid
@@ -12,8 +12,8 @@ from flask_openapi3.openapi import OpenAPI
 from items import create_app
 from items.config import ItemsSettings
 from service_kit.db import Database
-from service_kit.testing import FakeClock
-from service_kit.testing.migrations import AppFactory
+from service_kit_testing import FakeClock
+from service_kit_testing.migrations import AppFactory
 from tests.conftest import TokenIssuer, make_settings
 
 

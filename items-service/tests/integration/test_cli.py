@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from items.models import IdempotencyRecord, Item
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.factories import make_item
 
 

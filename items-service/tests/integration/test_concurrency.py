@@ -1,7 +1,7 @@
 """items under real races: idempotent creation, conditional updates, paging during inserts.
 
 The racing requests reach a live server on a database of this module's own, each on its own
-connection: see `service_kit.testing.concurrency`.
+connection: see `service_kit_testing.concurrency`.
 """
 
 import threading
@@ -21,8 +21,8 @@ from items.models import Item, ItemStatus
 from items.repositories.item_repository import ItemRepository
 from service_kit.clock import SYSTEM_CLOCK
 from service_kit.db import transaction
-from service_kit.testing.auth import bearer
-from service_kit.testing.concurrency import (
+from service_kit_testing.auth import bearer
+from service_kit_testing.concurrency import (
     JOIN_TIMEOUT_SECONDS,
     PARALLEL,
     Answer,

@@ -31,7 +31,7 @@ from service_kit.events.broker import (
     list_dead_letters,
 )
 from service_kit.events.contract import CloudEvent, Payload, SessionRevoked, UserDeleted
-from service_kit.testing.tcp_proxy import TcpProxy
+from service_kit_testing.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 

@@ -17,9 +17,9 @@ from items import create_app
 from items.models import Item
 from service_kit.clock import SYSTEM_CLOCK
 from service_kit.db import Database
-from service_kit.testing import PostgresServer
-from service_kit.testing.auth import bearer
-from service_kit.testing.concurrency import Answer, live_server, under_load
+from service_kit_testing import PostgresServer
+from service_kit_testing.auth import bearer
+from service_kit_testing.concurrency import Answer, live_server, under_load
 from tests.conftest import TokenIssuer, make_settings
 
 pytestmark = pytest.mark.postgres

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from items.models import ErasureJob, IdempotencyRecord, Item
 from items.repositories.erasure_repository import ErasureJobRepository
 from items.services.erasure_service import ERASURE_SWEEP_DELAY, ErasureService
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.factories import make_deleted_item, make_item
 
 BATCH = 10

@@ -29,8 +29,8 @@ from service_kit.events.contract import (
     UserUpdated,
 )
 from service_kit.security.revocation import RevocationKind
-from service_kit.testing import FakeClock
-from service_kit.testing.concurrency import all_at_once
+from service_kit_testing import FakeClock
+from service_kit_testing.concurrency import all_at_once
 
 LIFETIME_SECONDS = 930
 

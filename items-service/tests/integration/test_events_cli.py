@@ -30,7 +30,7 @@ from service_kit.events.contract import (
     CloudEvent,
     SessionRevoked,
 )
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.conftest import TokenIssuer, make_settings
 
 

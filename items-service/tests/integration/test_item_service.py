@@ -21,7 +21,7 @@ from items.schemas.item_schemas import ItemCreate, ItemUpdate
 from items.services.item_service import Actor, ItemListParams, ItemService
 from service_kit.db import CreationOrder, KeysetPosition
 from service_kit.errors import PreconditionFailedError
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.factories import make_deleted_item, make_item
 
 DAY_SECONDS = 24 * 60 * 60

@@ -18,7 +18,7 @@ from items import create_app
 from items.config import ItemsSettings
 from items.models import Item, ItemStatus
 from service_kit.db import CursorCodec, Database, KeysetPosition
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 from tests.conftest import TokenIssuer
 from tests.factories import make_deleted_item, make_item
 

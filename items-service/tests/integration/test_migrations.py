@@ -1,6 +1,6 @@
 """The migration history: it builds the schema from nothing, undoes it, and matches the models.
 
-The tests are the ones every service runs (`service_kit.testing.migration_tests`); this module
+The tests are the ones every service runs (`service_kit_testing.migration_tests`); this module
 says what items' models are and which column no migration creates.
 """
 
@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from items.models import Base, IdempotencyRecord, ItemSnapshot, ItemStatus
 from service_kit.db import UTCDateTime
-from service_kit.testing.migration_tests import *  # noqa: F403  (collected from here)
-from service_kit.testing.migrations import app_database, stamped_revision, table_names
+from service_kit_testing.migration_tests import *  # noqa: F403  (collected from here)
+from service_kit_testing.migrations import app_database, stamped_revision, table_names
 
 
 @pytest.fixture

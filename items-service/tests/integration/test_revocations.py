@@ -24,10 +24,10 @@ from items.wiring import COMPONENTS_KEY
 from service_kit.events.contract import CloudEvent, Payload, SessionRevoked, TokensRevoked
 from service_kit.http.app import WARM_UPS_KEY
 from service_kit.security.revocation import RevocationView
-from service_kit.testing import FakeClock
-from service_kit.testing.auth import bearer
-from service_kit.testing.migrations import app_database
-from service_kit.testing.tcp_proxy import TcpProxy
+from service_kit_testing import FakeClock
+from service_kit_testing.auth import bearer
+from service_kit_testing.migrations import app_database
+from service_kit_testing.tcp_proxy import TcpProxy
 from tests.conftest import TokenIssuer, make_settings
 
 pytestmark = pytest.mark.postgres

@@ -8,7 +8,7 @@ check runs (none is excluded): no 5xx, responses match their documented status, 
 schema and headers, schema-valid requests are accepted and schema-violating ones rejected.
 
 The schema is loaded when the module is imported, and `IN_PROCESS` forwards every request to
-the app of the running test (`service_kit.testing.schemathesis` says why). Each operation is
+the app of the running test (`service_kit_testing.schemathesis` says why). Each operation is
 one pytest test, so the function-scoped fixtures (and the database rollback) are per operation
 and shared by its examples; every example acts as a new user, so examples do not depend on one
 another.
@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 
 from items import create_app
 from items.models import Item
-from service_kit.testing import FakeClock
-from service_kit.testing.auth import bearer
-from service_kit.testing.schemathesis import (
+from service_kit_testing import FakeClock
+from service_kit_testing.auth import bearer
+from service_kit_testing.schemathesis import (
     ApiCase,
     InProcessApi,
     is_positive,

@@ -11,8 +11,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask.testing import FlaskClient
 
 from items.config import ItemsSettings
-from service_kit.testing import forgery
-from service_kit.testing.auth import assert_invalid_token, bearer
+from service_kit_testing import forgery
+from service_kit_testing.auth import assert_invalid_token, bearer
 from tests.conftest import TokenIssuer
 
 ITEMS = "/api/v1/items"

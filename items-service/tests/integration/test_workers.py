@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from items.services.event_service import IdentityEventService
 from service_kit.events.contract import CloudEvent, KeyRotated, Payload, SessionRevoked
-from service_kit.testing import FakeClock
-from service_kit.testing.auth import bearer
+from service_kit_testing import FakeClock
+from service_kit_testing.auth import bearer
 from tests.conftest import AUDIENCE, ISSUER, TokenIssuer
 
 pytestmark = pytest.mark.postgres

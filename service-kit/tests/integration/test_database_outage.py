@@ -25,9 +25,9 @@ from service_kit.db import Database, IntegerPkMixin, transaction
 from service_kit.db.transaction import AUTOCOMMIT
 from service_kit.http.app import create_service_app
 from service_kit.http.db import get_session
-from service_kit.testing import PostgresServer
-from service_kit.testing.concurrency import under_load
-from service_kit.testing.migrations import app_database
+from service_kit_testing import PostgresServer
+from service_kit_testing.concurrency import under_load
+from service_kit_testing.migrations import app_database
 
 pytestmark = pytest.mark.postgres
 

@@ -26,7 +26,7 @@ from service_kit.events.broker import (
     replay_dead_letters,
 )
 from service_kit.events.contract import EXCHANGE, CloudEvent, KeyRotated, UserDeleted
-from service_kit.testing.tcp_proxy import TcpProxy
+from service_kit_testing.tcp_proxy import TcpProxy
 
 WAIT_SECONDS = 10
 

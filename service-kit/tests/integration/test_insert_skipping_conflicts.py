@@ -12,7 +12,7 @@ from sqlalchemy.types import Uuid
 
 from service_kit.db import IntegerPkMixin, UTCDateTime
 from service_kit.db.repository import insert_skipping_conflicts
-from service_kit.testing import PostgresServer
+from service_kit_testing import PostgresServer
 
 
 class _Base(IntegerPkMixin, DeclarativeBase):

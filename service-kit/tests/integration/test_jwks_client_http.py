@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from service_kit.errors import InvalidTokenError
 from service_kit.security.jwks_client import JwksClient, JwksUnavailableError, fetch_jwks
 from service_kit.security.jwt_verify import AccessTokenVerifier
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 
 TTL_SECONDS = 300.0
 MIN_REFETCH_SECONDS = 10.0

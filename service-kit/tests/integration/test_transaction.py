@@ -7,7 +7,7 @@ from sqlalchemy import String, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from service_kit.db import Database, IntegerPkMixin, idempotent_statement, transaction
-from service_kit.testing import PostgresServer
+from service_kit_testing import PostgresServer
 
 
 class _Base(IntegerPkMixin, DeclarativeBase):

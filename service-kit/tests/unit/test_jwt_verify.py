@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from service_kit.errors import InvalidTokenError
 from service_kit.security.jwt_verify import AccessTokenVerifier, Principal, VerifiedTokens
-from service_kit.testing import FakeClock, forgery
+from service_kit_testing import FakeClock, forgery
 
 ISSUER = "https://identity.example.test"
 AUDIENCE = "api"

@@ -16,8 +16,8 @@ from service_kit.http.app import create_service_app
 from service_kit.http.auth import current_principal, require_auth
 from service_kit.http.openapi import ViewResult
 from service_kit.security.jwt_verify import AccessTokenVerifier
-from service_kit.testing import FakeClock
-from service_kit.testing.auth import assert_invalid_token, bearer
+from service_kit_testing import FakeClock
+from service_kit_testing.auth import assert_invalid_token, bearer
 
 ISSUER = "https://identity.example.test"
 AUDIENCE = "api"

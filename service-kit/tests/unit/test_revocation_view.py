@@ -17,7 +17,7 @@ from service_kit.security.revocation import (
     RevocationsUnavailableError,
     RevocationView,
 )
-from service_kit.testing import FakeClock
+from service_kit_testing import FakeClock
 
 LIFETIME = timedelta(seconds=930)  # token TTL + leeway
 POLL_SECONDS = 0.2

@@ -51,13 +51,13 @@ from testcontainers.compose import DockerCompose
 from e2e.ci import in_ci
 from e2e.waiting import WaitTimeoutError, wait_until
 from service_kit.events.broker import describe
-from service_kit.testing.postgres import postgres_server
-from service_kit.testing.rabbitmq import (
+from service_kit_testing.postgres import postgres_server
+from service_kit_testing.rabbitmq import (
     RabbitMQUnavailableError,
     rabbitmq_required,
     rabbitmq_vhost,
 )
-from service_kit.testing.tcp_proxy import TcpProxy
+from service_kit_testing.tcp_proxy import TcpProxy
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[3]
 RUN_LOCAL: Final = REPO_ROOT / "deploy" / "run-local.sh"

@@ -1,9 +1,14 @@
-"""Flask-Migrate (Alembic) wiring shared by the services: one history per service."""
+"""Flask-Migrate (Alembic) wiring shared by the services: one history per service.
+
+Flask-Migrate provides the `flask db ...` commands and the Alembic configuration; the services'
+`migrations/env.py` (`run_migrations`) takes the engine and the metadata from the app's
+`MigrationSource`, so Flask-Migrate is given no `db` object (it needs one only for its own
+env.py templates, which these histories do not use)."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, cast
 
 from flask import Flask, current_app
 from flask_migrate import Migrate
@@ -12,10 +17,13 @@ from sqlalchemy import Engine, MetaData
 from service_kit.db.mixins import ONLY_ON_DIALECT, UTCDateTime
 from service_kit.db.session import Database
 
+MIGRATION_SOURCE_KEY: Final = "service_kit.migration_source"
+
 
 @dataclass(frozen=True, slots=True)
-class MigrationTarget:
-    """What Flask-Migrate calls `db`: the engine to migrate and the metadata to compare with."""
+class MigrationSource:
+    """What a service's migrations run on: its engine, and the metadata autogenerate compares
+    the database with."""
 
     engine: Engine
     metadata: MetaData
@@ -23,14 +31,13 @@ class MigrationTarget:
 
 def init_migrations(app: Flask, database: Database, metadata: MetaData, directory: Path) -> None:
     """Register `flask db ...` for `metadata`, with the history kept in `directory`."""
+    app.extensions[MIGRATION_SOURCE_KEY] = MigrationSource(database.engine, metadata)
     Migrate(
-        app,
-        MigrationTarget(database.engine, metadata),
         directory=str(directory),
         compare_type=True,
         render_as_batch=True,  # SQLite needs batch mode for ALTER TABLE
         include_object=_on_dialect(database.engine.dialect.name),
-    )
+    ).init_app(app)
 
 
 def _on_dialect(dialect: str) -> Callable[..., bool]:
@@ -56,9 +63,9 @@ def run_migrations() -> None:
     """Body of every service's `migrations/env.py`."""
     from alembic import context
 
-    extension: Any = current_app.extensions["migrate"]
-    target: MigrationTarget = extension.db
-    options = {**extension.configure_args, "render_item": _render_item}
+    target = cast(MigrationSource, current_app.extensions[MIGRATION_SOURCE_KEY])
+    # Flask-Migrate's documented hand-over to env.py: the context options given to Migrate.
+    options = {**current_app.extensions["migrate"].configure_args, "render_item": _render_item}
     if context.is_offline_mode():
         context.configure(
             url=target.engine.url.render_as_string(hide_password=False),

@@ -1,7 +1,7 @@
 """The migration-history tests every service runs: from nothing to head, back, and no drift.
 
 A service runs them by importing this module's names into a test module, which pytest then
-collects from there (`from service_kit.testing.migration_tests import *`). That module, or a
+collects from there (`from service_kit_testing.migration_tests import *`). That module, or a
 conftest above it, provides:
 - `migrations_app_factory` (session scope): the service's app on a database URL;
 - `database_prefix` (session scope): the prefix of throwaway database names;
@@ -21,7 +21,7 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import Column, MetaData
 
-from service_kit.testing.migrations import (
+from service_kit_testing.migrations import (
     AppFactory,
     app_database,
     head_revision,
@@ -30,7 +30,7 @@ from service_kit.testing.migrations import (
     stamped_revision,
     table_names,
 )
-from service_kit.testing.postgres import PostgresServer
+from service_kit_testing.postgres import PostgresServer
 
 __all__ = [
     "empty_postgres_url",

@@ -22,15 +22,15 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from service_kit.db import Database
-from service_kit.testing.clock import FakeClock
-from service_kit.testing.migrations import AppFactory, migrate_to_head
-from service_kit.testing.postgres import (
+from service_kit_testing.clock import FakeClock
+from service_kit_testing.migrations import AppFactory, migrate_to_head
+from service_kit_testing.postgres import (
     PostgresServer,
     PostgresUnavailableError,
     postgres_required,
     postgres_server,
 )
-from service_kit.testing.rabbitmq import (
+from service_kit_testing.rabbitmq import (
     RabbitMQUnavailableError,
     rabbitmq_required,
     rabbitmq_vhost,

@@ -10,16 +10,16 @@ Imported only by tests; nothing in a running service depends on it.
 
 import pytest
 
-from service_kit.testing.clock import FakeClock
-from service_kit.testing.postgres import PostgresServer, postgres_server
+from service_kit_testing.clock import FakeClock
+from service_kit_testing.postgres import PostgresServer, postgres_server
 
 # The shared tests and assertion helpers report failures the way a test file does. This runs
 # when the package is first imported, before any of these modules can be.
 pytest.register_assert_rewrite(
-    "service_kit.testing.auth",
-    "service_kit.testing.concurrency",
-    "service_kit.testing.migration_tests",
-    "service_kit.testing.schemathesis",
+    "service_kit_testing.auth",
+    "service_kit_testing.concurrency",
+    "service_kit_testing.migration_tests",
+    "service_kit_testing.schemathesis",
 )
 
 __all__ = ["FakeClock", "PostgresServer", "postgres_server"]

@@ -16,7 +16,7 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
-from service_kit.testing.migrations import app_database
+from service_kit_testing.migrations import app_database
 
 PARALLEL = 20  # racing calls, unless a test asks for another number
 JOIN_TIMEOUT_SECONDS = 60

@@ -25,7 +25,7 @@ from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.schemas import BaseSchema
 
-from service_kit.testing.migrations import app_database
+from service_kit_testing.migrations import app_database
 
 ApiCase: TypeAlias = schemathesis.Case[Any]
 
