@@ -697,6 +697,10 @@ def test_render_cli_output_passes_nginx_t(tmp_path: Path) -> None:
         ("POST", "/api/v1/items", "items"),
         ("GET", "/api/v1/items/0b7c5b8e-4c2a-4d43-9d1e-2f1f3f4a5b6c?x=1", "items"),
         ("POST", "/api/v1/items/0b7c5b8e-4c2a-4d43-9d1e-2f1f3f4a5b6c/restore", "items"),
+        # Sub-resources of an item ride on the items prefix: no location of their own.
+        ("GET", "/api/v1/items/0b7c5b8e-4c2a-4d43-9d1e-2f1f3f4a5b6c/tags", "items"),
+        ("PUT", "/api/v1/items/0b7c5b8e-4c2a-4d43-9d1e-2f1f3f4a5b6c/tags/urgent", "items"),
+        ("DELETE", "/api/v1/items/0b7c5b8e-4c2a-4d43-9d1e-2f1f3f4a5b6c/tags/urgent", "items"),
     ],
 )
 def test_request_reaches_its_service_unchanged(

@@ -5,6 +5,7 @@ from flask_openapi3.openapi import OpenAPI
 from items import models  # noqa: F401 - registers every table on the metadata
 from items.config import ItemsSettings
 from items.controllers.item_controller import items_bp
+from items.controllers.tag_controller import tags_bp
 from items.wiring import build_components, install
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import Database
@@ -37,7 +38,8 @@ def create_app(
         description="Items owned by users; access tokens are verified locally from the JWKS.",
     )
     install(app, parts)
-    app.register_api(items_bp)
+    for blueprint in (items_bp, tags_bp):
+        app.register_api(blueprint)
     from items.cli import init_cli
 
     init_cli(app, database)

@@ -27,3 +27,13 @@ class IdempotencyKeyReusedError(BusinessRuleError):
 class OwnerFilterForbiddenError(PermissionDeniedError):
     code, title = "owner_filter_forbidden", "Owner filter needs the admin role"
     default_detail = "Only admins may list other users' items."
+
+
+class TagNotFoundError(NotFoundError):
+    code, title = "tag_not_found", "Tag not found"
+    default_detail = "The item does not have this tag."
+
+
+class TooManyTagsError(ConflictError):
+    code, title = "too_many_tags", "Too many tags"
+    default_detail = "The item has the most tags an item may have; remove one first."

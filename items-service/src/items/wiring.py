@@ -13,6 +13,7 @@ from items.revocations import DatabaseRevocationFeed
 from items.services.erasure_service import ErasureService
 from items.services.event_service import IdentityEventService
 from items.services.item_service import ItemService
+from items.services.tag_service import TagService
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import CreationOrder, CursorCodec
 from service_kit.http.db import get_session
@@ -109,6 +110,10 @@ def item_service() -> ItemService:
         idempotency_ttl_seconds=parts.settings.idempotency_ttl_seconds,
         clock=parts.clock,
     )
+
+
+def tag_service() -> TagService:
+    return TagService(get_session(), clock=components().clock)
 
 
 def item_cursors(order: CreationOrder) -> CursorCodec:

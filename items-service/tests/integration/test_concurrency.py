@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from items import create_app
-from items.models import Item, ItemStatus
+from items.models import MAX_TAGS_PER_ITEM, Item, ItemStatus
 from items.repositories.item_repository import ItemRepository
 from service_kit.clock import SYSTEM_CLOCK
 from service_kit.db import transaction
@@ -305,3 +305,26 @@ def test_paging_sees_every_original_item_once_in_order_when_items_are_inserted_m
     }
     keys = [order[public_id] for public_id in seen]
     assert keys == sorted(keys, reverse=True), "pages are not in (created_at, id) order"
+
+
+def test_concurrent_tag_puts_fill_an_item_to_the_limit_and_no_further(api: Api) -> None:
+    item_id = _create(api, "tag race").body["id"]
+    free = 3
+    for number in range(MAX_TAGS_PER_ITEM - free):
+        assert api.request("PUT", f"/items/{item_id}/tags/before-{number}").status == 201
+
+    answers = all_at_once(lambda n: api.request("PUT", f"/items/{item_id}/tags/racer-{n}"))
+
+    assert server_errors(answers) == []
+    assert sorted(answer.status for answer in answers) == [201] * free + [409] * (PARALLEL - free)
+    listed = api.request("GET", f"/items/{item_id}/tags").body["data"]
+    assert len(listed) == MAX_TAGS_PER_ITEM
+
+
+def test_concurrent_puts_of_one_tag_add_it_once_and_all_succeed(api: Api) -> None:
+    item_id = _create(api, "same tag race").body["id"]
+
+    answers = all_at_once(lambda _: api.request("PUT", f"/items/{item_id}/tags/same"))
+
+    assert sorted(answer.status for answer in answers) == [200] * (PARALLEL - 1) + [201]
+    assert api.request("GET", f"/items/{item_id}/tags").body["data"][0]["name"] == "same"

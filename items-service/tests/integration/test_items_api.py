@@ -1399,6 +1399,9 @@ def test_openapi_lists_every_items_operation_when_document_is_requested(
         (f"{ITEMS}/{{item_id}}", "patch"),
         (f"{ITEMS}/{{item_id}}", "delete"),
         (f"{ITEMS}/{{item_id}}/restore", "post"),
+        (f"{ITEMS}/{{item_id}}/tags", "get"),
+        (f"{ITEMS}/{{item_id}}/tags/{{tag}}", "put"),
+        (f"{ITEMS}/{{item_id}}/tags/{{tag}}", "delete"),
     }
 
 

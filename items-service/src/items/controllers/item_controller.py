@@ -8,6 +8,7 @@ from flask_openapi3.models.tag import Tag
 from pydantic import TypeAdapter
 
 from items import wiring
+from items.controllers.actor import current_actor
 from items.schemas.item_schemas import (
     CreateHeaders,
     ItemCreate,
@@ -19,9 +20,9 @@ from items.schemas.item_schemas import (
     ReadHeaders,
     UpdateHeaders,
 )
-from items.services.item_service import Actor, ItemListParams
+from items.services.item_service import ItemListParams
 from service_kit.db import CreationOrder
-from service_kit.http.auth import current_principal, require_auth
+from service_kit.http.auth import require_auth
 from service_kit.http.etags import if_match_versions, if_none_match_hits, version_etag
 from service_kit.http.openapi import (
     BEARER_SECURITY,
@@ -44,11 +45,6 @@ items_bp = APIBlueprint(
     abp_security=BEARER_SECURITY,
     abp_responses=problem_responses(400, 401, 413, 422, 503),
 )
-
-
-def _actor() -> Actor:
-    principal = current_principal()
-    return Actor(user_id=principal.user_id, is_admin=principal.is_admin)
 
 
 def _item_response(
@@ -76,7 +72,7 @@ def create_item(body: ItemCreate, header: CreateHeaders) -> ViewResult:
     and body (within 24 h) creates nothing and gets the first response again (status, body,
     `Location`, `ETag`, even if the item changed since), marked `Idempotent-Replayed: true`."""
     created = wiring.item_service().create_item(
-        _actor(), body, idempotency_key=header.idempotency_key
+        current_actor(), body, idempotency_key=header.idempotency_key
     )
     return _item_response(created.item, 201, location=True, replayed=created.is_replay)
 
@@ -96,7 +92,7 @@ def list_items(query: ItemListQuery) -> ViewResult:
     order = CreationOrder(query.sort)
     cursors = wiring.item_cursors(order)
     page = wiring.item_service().list_items(
-        _actor(),
+        current_actor(),
         ItemListParams(
             status=query.status,
             name_contains=query.q,
@@ -121,7 +117,7 @@ def list_items(query: ItemListQuery) -> ViewResult:
 @require_auth
 def get_item(path: ItemPath, header: ReadHeaders) -> ViewResult:
     """One item with its ETag; `If-None-Match` with that ETag answers 304."""
-    item = wiring.item_service().get_item(_actor(), path.item_id)
+    item = wiring.item_service().get_item(current_actor(), path.item_id)
     etag = version_etag(item.version)
     if if_none_match_hits(header.if_none_match, etag):
         return "", 304, {"ETag": etag}
@@ -133,7 +129,7 @@ def get_item(path: ItemPath, header: ReadHeaders) -> ViewResult:
 def update_item(path: ItemPath, body: ItemUpdate, header: UpdateHeaders) -> ViewResult:
     """Change name, description or status. With `If-Match`, only if unchanged since (else 412)."""
     item = wiring.item_service().update_item(
-        _actor(), path.item_id, body, expected_versions=if_match_versions(header.if_match)
+        current_actor(), path.item_id, body, expected_versions=if_match_versions(header.if_match)
     )
     return _item_response(item, 200)
 
@@ -142,7 +138,7 @@ def update_item(path: ItemPath, body: ItemUpdate, header: UpdateHeaders) -> View
 @require_auth
 def delete_item(path: ItemPath) -> ViewResult:
     """Soft delete: the item disappears from lists and reads until restored."""
-    wiring.item_service().delete_item(_actor(), path.item_id)
+    wiring.item_service().delete_item(current_actor(), path.item_id)
     return "", 204
 
 
@@ -150,4 +146,4 @@ def delete_item(path: ItemPath) -> ViewResult:
 @require_auth
 def restore_item(path: ItemPath) -> ViewResult:
     """Undo a delete. A live item is answered unchanged, so a retried restore is safe."""
-    return _item_response(wiring.item_service().restore_item(_actor(), path.item_id), 200)
+    return _item_response(wiring.item_service().restore_item(current_actor(), path.item_id), 200)

@@ -17,10 +17,13 @@ from items.models.item import (
     ItemSnapshot,
     ItemStatus,
 )
+from items.models.tag import MAX_TAGS_PER_ITEM, TAG_PATTERN, ItemTag
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
     "LISTING_COLUMNS",
+    "MAX_TAGS_PER_ITEM",
+    "TAG_PATTERN",
     "Base",
     "ErasureJob",
     "IdempotencyRecord",
@@ -30,6 +33,7 @@ __all__ = [
     "ItemListing",
     "ItemSnapshot",
     "ItemStatus",
+    "ItemTag",
     "RevocationFeedEntry",
     "UserEventSequence",
 ]
