@@ -7,6 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from identity.security.password_limits import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from service_kit.config import ServiceSettings
+from service_kit.security.jwt_verify import ACCESS_TOKEN_ALGORITHM
 
 
 class IdentitySettings(ServiceSettings):
@@ -24,7 +25,7 @@ class IdentitySettings(ServiceSettings):
     """No session (refresh-token family) outlives its login by more, however often refreshed."""
     reauth_max_age_seconds: int = Field(default=300, ge=1)
     """Sensitive operations need a token whose login (`auth_time`) is at most this old."""
-    signing_algorithm: Literal["ES256"] = "ES256"
+    signing_algorithm: Literal["ES256"] = ACCESS_TOKEN_ALGORITHM
     key_encryption_keys: SecretStr = SecretStr("")
     """Comma-separated Fernet keys; the first encrypts, all decrypt (MultiFernet rotation)."""
     jwks_max_age_seconds: int = Field(default=300, ge=0, le=86_400)

@@ -1,5 +1,6 @@
 """Signing-key helpers: RFC 7638 thumbprints, ES256 key generation and encryption at rest."""
 
+import typing
 from typing import Any
 
 import pytest
@@ -8,13 +9,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc.jwk import ECKey
 from jwt.algorithms import ECAlgorithm
 
+from identity.config import IdentitySettings
 from identity.security.keys import (
+    PublicJwk,
     SecretBox,
     generate_es256_key,
     jwk_thumbprint,
     load_private_key,
     load_public_jwk,
 )
+from service_kit.security.jwt_verify import ACCESS_TOKEN_ALGORITHM, DEFAULT_ALGORITHMS
 
 PRIVATE_JWK_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "k"}
 
@@ -189,3 +193,25 @@ def test_secret_box_from_setting_uses_every_listed_key_when_setting_has_several(
     box = SecretBox.from_setting(f"{new_key}, {old_key}", fallback_secret="unused")
 
     assert box.decrypt(ciphertext) == b"secret"
+
+
+def test_signing_algorithm_is_one_fact_for_keys_settings_and_verifiers() -> None:
+    generated = generate_es256_key()
+    allowed = typing.get_args(IdentitySettings.model_fields["signing_algorithm"].annotation)
+
+    assert generated.algorithm == generated.public_jwk["alg"] == ACCESS_TOKEN_ALGORITHM
+    assert allowed == (ACCESS_TOKEN_ALGORITHM,)
+    assert DEFAULT_ALGORITHMS == (ACCESS_TOKEN_ALGORITHM,)
+
+
+def test_public_jwk_keeps_the_published_members_and_drops_any_other() -> None:
+    stored = {**generate_es256_key().public_jwk, "ext": True, "key_ops": ["verify"]}
+
+    jwk = PublicJwk.from_mapping(stored)
+
+    assert jwk.as_dict() == {
+        name: stored[name] for name in ("kty", "crv", "x", "y", "kid", "alg", "use")
+    }
+    assert load_public_jwk(jwk.as_dict()).public_numbers() == (
+        load_public_jwk(stored).public_numbers()
+    )

@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from service_kit.config import ConfigurationError, ServiceSettings
+from service_kit.security.jwt_verify import ACCESS_TOKEN_ALGORITHM
 
 
 class ItemsSettings(ServiceSettings):
@@ -20,7 +21,7 @@ class ItemsSettings(ServiceSettings):
     jwks_timeout_seconds: float = Field(default=2, gt=0, le=30)
     token_issuer: str = "http://localhost:8080"  # noqa: S105 - a URL, not a secret
     token_audience: str = "api"  # noqa: S105 - an audience name
-    token_algorithms: list[str] = Field(default_factory=lambda: ["ES256"])
+    token_algorithms: list[str] = Field(default_factory=lambda: [ACCESS_TOKEN_ALGORITHM])
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     access_token_max_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     """The longest access-token lifetime identity issues (at least IDENTITY_ACCESS_TOKEN_TTL_

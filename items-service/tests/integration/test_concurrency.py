@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.orm import Session
 
 from items import create_app
-from items.models import MAX_TAGS_PER_ITEM, Item, ItemStatus
+from items.models import MAX_TAGS_PER_ITEM, Item, ItemSnapshot, ItemStatus
 from items.repositories.item_repository import ItemRepository
 from service_kit.clock import SYSTEM_CLOCK
 from service_kit.db import transaction
@@ -209,17 +209,17 @@ def _seed_originals(engine: Engine, owner_id: uuid.UUID, start: datetime) -> lis
     return _rows(engine, owner_id)
 
 
-def _row(owner_id: uuid.UUID, name: str, created_at: datetime) -> dict[str, Any]:
-    return {
-        "public_id": uuid.uuid4(),
-        "name": name,
-        "description": None,
-        "status": ItemStatus.DRAFT,
-        "owner_id": owner_id,
-        "version": 1,
-        "created_at": created_at,
-        "updated_at": created_at,
-    }
+def _row(owner_id: uuid.UUID, name: str, created_at: datetime) -> ItemSnapshot:
+    return ItemSnapshot(
+        public_id=uuid.uuid4(),
+        name=name,
+        description=None,
+        status=ItemStatus.DRAFT,
+        owner_id=owner_id,
+        version=1,
+        created_at=created_at,
+        updated_at=created_at,
+    )
 
 
 def _rows(engine: Engine, owner_id: uuid.UUID) -> list[Row]:

@@ -21,7 +21,7 @@ wellknown_bp = APIBlueprint(
 def jwks() -> ViewResult:
     """Public keys that verify access tokens (active and retiring keys)."""
     jwks = wiring.key_service().get_public_jwks()
-    body = JwksOut(keys=[Jwk.model_validate(jwk) for jwk in jwks])
+    body = JwksOut(keys=[Jwk.model_validate(jwk, from_attributes=True) for jwk in jwks])
     max_age = wiring.settings().jwks_max_age_seconds
     return json_response(body, 200, {"Cache-Control": f"public, max-age={max_age}"})
 

@@ -3,13 +3,37 @@
 import base64
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
+
+from service_kit.security.jwt_verify import ACCESS_TOKEN_ALGORITHM
+
+
+@dataclass(frozen=True, slots=True)
+class PublicJwk:
+    """A published verification key (RFC 7517 EC public JWK), as the JWKS lists it."""
+
+    kty: str
+    crv: str
+    x: str
+    y: str
+    kid: str
+    alg: str
+    use: str
+
+    @classmethod
+    def from_mapping(cls, jwk: Mapping[str, Any]) -> "PublicJwk":
+        """From the stored JSON object; members other than these are left out."""
+        return cls(**{name: str(jwk[name]) for name in cls.__dataclass_fields__})
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +57,13 @@ def generate_es256_key() -> GeneratedKey:
     private_key = ec.generate_private_key(ec.SECP256R1())
     jwk: dict[str, Any] = ECAlgorithm.to_jwk(private_key.public_key(), as_dict=True)
     kid = jwk_thumbprint(jwk)
-    jwk.update({"kid": kid, "alg": "ES256", "use": "sig"})
+    jwk.update({"kid": kid, "alg": ACCESS_TOKEN_ALGORITHM, "use": "sig"})
     pem = private_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    return GeneratedKey(kid=kid, algorithm="ES256", public_jwk=jwk, private_pem=pem)
+    return GeneratedKey(kid=kid, algorithm=ACCESS_TOKEN_ALGORITHM, public_jwk=jwk, private_pem=pem)
 
 
 def load_private_key(pem: bytes) -> ec.EllipticCurvePrivateKey:

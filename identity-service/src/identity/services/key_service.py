@@ -2,7 +2,6 @@
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -13,7 +12,7 @@ from identity.errors import (
 )
 from identity.models import KeyState, SigningKey
 from identity.repositories.signing_key_repository import SigningKeyRepository
-from identity.security.keys import SecretBox, generate_es256_key
+from identity.security.keys import PublicJwk, SecretBox, generate_es256_key
 from identity.services.event_recorder import EventRecorder
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import transaction
@@ -134,10 +133,10 @@ class KeyService:
         """Active and retiring keys."""
         return self._keys.list_published()
 
-    def get_public_jwks(self) -> list[dict[str, Any]]:
+    def get_public_jwks(self) -> list[PublicJwk]:
         """The public JWKs to publish; a fresh database gets its first key here."""
         self.ensure_active_key()
-        return [dict(key.public_jwk) for key in self._keys.list_published()]
+        return [PublicJwk.from_mapping(key.public_jwk) for key in self._keys.list_published()]
 
     def _retire(self, key: SigningKey) -> None:
         key.state = KeyState.RETIRED

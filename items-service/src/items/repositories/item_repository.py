@@ -113,10 +113,10 @@ class ItemRepository(BaseRepository[Item]):
             params.update(keyset_params(after))
         return [ItemListing(*row) for row in self.session.connection().execute(stmt, params)]
 
-    def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk insert (seeding); rows are column values."""
-        if rows:
-            self.session.execute(insert(Item), list(rows))
+    def add_many(self, items: Sequence[ItemSnapshot]) -> None:
+        """Bulk insert (seeding): one executemany of the items' rows."""
+        if items:
+            self.session.execute(insert(Item), [item.column_values() for item in items])
 
     def delete_some_of_owner(self, owner_id: uuid.UUID, *, limit: int) -> int:
         """Delete up to `limit` of the owner's items, live or soft-deleted (each kind through

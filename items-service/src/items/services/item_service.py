@@ -241,17 +241,17 @@ class ItemService:
             with transaction(self._session):
                 self._items.add_many(
                     [
-                        {
-                            "public_id": uuid.uuid4(),
-                            "name": f"Item {number + 1}",
-                            "description": None,
-                            "status": ItemStatus.DRAFT,
-                            "owner_id": owner_id,
-                            "version": 1,
+                        ItemSnapshot(
+                            public_id=uuid.uuid4(),
+                            name=f"Item {number + 1}",
+                            description=None,
+                            status=ItemStatus.DRAFT,
+                            owner_id=owner_id,
+                            version=1,
                             # distinct, increasing times so keyset order is the seeding order
-                            "created_at": start + timedelta(microseconds=number),
-                            "updated_at": start + timedelta(microseconds=number),
-                        }
+                            created_at=start + timedelta(microseconds=number),
+                            updated_at=start + timedelta(microseconds=number),
+                        )
                         for number in range(offset, min(offset + batch_size, count))
                     ]
                 )

@@ -16,7 +16,10 @@ from service_kit.errors import InvalidTokenError
 logger = logging.getLogger(__name__)
 
 ACCESS_TOKEN_TYPE: Final = "at+jwt"  # noqa: S105 - a media type, not a secret
-DEFAULT_ALGORITHMS: Final = ("ES256",)
+ACCESS_TOKEN_ALGORITHM: Final = "ES256"  # noqa: S105 - an algorithm name, not a secret
+"""What identity signs access tokens with (and publishes as each key's `alg`); the one place
+that names it."""
+DEFAULT_ALGORITHMS: Final = (ACCESS_TOKEN_ALGORITHM,)
 REQUIRED_CLAIMS: Final = ("iss", "aud", "sub", "exp", "nbf", "iat", "jti", "sid", "role")
 
 
