@@ -8,11 +8,19 @@ same `items` table as items-service and signs nothing: the benchmark mints its t
 own Ed25519 key (the public key in the PEM file `BENCH_REFERENCE_PUBLIC_KEY`).
 
 Run by bench/vs_reference.py under plain gunicorn (gthread, 2 workers x 4 threads, no access
-log). Environment: BENCH_DATABASE_URL, BENCH_REFERENCE_PUBLIC_KEY, BENCH_ISSUER, BENCH_AUDIENCE.
+log). Environment: BENCH_DATABASE_URL, BENCH_REFERENCE_PUBLIC_KEY, BENCH_ISSUER, BENCH_AUDIENCE,
+and BENCH_REFERENCE_SESSIONS, where the sessions come from (the `sessions` part compares the
+last two on the same views):
+- `plain` (default): `Session(engine)` per request, as above;
+- `flask-sqlalchemy`: Flask-SQLAlchemy's `db.session` (`SQLAlchemy(model_class=Base)`, one
+  scoped session per app context, removed at teardown), its default engine settings;
+- `service-kit`: the services' `service_kit.db.Database` session factory with autocommit reads.
 """
 
 import os
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +30,8 @@ from flask import Flask, Response, abort, jsonify, request
 from sqlalchemy import DateTime, Integer, String, Text, create_engine, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import Uuid
+
+from service_kit.db import Database
 
 
 class Base(DeclarativeBase):
@@ -56,7 +66,7 @@ class Item(Base):
 
 def create_app() -> Flask:
     app = Flask(__name__)
-    engine = create_engine(os.environ["BENCH_DATABASE_URL"])
+    session_scope = _sessions(app, os.environ["BENCH_DATABASE_URL"])
     with open(os.environ["BENCH_REFERENCE_PUBLIC_KEY"], "rb") as handle:
         public_key = load_pem_public_key(handle.read())
     issuer, audience = os.environ["BENCH_ISSUER"], os.environ["BENCH_AUDIENCE"]
@@ -83,7 +93,7 @@ def create_app() -> Flask:
     def list_items() -> Response:
         user = owner()
         limit = min(max(request.args.get("limit", 20, type=int), 1), 100)
-        with Session(engine) as session:
+        with session_scope() as session:
             items = session.scalars(
                 select(Item)
                 .where(Item.owner_id == user, Item.deleted_at.is_(None))
@@ -115,7 +125,7 @@ def create_app() -> Flask:
             updated_at=now,
         )
         answer = item.to_dict()  # before the commit expires the attributes
-        with Session(engine) as session:
+        with session_scope() as session:
             session.add(item)
             session.commit()
         return jsonify(answer), 201
@@ -123,7 +133,7 @@ def create_app() -> Flask:
     @app.get("/api/v1/items/<uuid:item_id>")
     def get_item(item_id: uuid.UUID) -> Response:
         user = owner()
-        with Session(engine) as session:
+        with session_scope() as session:
             item = session.scalars(
                 select(Item).where(
                     Item.public_id == item_id, Item.owner_id == user, Item.deleted_at.is_(None)
@@ -134,3 +144,21 @@ def create_app() -> Flask:
             return jsonify(item.to_dict())
 
     return app
+
+
+def _sessions(app: Flask, url: str) -> Callable[[], AbstractContextManager[Session]]:
+    """Where a view's session comes from (BENCH_REFERENCE_SESSIONS)."""
+    kind = os.environ.get("BENCH_REFERENCE_SESSIONS", "plain")
+    if kind == "flask-sqlalchemy":
+        from flask_sqlalchemy import SQLAlchemy
+
+        db = SQLAlchemy(model_class=Base)
+        app.config["SQLALCHEMY_DATABASE_URI"] = url
+        db.init_app(app)
+        return lambda: nullcontext(db.session)  # Flask-SQLAlchemy removes it at teardown
+    if kind == "service-kit":
+        return Database(url, autocommit_reads=True).session_factory
+    if kind == "plain":
+        engine = create_engine(url)
+        return lambda: Session(engine)
+    raise ValueError(f"BENCH_REFERENCE_SESSIONS: unknown {kind!r}")

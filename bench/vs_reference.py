@@ -65,8 +65,10 @@ from sqlalchemy.exc import OperationalError
 CREATOR = uuid.UUID("00000000-0000-4000-8000-00000000c0de")
 """The owner of every item the create runs make (removed before and after the benchmark, so the
 database stays 100 x 1,000 for the other benchmarks)."""
-PARTS = ("list", "not_modified", "direct", "create")
-"""What a run can be limited to with `--only`."""
+PARTS = ("list", "not_modified", "direct", "create", "sessions")
+"""What a run can be limited to with `--only`. `sessions` has no target: it measures the
+reference's list with Flask-SQLAlchemy's sessions against the same views with service-kit's
+(README, "Why not Flask-SQLAlchemy's session"), straight at gunicorn."""
 BALANCE_RUNS = 3
 TARGETS: dict[str, tuple[str, float]] = {
     "list_items_vs_reference": (">=", 1.2),
@@ -433,6 +435,11 @@ def main() -> None:
         if "create" in parts:
             print("2. create through the gateway", flush=True)
             results["create"] = versus("items_create", "reference_create", "create")
+        if "sessions" in parts:
+            print("sessions: the reference's list, Flask-SQLAlchemy vs service-kit", flush=True)
+            results["sessions"] = compare_sessions(
+                stack, reference_env, scripts["reference_list"], workdir=workdir, args=args
+            )
     keyed_creates = idempotency_records(url)
     remove_created(server)
     shutil.rmtree(workdir, ignore_errors=True)
@@ -464,6 +471,11 @@ def main() -> None:
     }
     print(json.dumps(summary, indent=2))
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    if "sessions" in results:
+        print(
+            "  requests/s, Flask-SQLAlchemy sessions / service-kit sessions (no target): "
+            f"{results['sessions']['ratio_rps']}"
+        )
     for name, value in measured.items():
         op, bound = TARGETS[name]
         print(f"  {name}: {value} (target {op} {bound}) {'ok' if check(name, value) else 'MISSED'}")
@@ -483,6 +495,39 @@ def main() -> None:
         failed.append("error responses (4xx/5xx)")
     if failed:
         sys.exit("targets missed: " + ", ".join(failed))
+
+
+def compare_sessions(
+    stack: ExitStack,
+    reference_env: dict[str, str],
+    script: Path,
+    *,
+    workdir: Path,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    """The reference app twice, its sessions from Flask-SQLAlchemy and from service-kit's
+    `Database` (autocommit reads), each straight at its gunicorn; the ratio is Flask-SQLAlchemy
+    over service-kit."""
+    servers = {
+        kind: stack.enter_context(
+            gunicorn(
+                "reference_app:create_app()",
+                env={**reference_env, "BENCH_REFERENCE_SESSIONS": kind},
+                log_path=workdir / f"reference-{kind}.log",
+                ready_path="/api/v1/items",
+                options=REFERENCE_GUNICORN,
+            )
+        )
+        for kind in ("flask-sqlalchemy", "service-kit")
+    }
+    flask_sqlalchemy, service_kit = servers["flask-sqlalchemy"], servers["service-kit"]
+    return compare(
+        Side(flask_sqlalchemy, script, flask_sqlalchemy),
+        Side(service_kit, script, service_kit),
+        rounds=args.rounds,
+        seconds=args.seconds,
+        label="sessions (items = Flask-SQLAlchemy, reference = service-kit)",
+    )
 
 
 PROFILED_SCRIPTS = {

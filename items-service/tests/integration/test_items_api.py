@@ -19,6 +19,7 @@ from items.config import ItemsSettings
 from items.models import Item, ItemStatus
 from service_kit.db import CursorCodec, Database, KeysetPosition
 from service_kit_testing import FakeClock
+from service_kit_testing.problems import assert_problem
 from tests.conftest import TokenIssuer
 from tests.factories import make_deleted_item, make_item
 
@@ -38,12 +39,6 @@ def restore_url(item_id: object) -> str:
 def json_body(response: TestResponse) -> Any:
     assert response.mimetype == "application/json", response.get_data(as_text=True)
     return response.get_json()
-
-
-def assert_problem(response: TestResponse, status: int, code: str) -> None:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    assert response.get_json()["code"] == code
 
 
 def count_items(session: Session, owner_id: uuid.UUID) -> int:

@@ -8,22 +8,16 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from items.models import MAX_TAGS_PER_ITEM, ItemTag
 from service_kit_testing import FakeClock
+from service_kit_testing.problems import assert_problem
 from tests.conftest import TokenIssuer
 from tests.factories import make_deleted_item, make_item
 
 
 def tags_url(item_id: object, tag: str | None = None) -> str:
     return f"/api/v1/items/{item_id}/tags" + (f"/{tag}" if tag is not None else "")
-
-
-def assert_problem(response: TestResponse, status: int, code: str) -> None:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    assert response.get_json()["code"] == code
 
 
 def tag_rows(session: Session) -> int:

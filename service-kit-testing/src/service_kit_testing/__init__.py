@@ -3,7 +3,8 @@
 A controllable clock, PostgreSQL provisioning and the pytest plugin with the database fixtures;
 then migrations (`migrations`, and the tests every service runs in `migration_tests`), races
 over a live server (`concurrency`), the in-process Schemathesis harness (`schemathesis`),
-forged JWTs (`forgery`) and bearer credentials (`auth`).
+forged JWTs (`forgery`), bearer credentials (`auth`) and the problem+json assertion
+(`problems`).
 
 Imported only by tests; nothing in a running service depends on it.
 """
@@ -19,6 +20,7 @@ pytest.register_assert_rewrite(
     "service_kit_testing.auth",
     "service_kit_testing.concurrency",
     "service_kit_testing.migration_tests",
+    "service_kit_testing.problems",
     "service_kit_testing.schemathesis",
 )
 
