@@ -100,7 +100,7 @@ def prepare_database(server_url: str) -> tuple[str, list[uuid.UUID]]:
         total = conn.execute(text("SELECT count(*) FROM items")).scalar_one()
     if len(owners) != OWNERS or total != OWNERS * ITEMS_PER_OWNER:
         with engine.begin() as conn:
-            conn.execute(text("TRUNCATE items, idempotency_records"))
+            conn.execute(text("TRUNCATE items, idempotency_records, item_tags"))
         app = create_app(ItemsSettings(_env_file=None, database_url=url, log_level="WARNING"))  # type: ignore[call-arg]
         owners = [uuid.uuid4() for _ in range(OWNERS)]
         with app.app_context():
