@@ -81,8 +81,7 @@ housekeep() {  # housekeep APP COMMAND... [';' COMMAND...]: flask commands of AP
 }
 if wants identity; then
   serve "$IDENTITY_PORT" 'identity:create_app()'
-  housekeep identity tokens prune
-  housekeep identity events prune
+  housekeep identity tokens prune ';' events prune ';' audit prune
 fi
 if wants items; then
   serve "$ITEMS_PORT" 'items:create_app()'

@@ -93,6 +93,7 @@ HOUSEKEEPING = {
     "identity": [
         ("identity-tokens-prune", ["flask", "--app", "identity", "tokens", "prune"]),
         ("identity-events-prune", ["flask", "--app", "identity", "events", "prune"]),
+        ("identity-audit-prune", ["flask", "--app", "identity", "audit", "prune"]),
     ],
     "items": [
         ("items-idempotency-prune", ["flask", "--app", "items", "idempotency", "prune"]),

@@ -34,6 +34,7 @@ def _completed_runs(logs: str, command: str) -> list[dict[str, Any]]:
     [
         ("identity-housekeeping", "flask --app identity tokens prune"),
         ("identity-housekeeping", "flask --app identity events prune"),
+        ("identity-housekeeping", "flask --app identity audit prune"),
         ("items-housekeeping", "flask --app items idempotency prune"),
         ("items-housekeeping", "flask --app items events prune"),
     ],

@@ -4,6 +4,7 @@ from flask_openapi3.openapi import OpenAPI
 
 from identity import models  # noqa: F401 - registers every table on the metadata
 from identity.config import IdentitySettings
+from identity.controllers.audit_controller import audit_bp
 from identity.controllers.auth_controller import auth_bp
 from identity.controllers.user_controller import users_bp
 from identity.controllers.wellknown_controller import wellknown_bp
@@ -38,7 +39,7 @@ def create_app(
         description="Users, passwords, sessions (refresh-token families) and signing keys.",
     )
     install(app, parts)
-    for blueprint in (auth_bp, users_bp, wellknown_bp):
+    for blueprint in (auth_bp, users_bp, audit_bp, wellknown_bp):
         app.register_api(blueprint)
     from identity.cli import init_cli
 

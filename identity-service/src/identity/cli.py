@@ -4,6 +4,7 @@ the integration-event relay."""
 import json
 import signal
 import threading
+import uuid
 from pathlib import Path
 from types import FrameType
 
@@ -14,8 +15,9 @@ from pydantic import ValidationError
 
 from identity import wiring
 from identity.errors import EmailTakenError
-from identity.models import Base, Role
+from identity.models import AuditEventType, Base, Role
 from identity.schemas.user_schemas import UserCreate
+from identity.services.audit_service import AuditListParams
 from service_kit.db import Database
 from service_kit.errors import DomainError
 from service_kit.events.broker import describe
@@ -163,6 +165,57 @@ def keys_reencrypt() -> None:
     click.echo(f"re-encrypted {count} signing keys")
 
 
+audit_cli = AppGroup("audit", help="The audit log: list, prune.")
+
+
+@audit_cli.command("list")
+@click.option("--type", "type_", type=click.Choice([t.value for t in AuditEventType]))
+@click.option("--user", type=click.UUID, default=None, help="Events about this user.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output, one per line.")
+def audit_list(
+    type_: str | None,
+    user: uuid.UUID | None,
+    limit: int,
+    as_json: bool,  # noqa: FBT001 - click flag
+) -> None:
+    """The newest audit events."""
+    page = wiring.audit_service().list_events(
+        AuditListParams(type=AuditEventType(type_) if type_ else None, subject_id=user),
+        limit=limit,
+        after=None,
+    )
+    for event in page.items:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "id": str(event.public_id),
+                        "type": event.type.value,
+                        "occurred_at": event.occurred_at.isoformat(),
+                        "actor_id": str(event.actor_id) if event.actor_id else None,
+                        "subject_id": str(event.subject_id) if event.subject_id else None,
+                        "ip": event.ip,
+                        "user_agent": event.user_agent,
+                        "request_id": event.request_id,
+                        "detail": event.detail,
+                    }
+                )
+            )
+        else:
+            click.echo(
+                f"{event.occurred_at.isoformat()}  {event.type.value:20}  "
+                f"actor={event.actor_id or '-'}  subject={event.subject_id or '-'}  "
+                f"ip={event.ip or '-'}  {json.dumps(event.detail)}"
+            )
+
+
+@audit_cli.command("prune")
+def audit_prune() -> None:
+    """Delete audit events older than IDENTITY_AUDIT_RETENTION_DAYS."""
+    click.echo(f"deleted {wiring.audit_service().prune()} audit events")
+
+
 tokens_cli = AppGroup("tokens", help="Refresh-token housekeeping.")
 
 
@@ -232,5 +285,6 @@ def init_cli(app: Flask, database: Database) -> None:
         keys_cli,
         tokens_cli,
         events_cli,
+        audit_cli,
     ):
         app.cli.add_command(command)

@@ -47,6 +47,8 @@ class IdentitySettings(ServiceSettings):
     """Outbox rows one relay transaction claims, publishes and marks sent."""
     events_retention_seconds: int = Field(default=7 * 86_400, ge=60)
     """Sent outbox rows older than this are deleted by `events prune`."""
+    audit_retention_days: int = Field(default=365, ge=1)
+    """Audit events older than this are deleted by `audit prune`."""
 
     @model_validator(mode="after")
     def _session_outlives_one_refresh_token(self) -> Self:

@@ -14,6 +14,7 @@ from identity.security.hashing import Argon2idHasher, BulkheadHasher, PasswordHa
 from identity.security.key_ring import KeyRing
 from identity.security.keys import SecretBox
 from identity.security.signing import AccessTokenIssuer, AccessTokenPolicy
+from identity.services.audit_service import AuditService
 from identity.services.auth_service import AuthService, RefreshPolicy
 from identity.services.key_service import KeyService
 from identity.services.outbox_service import OutboxRelay, OutboxService, RelayObserver
@@ -42,6 +43,7 @@ class Components:
     refresh_policy: RefreshPolicy
     password_policy: PasswordPolicy
     user_cursors: CursorCodec
+    audit_cursors: CursorCodec
     warm_ups: tuple[Callable[[], None], ...]
     """Run once in each worker after the fork (see service_kit.gunicorn_config)."""
 
@@ -110,6 +112,7 @@ def build_components(
         ),
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
         user_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="users"),
+        audit_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="audit"),
         warm_ups=(key_ring.warm_up,),
     )
 
@@ -144,6 +147,17 @@ def user_service() -> UserService:
         reauth_max_age_seconds=parts.settings.reauth_max_age_seconds,
         clock=parts.clock,
     )
+
+
+def audit_service() -> AuditService:
+    parts = components()
+    return AuditService(
+        get_session(), retention_days=parts.settings.audit_retention_days, clock=parts.clock
+    )
+
+
+def audit_cursors() -> CursorCodec:
+    return components().audit_cursors
 
 
 def key_service() -> KeyService:

@@ -83,7 +83,7 @@ class Caller:
 
 @dataclass
 class World:
-    """Callers, real ids and an issued cursor for generated requests."""
+    """Callers, real ids and issued cursors (one per listing) for generated requests."""
 
     auth: AuthActions
     client: FlaskClient
@@ -91,18 +91,22 @@ class World:
     connection: Connection
     user: Caller = field(init=False)
     admin: Caller = field(init=False)
-    cursor: str = field(init=False)
+    cursors: dict[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
         # Made before any example's savepoint, so they outlive every rollback below.
         self.user = self._caller(Role.USER)
         self.admin = self._caller(Role.ADMIN)
         make_user(self.session)  # with three users, a page of one has a next page
-        response = self.client.get(
-            "/api/v1/users", query_string={"limit": 1}, headers=self.admin.headers
-        )
-        assert response.status_code == 200, response.json
-        self.cursor = response.json["next_cursor"]  # type: ignore[index]
+        # (and the two logins above were audited, so has a page of one audit event)
+        self.cursors = {}
+        for listing in ("/api/v1/users", "/api/v1/audit-events"):
+            response = self.client.get(
+                listing, query_string={"limit": 1}, headers=self.admin.headers
+            )
+            assert response.status_code == 200, response.json
+            self.cursors[listing] = response.json["next_cursor"]  # type: ignore[index]
+            assert self.cursors[listing], listing
 
     def _caller(self, role: Role) -> Caller:
         tokens = self.auth.login(make_user(self.session, role=role).email)
@@ -158,7 +162,7 @@ def _send_as_reported(case: ApiCase) -> None:
 def _use_issued_cursor(case: ApiCase, world: World) -> None:
     """A cursor is valid only if the service issued it, which no schema can say (422 else)."""
     if is_positive(case) and "cursor" in (case.query or {}):
-        case.query["cursor"] = world.cursor
+        case.query["cursor"] = world.cursors[case.path]
 
 
 def _make_real(case: ApiCase, world: World, caller: Caller | None) -> None:

@@ -2,6 +2,7 @@
 then the authentication of marked views, then the checks that read the body and the query."""
 
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 import jwt
@@ -15,6 +16,7 @@ from service_kit.db.session import Database
 from service_kit.http.app import create_service_app
 from service_kit.http.auth import current_principal, require_auth
 from service_kit.http.openapi import ViewResult
+from service_kit.origin import RequestOrigin, current_origin
 from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit_testing import FakeClock
 from service_kit_testing.auth import assert_invalid_token, bearer
@@ -48,6 +50,10 @@ def make_app(*, verifier: AccessTokenVerifier | None) -> Flask:
     @require_auth
     def create_note() -> ViewResult:
         return {"owner": str(current_principal().user_id)}, 201
+
+    @app.get("/api/v1/origin")
+    def origin() -> ViewResult:
+        return asdict(current_origin() or RequestOrigin(None, None, None))
 
     return app
 
@@ -114,3 +120,18 @@ def test_marked_view_of_an_app_without_a_verifier_fails_loudly_not_open() -> Non
     response = client.post("/api/v1/notes", json={}, headers=bearer(a_token()))
 
     assert response.status_code == 500
+
+
+def test_origin_is_bound_for_the_request_and_gone_after_it(client: FlaskClient) -> None:
+    response = client.get(
+        "/api/v1/origin",
+        headers={"X-Request-ID": REQUEST_ID, "User-Agent": "u" * 300},
+        environ_base={"REMOTE_ADDR": "198.51.100.4"},
+    )
+
+    assert response.get_json() == {
+        "ip": "198.51.100.4",
+        "user_agent": "u" * 255,
+        "request_id": REQUEST_ID,
+    }
+    assert current_origin() is None

@@ -1,5 +1,6 @@
 """identity's models; importing this module registers every table on `Base.metadata`."""
 
+from identity.models.audit_event import AuditEvent, AuditEventType
 from identity.models.base import Base
 from identity.models.outbox_event import OutboxEvent
 from identity.models.refresh_token import RefreshToken, RefreshTokenFamily, RevokeReason
@@ -7,6 +8,8 @@ from identity.models.signing_key import KeyState, SigningKey
 from identity.models.user import Role, User, normalise_email
 
 __all__ = [
+    "AuditEvent",
+    "AuditEventType",
     "Base",
     "KeyState",
     "OutboxEvent",

@@ -4,6 +4,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,14 @@ from identity.errors import (
     RefreshTokenReusedError,
     SessionNotFoundError,
 )
-from identity.models import RefreshToken, RefreshTokenFamily, RevokeReason, User, normalise_email
+from identity.models import (
+    AuditEventType,
+    RefreshToken,
+    RefreshTokenFamily,
+    RevokeReason,
+    User,
+    normalise_email,
+)
 from identity.repositories.refresh_token_repository import (
     RefreshTokenFamilyRepository,
     RefreshTokenRepository,
@@ -24,6 +32,7 @@ from identity.security.hashing import PasswordHasher
 from identity.security.keys import SecretBox
 from identity.security.signing import AccessTokenIssuer
 from identity.security.tokens import hash_refresh_token, new_refresh_token
+from identity.services.audit_recorder import AuditRecorder
 from identity.services.event_recorder import EventRecorder
 from identity.services.results import PruneResult, SessionInfo, TokenPair
 from service_kit.clock import SYSTEM_CLOCK, Clock
@@ -87,6 +96,7 @@ class AuthService:
         tokens: RefreshTokenRepository | None = None,
         families: RefreshTokenFamilyRepository | None = None,
         events: EventRecorder | None = None,
+        audit: AuditRecorder | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
@@ -98,6 +108,7 @@ class AuthService:
         self._tokens = tokens or RefreshTokenRepository(session)
         self._families = families or RefreshTokenFamilyRepository(session)
         self._events = events or EventRecorder(session, clock=clock)
+        self._audit = audit or AuditRecorder(session, clock=clock)
         self._clock = clock
 
     def authenticate(self, *, email: str, password: str, user_agent: str | None) -> TokenPair:
@@ -110,10 +121,13 @@ class AuthService:
         if user is None:
             self._hasher.burn_time(password)
             logger.warning("login failed", extra={"reason": "unknown_account"})
-            raise InvalidCredentialsError()
-        if not self._hasher.verify(user.password_hash, password) or not user.can_log_in:
+            self._login_failed(None, reason="unknown_account")
+        elif not self._hasher.verify(user.password_hash, password):
             logger.warning("login failed", extra={"user_id": str(user.public_id)})
-            raise InvalidCredentialsError()
+            self._login_failed(user.public_id, reason="wrong_password")
+        elif not user.can_log_in:
+            logger.warning("login failed", extra={"user_id": str(user.public_id)})
+            self._login_failed(user.public_id, reason="account_disabled")
         verified_hash = user.password_hash
         now = self._clock.now()
         with transaction(self._session):
@@ -134,6 +148,12 @@ class AuthService:
                 )
             )
             grant = self._start_chain(user, family, now=now)
+            self._audit.record(
+                AuditEventType.LOGIN_SUCCEEDED,
+                actor_id=user.public_id,
+                subject_id=user.public_id,
+                detail={"session_id": str(family.public_id)},
+            )
         logger.info("login succeeded", extra={"user_id": str(user.public_id)})
         return self._pair(grant, now=now)
 
@@ -174,6 +194,9 @@ class AuthService:
                 token.family_id, at=self._clock.now(), reason=RevokeReason.LOGOUT
             )
             self._events.sessions_revoked(user, revoked, reason=RevokeReason.LOGOUT)
+            self._audit.record(
+                AuditEventType.LOGOUT, actor_id=user.public_id, subject_id=user.public_id
+            )
         logger.info("session logged out")
 
     def revoke_all_sessions(self, *, user_id: uuid.UUID) -> int:
@@ -187,6 +210,12 @@ class AuthService:
             )
             not_before = user.revoke_access_tokens(at=now)
             self._events.tokens_revoked(user, not_before=not_before, reason=RevokeReason.LOGOUT_ALL)
+            self._audit.record(
+                AuditEventType.LOGOUT_ALL,
+                actor_id=user.public_id,
+                subject_id=user.public_id,
+                detail={"sessions": len(revoked)},
+            )
         logger.info("all sessions revoked", extra={"user_id": str(user_id), "count": len(revoked)})
         return len(revoked)
 
@@ -221,9 +250,24 @@ class AuthService:
                 family.id, at=now, reason=RevokeReason.SESSION_DELETED
             )
             self._events.sessions_revoked(user, revoked, reason=RevokeReason.SESSION_DELETED)
+            self._audit.record(
+                AuditEventType.SESSION_REVOKED,
+                actor_id=user.public_id,
+                subject_id=user.public_id,
+                detail={"session_id": str(session_id)},
+            )
         logger.info(
             "session revoked", extra={"user_id": str(user_id), "session_id": str(session_id)}
         )
+
+    def _login_failed(self, subject_id: uuid.UUID | None, *, reason: str) -> NoReturn:
+        """Record the failed login (its own transaction: nothing else is written) and refuse
+        it. Known and unknown emails take the same path: one write, the same answer."""
+        with transaction(self._session):
+            self._audit.record(
+                AuditEventType.LOGIN_FAILED, subject_id=subject_id, detail={"reason": reason}
+            )
+        raise InvalidCredentialsError()
 
     def prune_tokens(self) -> PruneResult:
         """Delete expired tokens and dead families; forget grace-window secrets past the window."""
@@ -274,6 +318,11 @@ class AuthService:
             family.id, at=now, reason=RevokeReason.REUSE_DETECTED
         )
         self._events.sessions_revoked(user, revoked, reason=RevokeReason.REUSE_DETECTED)
+        self._audit.record(
+            AuditEventType.REFRESH_TOKEN_REUSED,
+            subject_id=user.public_id,
+            detail={"session_id": str(family.public_id)},
+        )
         return _Reused(family.public_id)
 
     def _rotate(

@@ -10,9 +10,10 @@ from identity.errors import (
     SigningKeyStateError,
     SigningKeyUndecryptableError,
 )
-from identity.models import KeyState, SigningKey
+from identity.models import AuditEventType, KeyState, SigningKey
 from identity.repositories.signing_key_repository import SigningKeyRepository
 from identity.security.keys import PublicJwk, SecretBox, generate_es256_key
+from identity.services.audit_recorder import AuditRecorder
 from identity.services.event_recorder import EventRecorder
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import transaction
@@ -35,12 +36,14 @@ class KeyService:
         box: SecretBox,
         keys: SigningKeyRepository | None = None,
         events: EventRecorder | None = None,
+        audit: AuditRecorder | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
         self._box = box
         self._keys = keys or SigningKeyRepository(session)
         self._events = events or EventRecorder(session, clock=clock)
+        self._audit = audit or AuditRecorder(session, clock=clock)
         self._clock = clock
 
     def ensure_active_key(self) -> SigningKey:
@@ -142,6 +145,7 @@ class KeyService:
         key.state = KeyState.RETIRED
         key.retired_at = self._clock.now()
         self._events.key_retired(key.kid)
+        self._audit.record(AuditEventType.KEY_RETIRED, detail={"kid": key.kid})
 
     def _create_active_key(self) -> SigningKey:
         generated = generate_es256_key()
@@ -156,4 +160,5 @@ class KeyService:
             )
         )
         self._events.key_rotated(key.kid)
+        self._audit.record(AuditEventType.KEY_ROTATED, detail={"kid": key.kid})
         return key

@@ -13,12 +13,13 @@ from identity.errors import (
     PasswordPolicyError,
     UserNotFoundError,
 )
-from identity.models import RevokeReason, Role, User, normalise_email
+from identity.models import AuditEventType, RevokeReason, Role, User, normalise_email
 from identity.repositories.refresh_token_repository import RefreshTokenFamilyRepository
 from identity.repositories.user_repository import UserRepository
 from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange, UserCreate, UserUpdate
 from identity.security.hashing import PasswordHasher
 from identity.security.password_limits import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from identity.services.audit_recorder import AuditRecorder
 from identity.services.event_recorder import EventRecorder
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
@@ -50,6 +51,19 @@ class PasswordPolicy:
             )
 
 
+def require_live_admin(users: UserRepository, actor_id: uuid.UUID) -> None:
+    """The token's role claim lives up to 15 minutes; for reading and changing accounts (and
+    the audit log) the database decides, so an admin demoted or deactivated a minute ago can
+    neither read other people's accounts nor undo the change.
+
+    Raises:
+        PermissionDeniedError: the actor is not, or no longer, a live admin.
+    """
+    actor = users.find_by_public_id(actor_id)
+    if actor is None or not actor.can_log_in or actor.role != Role.ADMIN:
+        raise PermissionDeniedError("This operation needs the admin role.")
+
+
 class UserService:
     """Use cases on user accounts."""
 
@@ -63,6 +77,7 @@ class UserService:
         users: UserRepository | None = None,
         families: RefreshTokenFamilyRepository | None = None,
         events: EventRecorder | None = None,
+        audit: AuditRecorder | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
@@ -72,6 +87,7 @@ class UserService:
         self._users = users or UserRepository(session)
         self._families = families or RefreshTokenFamilyRepository(session)
         self._events = events or EventRecorder(session, clock=clock)
+        self._audit = audit or AuditRecorder(session, clock=clock)
         self._clock = clock
 
     def register_user(self, data: UserCreate, *, role: Role = Role.USER) -> User:
@@ -201,6 +217,12 @@ class UserService:
                 reason=RevokeReason.PASSWORD_CHANGED,
             )
             self._events.sessions_revoked(user, revoked, reason=RevokeReason.PASSWORD_CHANGED)
+            self._audit.record(
+                AuditEventType.PASSWORD_CHANGED,
+                actor_id=user.public_id,
+                subject_id=user.public_id,
+                detail={"sessions_revoked": len(revoked)},
+            )
         logger.info("password changed", extra={"user_id": str(user_id), "revoked": len(revoked)})
 
     def delete_own_account(self, user_id: uuid.UUID, *, auth_time: datetime | None) -> None:
@@ -220,7 +242,7 @@ class UserService:
             raise ReauthenticationRequiredError(
                 max_age_seconds=int(self._reauth_max_age.total_seconds())
             )
-        self._delete(user)
+        self._delete(user, actor_id=user_id)
 
     def admin_update_user(
         self, user_id: uuid.UUID, data: AdminUserUpdate, *, actor_id: uuid.UUID
@@ -251,6 +273,20 @@ class UserService:
                 user.is_active = changes["is_active"] = data.is_active
             if changes:
                 self._events.user_updated(user, UserChanges.model_validate(changes))
+            if "role" in changes:
+                self._audit.record(
+                    AuditEventType.ROLE_CHANGED,
+                    actor_id=actor_id,
+                    subject_id=user.public_id,
+                    detail={"role": changes["role"]},
+                )
+            if "is_active" in changes:
+                self._audit.record(
+                    AuditEventType.ACTIVE_CHANGED,
+                    actor_id=actor_id,
+                    subject_id=user.public_id,
+                    detail={"is_active": changes["is_active"]},
+                )
             if changes.get("is_active") is False:
                 self._families.revoke_all_for_user(user.id, at=now, reason=RevokeReason.DEACTIVATED)
                 self._revoke_access_tokens(user, at=now, reason=RevokeReason.DEACTIVATED)
@@ -267,17 +303,12 @@ class UserService:
         UserNotFoundError: no live user has this id.
         """
         self._require_admin(actor_id)
-        self._delete(self.get_user(user_id))
+        self._delete(self.get_user(user_id), actor_id=actor_id)
 
     def _require_admin(self, actor_id: uuid.UUID) -> None:
-        # The token's role claim lives up to 15 minutes; for reading and changing accounts the
-        # database decides, so an admin demoted or deactivated a minute ago can neither read
-        # other people's accounts nor undo the change.
-        actor = self._users.find_by_public_id(actor_id)
-        if actor is None or not actor.can_log_in or actor.role != Role.ADMIN:
-            raise PermissionDeniedError("This operation needs the admin role.")
+        require_live_admin(self._users, actor_id)
 
-    def _delete(self, user: User) -> None:
+    def _delete(self, user: User, *, actor_id: uuid.UUID) -> None:
         """Raises:
         UserNotFoundError: the user was deleted meanwhile.
         """
@@ -288,6 +319,9 @@ class UserService:
             self._revoke_access_tokens(user, at=now, reason=RevokeReason.ACCOUNT_DELETED)
             user.soft_delete(at=now)
             self._events.user_deleted(user)
+            self._audit.record(
+                AuditEventType.USER_DELETED, actor_id=actor_id, subject_id=user.public_id
+            )
         logger.info("user deleted", extra={"user_id": str(user.public_id)})
 
     def _revoke_access_tokens(self, user: User, *, at: datetime, reason: RevokeReason) -> None:

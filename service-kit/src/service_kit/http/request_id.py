@@ -1,10 +1,13 @@
-"""Request ids: keep a safe incoming `X-Request-ID`, else make one; echo it and log with it."""
+"""Request ids: keep a safe incoming `X-Request-ID`, else make one; echo it and log with it.
+The request's origin (`service_kit.origin`) is bound with it."""
 
 import re
 import uuid
 
 import structlog
 from flask import Response, g, request
+
+from service_kit.origin import RequestOrigin, bind_origin, clip_user_agent
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -23,6 +26,14 @@ def bind_request_id() -> None:
     g.request_id = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
+    # remote_addr is the client's address as the trusted proxy forwarded it (ProxyFix).
+    bind_origin(
+        RequestOrigin(
+            ip=request.remote_addr,
+            user_agent=clip_user_agent(request.headers.get("User-Agent")),
+            request_id=request_id,
+        )
+    )
 
 
 def echo_request_id(response: Response) -> Response:
@@ -34,3 +45,4 @@ def echo_request_id(response: Response) -> Response:
 
 def unbind_request_id(_exc: BaseException | None) -> None:
     structlog.contextvars.clear_contextvars()
+    bind_origin(None)
