@@ -221,11 +221,13 @@ tokens_cli = AppGroup("tokens", help="Refresh-token housekeeping.")
 
 @tokens_cli.command("prune")
 def tokens_prune() -> None:
-    """Delete expired refresh tokens and dead families; forget stale grace-window secrets."""
+    """Delete expired refresh tokens and dead families; forget stale grace-window secrets and
+    idle login throttles."""
     result = wiring.auth_service().prune_tokens()
     click.echo(
         f"deleted {result.tokens_deleted} tokens, {result.families_deleted} families; "
-        f"cleared {result.grace_secrets_cleared} grace-window secrets"
+        f"cleared {result.grace_secrets_cleared} grace-window secrets; "
+        f"forgot {result.throttles_forgotten} login throttles"
     )
 
 

@@ -49,6 +49,12 @@ class IdentitySettings(ServiceSettings):
     """Sent outbox rows older than this are deleted by `events prune`."""
     audit_retention_days: int = Field(default=365, ge=1)
     """Audit events older than this are deleted by `audit prune`."""
+    login_throttle_max_failures: int = Field(default=5, ge=1, le=1000)
+    """Failed logins for one email (known or not) within the window that lock it."""
+    login_throttle_window_seconds: int = Field(default=900, ge=1)
+    login_throttle_lock_seconds: int = Field(default=60, ge=1)
+    """The first lock; each further one in a row lasts twice as long as the last."""
+    login_throttle_max_lock_seconds: int = Field(default=3600, ge=1)
 
     @model_validator(mode="after")
     def _session_outlives_one_refresh_token(self) -> Self:

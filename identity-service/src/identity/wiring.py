@@ -1,6 +1,7 @@
 """The composition root: `build_components` builds every process-wide collaborator of identity
 once; the use-case services are built per request (or per command) from them."""
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, cast
@@ -18,6 +19,7 @@ from identity.services.audit_service import AuditService
 from identity.services.auth_service import AuthService, RefreshPolicy
 from identity.services.key_service import KeyService
 from identity.services.outbox_service import OutboxRelay, OutboxService, RelayObserver
+from identity.services.throttle import AttemptThrottle, ThrottlePolicy
 from identity.services.user_service import PasswordPolicy, UserService
 from service_kit.bulkhead import Bulkhead
 from service_kit.clock import SYSTEM_CLOCK, Clock
@@ -44,6 +46,9 @@ class Components:
     password_policy: PasswordPolicy
     user_cursors: CursorCodec
     audit_cursors: CursorCodec
+    login_throttle: ThrottlePolicy
+    throttle_secret: bytes
+    """Keys the HMAC that stands for a throttled subject (derived from the secret key)."""
     warm_ups: tuple[Callable[[], None], ...]
     """Run once in each worker after the fork (see service_kit.gunicorn_config)."""
 
@@ -113,6 +118,15 @@ def build_components(
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
         user_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="users"),
         audit_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="audit"),
+        login_throttle=ThrottlePolicy(
+            max_failures=settings.login_throttle_max_failures,
+            window_seconds=settings.login_throttle_window_seconds,
+            lock_seconds=settings.login_throttle_lock_seconds,
+            max_lock_seconds=settings.login_throttle_max_lock_seconds,
+        ),
+        throttle_secret=hashlib.sha256(
+            b"identity.throttle:" + settings.secret_key.get_secret_value().encode()
+        ).digest(),
         warm_ups=(key_ring.warm_up,),
     )
 
@@ -126,10 +140,19 @@ def components() -> Components:
     return cast(Components, current_app.extensions[COMPONENTS_KEY])
 
 
+def attempt_throttle(session: Session) -> AttemptThrottle:
+    parts = components()
+    return AttemptThrottle(
+        session, policy=parts.login_throttle, secret=parts.throttle_secret, clock=parts.clock
+    )
+
+
 def auth_service() -> AuthService:
     parts = components()
+    session = get_session()
     return AuthService(
-        get_session(),
+        session,
+        throttle=attempt_throttle(session),
         issuer=parts.issuer,
         box=parts.box,
         hasher=parts.hasher,

@@ -22,6 +22,7 @@ from identity.models import User
 from identity.security.hashing import Argon2idHasher, PasswordHasher
 from identity.services.auth_service import AuthService
 from identity.services.results import TokenPair
+from identity.services.throttle import AttemptThrottle
 from identity.wiring import Components
 from service_kit.db import Database
 from service_kit.http.auth import VERIFIER_KEY
@@ -115,6 +116,9 @@ def build_auth_service(
     """An AuthService with the collaborators `create_app` wires, on the test's session."""
     return AuthService(
         session,
+        throttle=AttemptThrottle(
+            session, policy=parts.login_throttle, secret=parts.throttle_secret, clock=parts.clock
+        ),
         issuer=parts.issuer,
         box=parts.box,
         hasher=hasher or parts.hasher,

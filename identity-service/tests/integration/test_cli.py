@@ -310,7 +310,9 @@ def test_tokens_prune_prints_counts_when_tokens_expired(
     result = invoke(runner, "tokens", "prune")
 
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "deleted 1 tokens, 1 families; cleared 0 grace-window secrets"
+    assert result.output.strip() == (
+        "deleted 1 tokens, 1 families; cleared 0 grace-window secrets; forgot 0 login throttles"
+    )
 
 
 # -- retiring every retiring key, re-encrypting private keys -----------------------------------

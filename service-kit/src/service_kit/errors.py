@@ -71,6 +71,19 @@ class InvalidCursorError(BusinessRuleError):
     default_detail = "The cursor was not issued by this service or has been modified."
 
 
+class TooManyAttemptsError(DomainError):
+    """The caller made too many failed attempts at something guarded (a login for one email,
+    say): refused without trying, until `retry_after_seconds` have passed (the HTTP layer
+    answers 429 with `Retry-After`)."""
+
+    code, title = "too_many_attempts", "Too many attempts"
+    default_detail = "Too many failed attempts; wait before trying again."
+
+    def __init__(self, *, retry_after_seconds: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = max(1, retry_after_seconds)
+
+
 class ServiceUnavailableError(DomainError):
     """Temporary: the same request may succeed later. `retry_after_seconds`, when set, tells
     the client how long to wait (the HTTP layer sends it as `Retry-After`)."""

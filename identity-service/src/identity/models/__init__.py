@@ -5,6 +5,7 @@ from identity.models.base import Base
 from identity.models.outbox_event import OutboxEvent
 from identity.models.refresh_token import RefreshToken, RefreshTokenFamily, RevokeReason
 from identity.models.signing_key import KeyState, SigningKey
+from identity.models.throttle import Throttle, ThrottleScope
 from identity.models.user import Role, User, normalise_email
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "RevokeReason",
     "Role",
     "SigningKey",
+    "Throttle",
+    "ThrottleScope",
     "User",
     "normalise_email",
 ]

@@ -19,6 +19,7 @@ from identity.models import (
     RefreshToken,
     RefreshTokenFamily,
     RevokeReason,
+    ThrottleScope,
     User,
     normalise_email,
 )
@@ -35,6 +36,7 @@ from identity.security.tokens import hash_refresh_token, new_refresh_token
 from identity.services.audit_recorder import AuditRecorder
 from identity.services.event_recorder import EventRecorder
 from identity.services.results import PruneResult, SessionInfo, TokenPair
+from identity.services.throttle import AttemptThrottle
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import transaction
 from service_kit.errors import InvalidTokenError
@@ -96,10 +98,12 @@ class AuthService:
         tokens: RefreshTokenRepository | None = None,
         families: RefreshTokenFamilyRepository | None = None,
         events: EventRecorder | None = None,
+        throttle: AttemptThrottle,
         audit: AuditRecorder | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
+        self._throttle = throttle
         self._issuer = issuer
         self._box = box
         self._hasher = hasher
@@ -115,19 +119,23 @@ class AuthService:
         """Check the password and start a new session (token family).
 
         Raises:
+            TooManyAttemptsError: too many failed logins for this email (known or not) lately;
+                refused before the password is looked at.
             InvalidCredentialsError: unknown email, wrong password, inactive or deleted account.
         """
-        user = self._users.find_by_email(normalise_email(email))
+        login = normalise_email(email)
+        had_failures = self._throttle.check(ThrottleScope.LOGIN, login)
+        user = self._users.find_by_email(login)
         if user is None:
             self._hasher.burn_time(password)
             logger.warning("login failed", extra={"reason": "unknown_account"})
-            self._login_failed(None, reason="unknown_account")
+            self._login_failed(login, None, reason="unknown_account")
         elif not self._hasher.verify(user.password_hash, password):
             logger.warning("login failed", extra={"user_id": str(user.public_id)})
-            self._login_failed(user.public_id, reason="wrong_password")
+            self._login_failed(login, user.public_id, reason="wrong_password")
         elif not user.can_log_in:
             logger.warning("login failed", extra={"user_id": str(user.public_id)})
-            self._login_failed(user.public_id, reason="account_disabled")
+            self._login_failed(login, user.public_id, reason="account_disabled")
         verified_hash = user.password_hash
         now = self._clock.now()
         with transaction(self._session):
@@ -148,6 +156,8 @@ class AuthService:
                 )
             )
             grant = self._start_chain(user, family, now=now)
+            if had_failures:
+                self._throttle.succeeded(ThrottleScope.LOGIN, login)
             self._audit.record(
                 AuditEventType.LOGIN_SUCCEEDED,
                 actor_id=user.public_id,
@@ -260,27 +270,32 @@ class AuthService:
             "session revoked", extra={"user_id": str(user_id), "session_id": str(session_id)}
         )
 
-    def _login_failed(self, subject_id: uuid.UUID | None, *, reason: str) -> NoReturn:
-        """Record the failed login (its own transaction: nothing else is written) and refuse
-        it. Known and unknown emails take the same path: one write, the same answer."""
+    def _login_failed(self, login: str, subject_id: uuid.UUID | None, *, reason: str) -> NoReturn:
+        """Count and record the failed login (a transaction of its own) and refuse it. Known
+        and unknown emails take the same path: the same writes, the same answer."""
         with transaction(self._session):
-            self._audit.record(
-                AuditEventType.LOGIN_FAILED, subject_id=subject_id, detail={"reason": reason}
-            )
+            lock = self._throttle.failed(ThrottleScope.LOGIN, login)
+            detail: dict[str, object] = {"reason": reason}
+            if lock is not None:
+                detail["locked_for_seconds"] = int(lock.total_seconds())
+            self._audit.record(AuditEventType.LOGIN_FAILED, subject_id=subject_id, detail=detail)
         raise InvalidCredentialsError()
 
     def prune_tokens(self) -> PruneResult:
-        """Delete expired tokens and dead families; forget grace-window secrets past the window."""
+        """Delete expired tokens and dead families; forget grace-window secrets past the window
+        and the failed logins of emails idle for longer than the throttle remembers."""
         now = self._clock.now()
         grace = timedelta(seconds=self._policy.reuse_grace_seconds)
         with transaction(self._session):
             cleared = self._tokens.clear_stale_successor_ciphertexts(used_before=now - grace)
             tokens_deleted = self._tokens.delete_expired(now=now)
             families_deleted = self._families.delete_dead(now=now)
+            throttles = self._throttle.prune()
         logger.info(
-            "refresh tokens pruned", extra={"tokens": tokens_deleted, "families": families_deleted}
+            "refresh tokens pruned",
+            extra={"tokens": tokens_deleted, "families": families_deleted, "throttles": throttles},
         )
-        return PruneResult(tokens_deleted, families_deleted, cleared)
+        return PruneResult(tokens_deleted, families_deleted, cleared, throttles)
 
     def _rotate_locked(
         self, token_hash: str, *, now: datetime, ua: str | None

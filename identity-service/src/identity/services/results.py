@@ -27,3 +27,4 @@ class PruneResult:
     tokens_deleted: int
     families_deleted: int
     grace_secrets_cleared: int
+    throttles_forgotten: int

@@ -23,6 +23,7 @@ from service_kit.errors import (
     PreconditionFailedError,
     ReauthenticationRequiredError,
     ServiceUnavailableError,
+    TooManyAttemptsError,
 )
 from service_kit.http.db import commit_sent
 from service_kit.http.request_id import current_request_id
@@ -39,6 +40,7 @@ _DOMAIN_STATUS: Final[Mapping[type[DomainError], int]] = {
     PermissionDeniedError: 403,
     PreconditionFailedError: 412,
     BusinessRuleError: 422,
+    TooManyAttemptsError: 429,
     ServiceUnavailableError: 503,
 }
 
@@ -141,6 +143,8 @@ def handle_domain_error(exc: DomainError) -> Response:
     status = next((status for cls, status in _DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
     headers = {}
     if isinstance(exc, ServiceUnavailableError) and exc.retry_after_seconds is not None:
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    if isinstance(exc, TooManyAttemptsError):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     if isinstance(exc, ReauthenticationRequiredError):
         headers["WWW-Authenticate"] = reauthentication_challenge(exc.max_age_seconds)
