@@ -124,8 +124,11 @@ def probe(base: str, sessions: list[dict[str, Any]], seconds: float) -> dict[str
     return latencies
 
 
-def flood(base: str, email: str, seconds: float, results: Any) -> None:
-    """FLOOD_CONNECTIONS connections posting correct logins back to back (own process).
+def flood(base: str, emails: list[str], seconds: float, results: Any) -> None:
+    """FLOOD_CONNECTIONS connections posting correct logins back to back (own process), each
+    for an account of its own: identity's per-email login throttle counts every attempt before
+    the password is checked, so a crowd of logins of one account would meet it instead of the
+    hash bulkheads this measures.
 
     The flood's own process runs at the lowest CPU priority: it stands for clients elsewhere,
     so it takes only the CPU the system under test leaves idle instead of competing with it for
@@ -137,7 +140,7 @@ def flood(base: str, email: str, seconds: float, results: Any) -> None:
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
-    def run() -> None:
+    def run(email: str) -> None:
         conn = Connection(base)
         while time.monotonic() < deadline:
             status, ms, body, headers = conn.call(
@@ -149,7 +152,7 @@ def flood(base: str, email: str, seconds: float, results: Any) -> None:
                     codes[str(body.get("code"))] += 1
                     retry_after[headers.get("Retry-After", "-")] += 1
 
-    threads = [threading.Thread(target=run) for _ in range(FLOOD_CONNECTIONS)]
+    threads = [threading.Thread(target=run, args=(email,)) for email in emails]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -171,8 +174,9 @@ def gateway_times(access_log: Path, path: str) -> dict[str, list[float]]:
 
 
 def measure(base: str, seconds: float, access_log: Path) -> dict[str, Any]:
-    email_probe, email_flood = "probe@bench.example", "flood@bench.example"
-    for email in (email_probe, email_flood):
+    email_probe = "probe@bench.example"
+    emails_flood = [f"flood-{number}@bench.example" for number in range(FLOOD_CONNECTIONS)]
+    for email in (email_probe, *emails_flood):
         Connection(base).call(
             "POST", "/api/v1/auth/register", {"email": email, "password": PASSWORD}
         )
@@ -180,7 +184,7 @@ def measure(base: str, seconds: float, access_log: Path) -> dict[str, Any]:
     alone = probe(base, sessions, seconds)
     queue: Any = multiprocessing.get_context("spawn").Queue()
     flooder = multiprocessing.get_context("spawn").Process(
-        target=flood, args=(base, email_flood, seconds + 1, queue)
+        target=flood, args=(base, emails_flood, seconds + 1, queue)
     )
     flooder.start()
     time.sleep(1)  # let the flood build up before probing

@@ -324,3 +324,48 @@ def test_login_behind_the_gateway_records_the_forwarded_client_address(
     assert response.status_code == 200
     [event] = events(session, AuditEventType.LOGIN_SUCCEEDED)
     assert event.ip == "203.0.113.7"
+
+
+@pytest.mark.parametrize("forwarded", ["x" * 60, "not-an-address", "1.2.3.4.5"])
+def test_a_forwarded_address_that_is_no_address_is_not_kept_and_breaks_nothing(
+    settings: IdentitySettings,
+    rollback_database: Database,
+    clock: FakeClock,
+    hasher: Argon2idHasher,
+    session: Session,
+    forwarded: str,
+) -> None:
+    behind_proxy = create_app(
+        settings.model_copy(update={"trusted_proxy_count": 1}),
+        clock=clock,
+        hasher=hasher,
+        database=rollback_database,
+    )
+    user = make_user(session)
+
+    response = behind_proxy.test_client().post(
+        "/api/v1/auth/login",
+        json={"email": user.email, "password": DEFAULT_PASSWORD},
+        headers={"X-Forwarded-For": forwarded},
+    )
+
+    assert response.status_code == 200
+    [event] = events(session, AuditEventType.LOGIN_SUCCEEDED)
+    assert event.ip is None
+
+
+def test_the_first_signing_key_made_during_a_request_is_recorded_without_its_origin(
+    client: FlaskClient, session: Session
+) -> None:
+    user = make_user(session)
+
+    client.post(
+        "/api/v1/auth/login",
+        json={"email": user.email, "password": DEFAULT_PASSWORD},
+        headers={"User-Agent": BROWSER},
+    )
+
+    [key_event] = events(session, AuditEventType.KEY_ROTATED)
+    [login_event] = events(session, AuditEventType.LOGIN_SUCCEEDED)
+    assert (key_event.ip, key_event.user_agent, key_event.request_id) == (None, None, None)
+    assert login_event.user_agent == BROWSER

@@ -307,3 +307,19 @@ def test_refreshes_and_revocations_of_one_user_racing_never_fail_with_a_server_e
     assert not server_errors(answers), answers
     sequences = [event.data["sequence"] for event in _events_about(inspection_engine, user_id)]
     assert sequences == list(range(1, len(sequences) + 1))
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-email", "unknown-email"])
+def test_a_burst_of_wrong_logins_gets_no_more_guesses_than_the_throttle_allows(
+    api: Api, known: bool
+) -> None:
+    email = api.new_user()[0] if known else f"nobody-{uuid.uuid4().hex[:12]}@example.com"
+    max_failures = make_settings().login_throttle_max_failures
+
+    answers = all_at_once(
+        lambda _: api.post("/auth/login", {"email": email, "password": "wrong guess 1"})
+    )
+
+    assert server_errors(answers) == []
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses == [401] * max_failures + [429] * (PARALLEL - max_failures)

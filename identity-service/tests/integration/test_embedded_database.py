@@ -1,5 +1,5 @@
 """The embedded default (SQLite): sessions rotate through the unit of work there, where
-PostgreSQL writes a rotation in one statement."""
+PostgreSQL writes a rotation in one statement; the login throttle's upsert works there too."""
 
 from pathlib import Path
 
@@ -67,3 +67,19 @@ def test_refresh_revokes_the_session_when_an_old_token_comes_back_on_sqlite(
     assert reused.status_code == 401
     assert reused.get_json()["code"] == "refresh_token_reused"
     assert after.status_code == 401
+
+
+def test_failed_logins_lock_the_email_on_sqlite_and_a_success_before_forgets_them(
+    client: FlaskClient,
+) -> None:
+    def attempt(password: str) -> int:
+        body = {"email": "ada@example.com", "password": password}
+        return client.post("/api/v1/auth/login", json=body).status_code
+
+    max_failures = make_settings().login_throttle_max_failures
+    before = [attempt("wrong password 1") for _ in range(max_failures - 1)]
+    _login(client)  # forgets them
+    after = [attempt("wrong password 1") for _ in range(max_failures + 1)]
+
+    assert before == [401] * (max_failures - 1)
+    assert after == [401] * max_failures + [429]

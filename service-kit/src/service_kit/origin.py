@@ -5,11 +5,14 @@ The HTTP layer binds it for each request (`service_kit.http.request_id`); outsid
 (CLI commands, workers) there is none. No Flask here: services read it without knowing HTTP.
 """
 
+import ipaddress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Final
 
 USER_AGENT_MAX_LENGTH: Final = 255
+ADDRESS_MAX_LENGTH: Final = 45
+"""The longest IPv6 text form (IPv4-mapped)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,16 @@ def current_origin() -> RequestOrigin | None:
 
 def bind_origin(origin: RequestOrigin | None) -> None:
     _CURRENT.set(origin)
+
+
+def client_address(value: str | None) -> str | None:
+    """`value` as an IP address in its normal text form, or None when it is not one: the
+    forwarded address comes from a header, and what is not an address is not kept."""
+    try:
+        address = str(ipaddress.ip_address(value or ""))
+    except ValueError:
+        return None
+    return address if len(address) <= ADDRESS_MAX_LENGTH else None
 
 
 def clip_user_agent(user_agent: str | None) -> str | None:

@@ -1,48 +1,47 @@
-"""Throttle rows: read, created and locked for an update, deleted."""
+"""Throttle rows: claimed (created if missing, locked), deleted, pruned."""
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import TextualSelect, bindparam, delete, select, text
 
 from identity.models import Throttle, ThrottleScope
 from service_kit.db import BaseRepository
-from service_kit.db.repository import affected_rows, insert_skipping_conflicts
+from service_kit.db.repository import affected_rows
 
-_CREATE = insert_skipping_conflicts(
-    Throttle,
-    ("scope", "key_hash", "failures", "window_started_at", "lockouts", "updated_at"),
-    conflict=("scope", "key_hash"),
-    returning="id",
-)
+
+@functools.cache
+def _claim_statement() -> TextualSelect:
+    """Create the row or, if it exists, lock it, in one statement: the row is ours until the
+    transaction ends (nobody can delete it between a create and a read). The no-op update is
+    what takes the lock on PostgreSQL; values bind with the columns' own types."""
+    columns = Throttle.__table__.c
+    names = ("scope", "key_hash", "now")
+    types = {"scope": columns.scope.type, "key_hash": columns.key_hash.type}
+    typed = [bindparam(name, type_=types.get(name, columns.updated_at.type)) for name in names]
+    return (
+        text(
+            "INSERT INTO throttles (scope, key_hash, failures, window_started_at, lockouts, "
+            "updated_at) VALUES (:scope, :key_hash, 0, :now, 0, :now) "
+            "ON CONFLICT (scope, key_hash) DO UPDATE SET updated_at = throttles.updated_at "
+            "RETURNING id"
+        )
+        .bindparams(*typed)
+        .columns(columns.id)
+    )
 
 
 class ThrottleRepository(BaseRepository[Throttle]):
     model = Throttle
 
-    def find(self, scope: ThrottleScope, key_hash: str) -> Throttle | None:
-        stmt = select(Throttle).where(Throttle.scope == scope, Throttle.key_hash == key_hash)
-        return self.session.scalars(stmt).one_or_none()
-
-    def find_or_create_for_update(
-        self, scope: ThrottleScope, key_hash: str, *, now: datetime
-    ) -> Throttle:
-        """The row, created first if missing (concurrent creators agree on one), locked until
-        the transaction ends: concurrent failures of one subject count one after the other."""
-        self.session.execute(
-            _CREATE,
-            {
-                "scope": scope,
-                "key_hash": key_hash,
-                "failures": 0,
-                "window_started_at": now,
-                "lockouts": 0,
-                "updated_at": now,
-            },
-        )
+    def claim(self, scope: ThrottleScope, key_hash: str, *, now: datetime) -> Throttle:
+        """The row, created first if missing, locked until the transaction ends: concurrent
+        attempts of one subject are counted one after the other."""
+        row_id = self.session.execute(
+            _claim_statement(), {"scope": scope, "key_hash": key_hash, "now": now}
+        ).scalar_one()
         stmt = (
-            select(Throttle)
-            .where(Throttle.scope == scope, Throttle.key_hash == key_hash)
-            .with_for_update()
+            select(Throttle).where(Throttle.id == row_id).execution_options(populate_existing=True)
         )
         return self.session.scalars(stmt).one()
 

@@ -36,8 +36,11 @@ class AuditRecorder:
         actor_id: uuid.UUID | None = None,
         subject_id: uuid.UUID | None = None,
         detail: dict[str, Any] | None = None,
+        system: bool = False,
     ) -> None:
-        origin = current_origin()
+        """`system`: the event is the service's own doing, not the request's that happens to
+        be running (the first signing key, made during some caller's request): no origin."""
+        origin = None if system else current_origin()
         self._events.add(
             AuditEvent(
                 type=type_,

@@ -36,7 +36,7 @@ from identity.security.tokens import hash_refresh_token, new_refresh_token
 from identity.services.audit_recorder import AuditRecorder
 from identity.services.event_recorder import EventRecorder
 from identity.services.results import PruneResult, SessionInfo, TokenPair
-from identity.services.throttle import AttemptThrottle
+from identity.services.throttle import Attempt, AttemptThrottle
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import transaction
 from service_kit.errors import InvalidTokenError
@@ -124,18 +124,21 @@ class AuthService:
             InvalidCredentialsError: unknown email, wrong password, inactive or deleted account.
         """
         login = normalise_email(email)
-        had_failures = self._throttle.check(ThrottleScope.LOGIN, login)
+        # Counted (and committed) before the password is looked at: concurrent attempts for
+        # one email take turns here, so no burst gets more guesses than the throttle allows.
+        with transaction(self._session):
+            attempt = self._throttle.attempt(ThrottleScope.LOGIN, login)
         user = self._users.find_by_email(login)
         if user is None:
             self._hasher.burn_time(password)
             logger.warning("login failed", extra={"reason": "unknown_account"})
-            self._login_failed(login, None, reason="unknown_account")
+            self._login_failed(attempt, None, reason="unknown_account")
         elif not self._hasher.verify(user.password_hash, password):
             logger.warning("login failed", extra={"user_id": str(user.public_id)})
-            self._login_failed(login, user.public_id, reason="wrong_password")
+            self._login_failed(attempt, user.public_id, reason="wrong_password")
         elif not user.can_log_in:
             logger.warning("login failed", extra={"user_id": str(user.public_id)})
-            self._login_failed(login, user.public_id, reason="account_disabled")
+            self._login_failed(attempt, user.public_id, reason="account_disabled")
         verified_hash = user.password_hash
         now = self._clock.now()
         with transaction(self._session):
@@ -156,8 +159,7 @@ class AuthService:
                 )
             )
             grant = self._start_chain(user, family, now=now)
-            if had_failures:
-                self._throttle.succeeded(ThrottleScope.LOGIN, login)
+            self._throttle.succeeded(ThrottleScope.LOGIN, login)
             self._audit.record(
                 AuditEventType.LOGIN_SUCCEEDED,
                 actor_id=user.public_id,
@@ -270,14 +272,15 @@ class AuthService:
             "session revoked", extra={"user_id": str(user_id), "session_id": str(session_id)}
         )
 
-    def _login_failed(self, login: str, subject_id: uuid.UUID | None, *, reason: str) -> NoReturn:
-        """Count and record the failed login (a transaction of its own) and refuse it. Known
-        and unknown emails take the same path: the same writes, the same answer."""
+    def _login_failed(
+        self, attempt: Attempt, subject_id: uuid.UUID | None, *, reason: str
+    ) -> NoReturn:
+        """Record the failed login (a transaction of its own) and refuse it. Known and unknown
+        emails take the same path: the same writes, the same answer."""
+        detail: dict[str, object] = {"reason": reason}
+        if attempt.lock_started is not None:
+            detail["locked_for_seconds"] = int(attempt.lock_started.total_seconds())
         with transaction(self._session):
-            lock = self._throttle.failed(ThrottleScope.LOGIN, login)
-            detail: dict[str, object] = {"reason": reason}
-            if lock is not None:
-                detail["locked_for_seconds"] = int(lock.total_seconds())
             self._audit.record(AuditEventType.LOGIN_FAILED, subject_id=subject_id, detail=detail)
         raise InvalidCredentialsError()
 

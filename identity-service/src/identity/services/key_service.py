@@ -145,7 +145,7 @@ class KeyService:
         key.state = KeyState.RETIRED
         key.retired_at = self._clock.now()
         self._events.key_retired(key.kid)
-        self._audit.record(AuditEventType.KEY_RETIRED, detail={"kid": key.kid})
+        self._audit.record(AuditEventType.KEY_RETIRED, detail={"kid": key.kid}, system=True)
 
     def _create_active_key(self) -> SigningKey:
         generated = generate_es256_key()
@@ -160,5 +160,5 @@ class KeyService:
             )
         )
         self._events.key_rotated(key.kid)
-        self._audit.record(AuditEventType.KEY_ROTATED, detail={"kid": key.kid})
+        self._audit.record(AuditEventType.KEY_ROTATED, detail={"kid": key.kid}, system=True)
         return key

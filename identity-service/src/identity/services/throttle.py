@@ -1,10 +1,11 @@
 """Per-account throttling of failed attempts (logins per email; TOTP codes later).
 
-After `max_failures` failures within `window_seconds`, the subject is locked: further attempts
-are refused (429 `too_many_attempts`, `Retry-After`) without being tried, for `lock_seconds`,
-then twice that after the next lock, and so on up to `max_lock_seconds`. A success forgets
-it all. The subject (a login's normalised email) is kept only as an HMAC, and an unknown email
-goes through exactly what a known one does.
+Every attempt is counted before it is tried; after `max_failures` of them within
+`window_seconds` without a success, the subject is locked: further attempts are refused (429
+`too_many_attempts`, `Retry-After`) without being tried, for `lock_seconds`, then twice that
+after the next lock, and so on up to `max_lock_seconds`. A success forgets it all. The
+subject (a login's normalised email) is kept only as an HMAC, and an unknown email goes
+through exactly what a known one does.
 """
 
 import hashlib
@@ -34,8 +35,17 @@ class ThrottlePolicy:
         return timedelta(seconds=min(seconds, self.max_lock_seconds))
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """An attempt counted before it was tried."""
+
+    lock_started: timedelta | None
+    """It used up the last try: the lock it started (a success still forgets it)."""
+
+
 class AttemptThrottle:
-    """Counts failures per subject; the caller's transaction commits what it writes."""
+    """Counts attempts per subject before they are tried; the caller's transaction commits
+    what it writes."""
 
     def __init__(
         self,
@@ -51,27 +61,21 @@ class AttemptThrottle:
         self._throttles = throttles or ThrottleRepository(session)
         self._clock = clock
 
-    def check(self, scope: ThrottleScope, subject: str) -> bool:
-        """Whether the subject has failures on record (a success then clears them).
+    def attempt(self, scope: ThrottleScope, subject: str) -> Attempt:
+        """Count an attempt, before trying it (inside the caller's transaction, which should
+        commit before the attempt is tried): concurrent attempts take turns on the subject's
+        row, so no more than `max_failures` get through before the lock, however many arrive
+        at once. A success then calls `succeeded`, which forgets them.
 
         Raises:
             TooManyAttemptsError: the subject is locked; `retry_after_seconds` until it is not.
+                Nothing is counted.
         """
-        row = self._throttles.find(scope, self._key(scope, subject))
-        if row is None:
-            return False
         now = self._clock.now()
+        row = self._throttles.claim(scope, self._key(scope, subject), now=now)
         if row.locked_until is not None and row.locked_until > now:
             raise TooManyAttemptsError(retry_after_seconds=_seconds_until(row.locked_until, now))
-        return True
-
-    def failed(self, scope: ThrottleScope, subject: str) -> timedelta | None:
-        """Count a failure (inside the caller's transaction); the length of the lock it
-        started, if it started one."""
-        now = self._clock.now()
-        row = self._throttles.find_or_create_for_update(scope, self._key(scope, subject), now=now)
-        window = timedelta(seconds=self._policy.window_seconds)
-        if now - row.window_started_at >= window:
+        if now - row.window_started_at >= timedelta(seconds=self._policy.window_seconds):
             row.window_started_at = now
             row.failures = 0
         row.failures += 1
@@ -84,7 +88,7 @@ class AttemptThrottle:
             row.failures = 0
             row.window_started_at = now
         self._throttles.flush()
-        return lock
+        return Attempt(lock_started=lock)
 
     def succeeded(self, scope: ThrottleScope, subject: str) -> None:
         """Forget the subject's failures (inside the caller's transaction)."""

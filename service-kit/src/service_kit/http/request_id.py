@@ -7,7 +7,7 @@ import uuid
 import structlog
 from flask import Response, g, request
 
-from service_kit.origin import RequestOrigin, bind_origin, clip_user_agent
+from service_kit.origin import RequestOrigin, bind_origin, client_address, clip_user_agent
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
@@ -29,7 +29,7 @@ def bind_request_id() -> None:
     # remote_addr is the client's address as the trusted proxy forwarded it (ProxyFix).
     bind_origin(
         RequestOrigin(
-            ip=request.remote_addr,
+            ip=client_address(request.remote_addr),
             user_agent=clip_user_agent(request.headers.get("User-Agent")),
             request_id=request_id,
         )
