@@ -690,6 +690,7 @@ def test_render_cli_output_passes_nginx_t(tmp_path: Path) -> None:
         ("GET", "/api/v1/auth/sessions", "identity"),
         ("GET", "/api/v1/users", "identity"),
         ("GET", "/api/v1/users?limit=5&cursor=abc", "identity"),
+        ("GET", "/api/v1/audit-events?type=login.failed&limit=5", "identity"),
         ("PATCH", "/api/v1/users/me", "identity"),
         ("GET", "/.well-known/jwks.json", "identity"),
         ("GET", "/.well-known/oauth-authorization-server", "identity"),
@@ -1141,7 +1142,11 @@ RFC_9110_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS"
 ROUTES = {  # a path of each route, and the Allow of the gateway's own 405 on it
     "/api/v1/auth/sessions": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
     "/api/v1/users/me": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
-    "/api/v1/items": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+    "/api/v1/audit-events": "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+    "/api/v1/items": "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS",
+    "/api/v1/items/0b7c5b8e-4c2a-4d43-9d1e-2f1f3f4a5b6c/tags/urgent": (
+        "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+    ),
     "/.well-known/jwks.json": "GET, HEAD, OPTIONS",
     "/docs/identity": "GET, HEAD, OPTIONS",
     "/docs/items": "GET, HEAD, OPTIONS",
