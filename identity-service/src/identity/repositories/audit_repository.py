@@ -4,8 +4,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Final
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 
 from identity.models import AuditEvent, AuditEventType
 from service_kit.db import (
@@ -25,8 +26,16 @@ class AuditFilter:
     subject_id: uuid.UUID | None = None
 
 
+_APPEND: Final = insert(AuditEvent)
+
+
 class AuditRepository(BaseRepository[AuditEvent]):
     model = AuditEvent
+
+    def append(self, values: dict[str, Any]) -> None:
+        """Insert one event in one statement on the transaction's connection (no unit of work:
+        nothing reads the row back, and a login pays for each event it writes)."""
+        self.session.connection().execute(_APPEND, values)
 
     def list_page(
         self, where: AuditFilter, *, limit: int, after: KeysetPosition | None

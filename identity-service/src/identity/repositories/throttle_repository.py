@@ -1,9 +1,11 @@
-"""Throttle rows: claimed (created if missing, locked), deleted, pruned."""
+"""Throttle rows: an attempt counted (one statement on PostgreSQL), deleted, pruned."""
 
 import functools
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Final
 
-from sqlalchemy import TextualSelect, bindparam, delete, select, text
+from sqlalchemy import Integer, TextualSelect, bindparam, delete, select, text
 
 from identity.models import Throttle, ThrottleScope
 from service_kit.db import BaseRepository
@@ -31,8 +33,132 @@ def _claim_statement() -> TextualSelect:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptRule:
+    """The throttle's rule, as the statement that counts an attempt applies it."""
+
+    max_failures: int
+    window: timedelta
+    lock: timedelta
+    max_lock: timedelta
+
+    def lock_for(self, lockouts: int) -> timedelta:
+        """The lock after `lockouts` earlier ones: `lock` doubled each time, at most `max_lock`."""
+        return min(self.lock * (1 << min(lockouts, 32)), self.max_lock)
+
+
+@dataclass(frozen=True, slots=True)
+class CountedAttempt:
+    refused_until: datetime | None
+    """The subject was locked: nothing was counted, and this is when the lock ends."""
+    lock_started: timedelta | None
+    """This attempt used up the last try: the lock it started."""
+
+
+@functools.cache
+def _count_statement() -> TextualSelect:
+    """PostgreSQL: count an attempt in one statement, applying the rule that
+    `_count_with_orm` spells out (SQLite runs that). The row is created, or updated under its
+    row lock; a locked subject's row fails the `WHERE` of the update, is left as it was, and no
+    row comes back: that is the refusal, decided on the row's latest version, so concurrent
+    attempts cannot both get through at the lock."""
+    expired = "(:now - t.window_started_at >= make_interval(secs => :window_seconds))"
+    failures = f"((CASE WHEN {expired} THEN 0 ELSE t.failures END) + 1)"
+    locks = f"({failures} >= :max_failures)"
+    lock_seconds = "LEAST(:lock_seconds * power(2, LEAST(t.lockouts, 32)), :max_lock_seconds)"
+    columns = Throttle.__table__.c
+    return (
+        text(
+            # Fragments are this module's constants; every value is a bound parameter.
+            "INSERT INTO throttles AS t (scope, key_hash, failures, window_started_at, "  # noqa: S608
+            "lockouts, locked_until, updated_at) VALUES (:scope, :key_hash, "
+            "CASE WHEN 1 >= :max_failures THEN 0 ELSE 1 END, :now, "
+            "CASE WHEN 1 >= :max_failures THEN 1 ELSE 0 END, "
+            "CASE WHEN 1 >= :max_failures THEN :now + make_interval(secs => :lock_seconds) END, "
+            ":now) "
+            "ON CONFLICT (scope, key_hash) DO UPDATE SET "
+            f"failures = CASE WHEN {locks} THEN 0 ELSE {failures} END, "
+            f"window_started_at = CASE WHEN {locks} OR {expired} THEN :now "
+            "ELSE t.window_started_at END, "
+            f"lockouts = CASE WHEN {locks} THEN t.lockouts + 1 ELSE t.lockouts END, "
+            f"locked_until = CASE WHEN {locks} THEN :now + make_interval(secs => {lock_seconds}) "
+            "ELSE t.locked_until END, "
+            "updated_at = :now "
+            "WHERE t.locked_until IS NULL OR t.locked_until <= :now "
+            "RETURNING t.locked_until"
+        )
+        .bindparams(
+            bindparam("scope", type_=columns.scope.type),
+            bindparam("key_hash", type_=columns.key_hash.type),
+            bindparam("now", type_=columns.updated_at.type),
+            *(
+                bindparam(name, type_=Integer())
+                for name in ("max_failures", "window_seconds", "lock_seconds", "max_lock_seconds")
+            ),
+        )
+        .columns(columns.locked_until)
+    )
+
+
+_REMOVE: Final = delete(Throttle).where(
+    Throttle.scope == bindparam("scope"), Throttle.key_hash == bindparam("key_hash")
+)
+
+
 class ThrottleRepository(BaseRepository[Throttle]):
     model = Throttle
+
+    def count_attempt(
+        self, scope: ThrottleScope, key_hash: str, *, now: datetime, rule: AttemptRule
+    ) -> CountedAttempt:
+        """Count an attempt of the subject unless it is locked (see `AttemptThrottle`)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return self._count_with_orm(scope, key_hash, now=now, rule=rule)
+        counted = self.session.execute(
+            _count_statement(),
+            {
+                "scope": scope,
+                "key_hash": key_hash,
+                "now": now,
+                "max_failures": rule.max_failures,
+                "window_seconds": int(rule.window.total_seconds()),
+                "lock_seconds": int(rule.lock.total_seconds()),
+                "max_lock_seconds": int(rule.max_lock.total_seconds()),
+            },
+        ).first()
+        if counted is None:  # locked: when until (a read, on the refused path only)
+            until = self.session.scalar(
+                select(Throttle.locked_until).where(
+                    Throttle.scope == scope, Throttle.key_hash == key_hash
+                )
+            )
+            return CountedAttempt(refused_until=until or now, lock_started=None)
+        locked_until = counted.locked_until
+        started = locked_until is not None and locked_until > now
+        return CountedAttempt(
+            refused_until=None, lock_started=locked_until - now if started else None
+        )
+
+    def _count_with_orm(
+        self, scope: ThrottleScope, key_hash: str, *, now: datetime, rule: AttemptRule
+    ) -> CountedAttempt:
+        row = self.claim(scope, key_hash, now=now)
+        if row.locked_until is not None and row.locked_until > now:
+            return CountedAttempt(refused_until=row.locked_until, lock_started=None)
+        if now - row.window_started_at >= rule.window:
+            row.window_started_at = now
+            row.failures = 0
+        row.failures += 1
+        row.updated_at = now
+        lock = None
+        if row.failures >= rule.max_failures:
+            lock = rule.lock_for(row.lockouts)
+            row.locked_until = now + lock
+            row.lockouts += 1
+            row.failures = 0
+            row.window_started_at = now
+        self.flush()
+        return CountedAttempt(refused_until=None, lock_started=lock)
 
     def claim(self, scope: ThrottleScope, key_hash: str, *, now: datetime) -> Throttle:
         """The row, created first if missing, locked until the transaction ends: concurrent
@@ -46,9 +172,9 @@ class ThrottleRepository(BaseRepository[Throttle]):
         return self.session.scalars(stmt).one()
 
     def remove(self, scope: ThrottleScope, key_hash: str) -> None:
-        self.session.execute(
-            delete(Throttle).where(Throttle.scope == scope, Throttle.key_hash == key_hash)
-        )
+        """Core, on the transaction's connection: no session state to synchronise (every
+        login that succeeds sends it)."""
+        self.session.connection().execute(_REMOVE, {"scope": scope, "key_hash": key_hash})
 
     def delete_idle(self, *, updated_before: datetime, now: datetime) -> int:
         """Delete rows untouched since `updated_before` whose lock (if any) is over; how many."""

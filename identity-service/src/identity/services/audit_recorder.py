@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from identity.models import AuditEvent, AuditEventType
+from identity.models import AuditEventType
 from identity.repositories.audit_repository import AuditRepository
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.origin import current_origin
@@ -41,15 +41,16 @@ class AuditRecorder:
         """`system`: the event is the service's own doing, not the request's that happens to
         be running (the first signing key, made during some caller's request): no origin."""
         origin = None if system else current_origin()
-        self._events.add(
-            AuditEvent(
-                type=type_,
-                occurred_at=self._clock.now(),
-                actor_id=actor_id,
-                subject_id=subject_id,
-                ip=origin.ip if origin else None,
-                user_agent=origin.user_agent if origin else None,
-                request_id=origin.request_id if origin else None,
-                detail=detail or {},
-            )
+        self._events.append(
+            {
+                "public_id": uuid.uuid4(),
+                "type": type_,
+                "occurred_at": self._clock.now(),
+                "actor_id": actor_id,
+                "subject_id": subject_id,
+                "ip": origin.ip if origin else None,
+                "user_agent": origin.user_agent if origin else None,
+                "request_id": origin.request_id if origin else None,
+                "detail": detail or {},
+            }
         )

@@ -126,8 +126,7 @@ class AuthService:
         login = normalise_email(email)
         # Counted (and committed) before the password is looked at: concurrent attempts for
         # one email take turns here, so no burst gets more guesses than the throttle allows.
-        with transaction(self._session):
-            attempt = self._throttle.attempt(ThrottleScope.LOGIN, login)
+        attempt = self._throttle.attempt(ThrottleScope.LOGIN, login)
         user = self._users.find_by_email(login)
         if user is None:
             self._hasher.burn_time(password)

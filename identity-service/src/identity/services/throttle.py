@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from identity.models import ThrottleScope
-from identity.repositories.throttle_repository import ThrottleRepository
+from identity.repositories.throttle_repository import AttemptRule, ThrottleRepository
 from service_kit.clock import SYSTEM_CLOCK, Clock
+from service_kit.db import idempotent_statement
 from service_kit.errors import TooManyAttemptsError
 
 
@@ -28,11 +29,6 @@ class ThrottlePolicy:
     window_seconds: int
     lock_seconds: int
     max_lock_seconds: int
-
-    def lock_for(self, lockouts: int) -> timedelta:
-        """How long the lock after `lockouts` earlier ones lasts."""
-        seconds = self.lock_seconds * 2 ** min(lockouts, 32)
-        return timedelta(seconds=min(seconds, self.max_lock_seconds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,39 +52,40 @@ class AttemptThrottle:
         throttles: ThrottleRepository | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._session = session
         self._policy = policy
+        self._rule = AttemptRule(
+            max_failures=policy.max_failures,
+            window=timedelta(seconds=policy.window_seconds),
+            lock=timedelta(seconds=policy.lock_seconds),
+            max_lock=timedelta(seconds=policy.max_lock_seconds),
+        )
         self._secret = secret
         self._throttles = throttles or ThrottleRepository(session)
         self._clock = clock
 
     def attempt(self, scope: ThrottleScope, subject: str) -> Attempt:
-        """Count an attempt, before trying it (inside the caller's transaction, which should
-        commit before the attempt is tried): concurrent attempts take turns on the subject's
-        row, so no more than `max_failures` get through before the lock, however many arrive
-        at once. A success then calls `succeeded`, which forgets them.
+        """Count an attempt, before trying it (committed at once: one statement on
+        PostgreSQL): concurrent attempts take turns on the subject's row, so no more than
+        `max_failures` get through before the lock, however many arrive at once. A success
+        then calls `succeeded`, which forgets them.
 
         Raises:
             TooManyAttemptsError: the subject is locked; `retry_after_seconds` until it is not.
                 Nothing is counted.
         """
         now = self._clock.now()
-        row = self._throttles.claim(scope, self._key(scope, subject), now=now)
-        if row.locked_until is not None and row.locked_until > now:
-            raise TooManyAttemptsError(retry_after_seconds=_seconds_until(row.locked_until, now))
-        if now - row.window_started_at >= timedelta(seconds=self._policy.window_seconds):
-            row.window_started_at = now
-            row.failures = 0
-        row.failures += 1
-        row.updated_at = now
-        lock = None
-        if row.failures >= self._policy.max_failures:
-            lock = self._policy.lock_for(row.lockouts)
-            row.locked_until = now + lock
-            row.lockouts += 1
-            row.failures = 0
-            row.window_started_at = now
-        self._throttles.flush()
-        return Attempt(lock_started=lock)
+        # Safe to repeat after a lost connection: an attempt counted twice only errs on the
+        # side of the lock.
+        with idempotent_statement(self._session):
+            counted = self._throttles.count_attempt(
+                scope, self._key(scope, subject), now=now, rule=self._rule
+            )
+        if counted.refused_until is not None:
+            raise TooManyAttemptsError(
+                retry_after_seconds=_seconds_until(counted.refused_until, now)
+            )
+        return Attempt(lock_started=counted.lock_started)
 
     def succeeded(self, scope: ThrottleScope, subject: str) -> None:
         """Forget the subject's failures (inside the caller's transaction)."""
