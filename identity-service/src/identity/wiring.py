@@ -4,6 +4,7 @@ once; the use-case services are built per request (or per command) from them."""
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Final, cast
 
 from flask import Flask, current_app
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from identity.config import IdentitySettings
 from identity.models import SigningKey
+from identity.repositories.throttle_repository import AttemptRule
 from identity.security.hashing import Argon2idHasher, BulkheadHasher, PasswordHasher
 from identity.security.key_ring import KeyRing
 from identity.security.keys import SecretBox
@@ -19,7 +21,7 @@ from identity.services.audit_service import AuditService
 from identity.services.auth_service import AuthService, RefreshPolicy
 from identity.services.key_service import KeyService
 from identity.services.outbox_service import OutboxRelay, OutboxService, RelayObserver
-from identity.services.throttle import AttemptThrottle, ThrottlePolicy
+from identity.services.throttle import AttemptThrottle
 from identity.services.user_service import PasswordPolicy, UserService
 from service_kit.bulkhead import Bulkhead
 from service_kit.clock import SYSTEM_CLOCK, Clock
@@ -46,7 +48,7 @@ class Components:
     password_policy: PasswordPolicy
     user_cursors: CursorCodec
     audit_cursors: CursorCodec
-    login_throttle: ThrottlePolicy
+    login_throttle: AttemptRule
     throttle_secret: bytes
     """Keys the HMAC that stands for a throttled subject (derived from the secret key)."""
     warm_ups: tuple[Callable[[], None], ...]
@@ -118,11 +120,11 @@ def build_components(
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
         user_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="users"),
         audit_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="audit"),
-        login_throttle=ThrottlePolicy(
+        login_throttle=AttemptRule(
             max_failures=settings.login_throttle_max_failures,
-            window_seconds=settings.login_throttle_window_seconds,
-            lock_seconds=settings.login_throttle_lock_seconds,
-            max_lock_seconds=settings.login_throttle_max_lock_seconds,
+            window=timedelta(seconds=settings.login_throttle_window_seconds),
+            lock=timedelta(seconds=settings.login_throttle_lock_seconds),
+            max_lock=timedelta(seconds=settings.login_throttle_max_lock_seconds),
         ),
         throttle_secret=hashlib.sha256(
             b"identity.throttle:" + settings.secret_key.get_secret_value().encode()
@@ -143,7 +145,7 @@ def components() -> Components:
 def attempt_throttle(session: Session) -> AttemptThrottle:
     parts = components()
     return AttemptThrottle(
-        session, policy=parts.login_throttle, secret=parts.throttle_secret, clock=parts.clock
+        session, rule=parts.login_throttle, secret=parts.throttle_secret, clock=parts.clock
     )
 
 

@@ -117,7 +117,7 @@ def build_auth_service(
     return AuthService(
         session,
         throttle=AttemptThrottle(
-            session, policy=parts.login_throttle, secret=parts.throttle_secret, clock=parts.clock
+            session, rule=parts.login_throttle, secret=parts.throttle_secret, clock=parts.clock
         ),
         issuer=parts.issuer,
         box=parts.box,

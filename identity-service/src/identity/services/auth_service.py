@@ -36,14 +36,13 @@ from identity.security.tokens import hash_refresh_token, new_refresh_token
 from identity.services.audit_recorder import AuditRecorder
 from identity.services.event_recorder import EventRecorder
 from identity.services.results import PruneResult, SessionInfo, TokenPair
-from identity.services.throttle import Attempt, AttemptThrottle
+from identity.services.throttle import AttemptThrottle
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import transaction
 from service_kit.errors import InvalidTokenError
+from service_kit.origin import clip_user_agent
 
 logger = logging.getLogger(__name__)
-
-_USER_AGENT_MAX = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,18 +125,18 @@ class AuthService:
         login = normalise_email(email)
         # Counted (and committed) before the password is looked at: concurrent attempts for
         # one email take turns here, so no burst gets more guesses than the throttle allows.
-        attempt = self._throttle.attempt(ThrottleScope.LOGIN, login)
+        lock_started = self._throttle.attempt(ThrottleScope.LOGIN, login)
         user = self._users.find_by_email(login)
         if user is None:
             self._hasher.burn_time(password)
             logger.warning("login failed", extra={"reason": "unknown_account"})
-            self._login_failed(attempt, None, reason="unknown_account")
+            self._login_failed(lock_started, None, reason="unknown_account")
         elif not self._hasher.verify(user.password_hash, password):
             logger.warning("login failed", extra={"user_id": str(user.public_id)})
-            self._login_failed(attempt, user.public_id, reason="wrong_password")
+            self._login_failed(lock_started, user.public_id, reason="wrong_password")
         elif not user.can_log_in:
             logger.warning("login failed", extra={"user_id": str(user.public_id)})
-            self._login_failed(attempt, user.public_id, reason="account_disabled")
+            self._login_failed(lock_started, user.public_id, reason="account_disabled")
         verified_hash = user.password_hash
         now = self._clock.now()
         with transaction(self._session):
@@ -151,7 +150,7 @@ class AuthService:
             family = self._families.add(
                 RefreshTokenFamily(
                     user_id=user.id,
-                    user_agent=_clip(user_agent),
+                    user_agent=clip_user_agent(user_agent),
                     created_at=now,  # the login time: the absolute lifetime counts from it
                     last_used_at=now,
                     expires_at=self._policy.expiry(login_at=now, now=now),
@@ -272,13 +271,13 @@ class AuthService:
         )
 
     def _login_failed(
-        self, attempt: Attempt, subject_id: uuid.UUID | None, *, reason: str
+        self, lock_started: timedelta | None, subject_id: uuid.UUID | None, *, reason: str
     ) -> NoReturn:
         """Record the failed login (a transaction of its own) and refuse it. Known and unknown
         emails take the same path: the same writes, the same answer."""
         detail: dict[str, object] = {"reason": reason}
-        if attempt.lock_started is not None:
-            detail["locked_for_seconds"] = int(attempt.lock_started.total_seconds())
+        if lock_started is not None:
+            detail["locked_for_seconds"] = int(lock_started.total_seconds())
         with transaction(self._session):
             self._audit.record(AuditEventType.LOGIN_FAILED, subject_id=subject_id, detail=detail)
         raise InvalidCredentialsError()
@@ -363,7 +362,7 @@ class AuthService:
                 if self._policy.reuse_grace_seconds > 0
                 else None,
                 expires_at=self._policy.expiry(login_at=family.created_at, now=now),
-                user_agent=_clip(user_agent),
+                user_agent=clip_user_agent(user_agent),
             )
         )
         return _grant(user, family, raw_successor)
@@ -414,10 +413,6 @@ class AuthService:
         if locked is None or not locked.can_log_in:
             raise InvalidTokenError()
         return locked
-
-
-def _clip(user_agent: str | None) -> str | None:
-    return user_agent[:_USER_AGENT_MAX] if user_agent else None
 
 
 def _grant(user: User, family: RefreshTokenFamily, raw_refresh: str) -> _Grant:

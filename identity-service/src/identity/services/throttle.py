@@ -11,7 +11,6 @@ through exactly what a known one does.
 import hashlib
 import hmac
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -23,22 +22,6 @@ from service_kit.db import idempotent_statement
 from service_kit.errors import TooManyAttemptsError
 
 
-@dataclass(frozen=True, slots=True)
-class ThrottlePolicy:
-    max_failures: int
-    window_seconds: int
-    lock_seconds: int
-    max_lock_seconds: int
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """An attempt counted before it was tried."""
-
-    lock_started: timedelta | None
-    """It used up the last try: the lock it started (a success still forgets it)."""
-
-
 class AttemptThrottle:
     """Counts attempts per subject before they are tried; the caller's transaction commits
     what it writes."""
@@ -47,28 +30,23 @@ class AttemptThrottle:
         self,
         session: Session,
         *,
-        policy: ThrottlePolicy,
+        rule: AttemptRule,
         secret: bytes,
         throttles: ThrottleRepository | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
-        self._policy = policy
-        self._rule = AttemptRule(
-            max_failures=policy.max_failures,
-            window=timedelta(seconds=policy.window_seconds),
-            lock=timedelta(seconds=policy.lock_seconds),
-            max_lock=timedelta(seconds=policy.max_lock_seconds),
-        )
+        self._rule = rule
         self._secret = secret
         self._throttles = throttles or ThrottleRepository(session)
         self._clock = clock
 
-    def attempt(self, scope: ThrottleScope, subject: str) -> Attempt:
+    def attempt(self, scope: ThrottleScope, subject: str) -> timedelta | None:
         """Count an attempt, before trying it (committed at once: one statement on
         PostgreSQL): concurrent attempts take turns on the subject's row, so no more than
         `max_failures` get through before the lock, however many arrive at once. A success
-        then calls `succeeded`, which forgets them.
+        then calls `succeeded`, which forgets them. Returns the lock this attempt started, if
+        it used up the last try (a success still forgets it).
 
         Raises:
             TooManyAttemptsError: the subject is locked; `retry_after_seconds` until it is not.
@@ -85,7 +63,7 @@ class AttemptThrottle:
             raise TooManyAttemptsError(
                 retry_after_seconds=_seconds_until(counted.refused_until, now)
             )
-        return Attempt(lock_started=counted.lock_started)
+        return counted.lock_started
 
     def succeeded(self, scope: ThrottleScope, subject: str) -> None:
         """Forget the subject's failures (inside the caller's transaction)."""
@@ -94,7 +72,7 @@ class AttemptThrottle:
     def prune(self) -> int:
         """Forget subjects idle for longer than a window and the longest lock."""
         now = self._clock.now()
-        idle = timedelta(seconds=self._policy.window_seconds + self._policy.max_lock_seconds)
+        idle = self._rule.window + self._rule.max_lock
         return self._throttles.delete_idle(updated_before=now - idle, now=now)
 
     def _key(self, scope: ThrottleScope, subject: str) -> str:

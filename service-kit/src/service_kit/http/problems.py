@@ -142,10 +142,9 @@ def validation_problem(exc: ValidationError) -> Response:
 def handle_domain_error(exc: DomainError) -> Response:
     status = next((status for cls, status in _DOMAIN_STATUS.items() if isinstance(exc, cls)), 400)
     headers = {}
-    if isinstance(exc, ServiceUnavailableError) and exc.retry_after_seconds is not None:
-        headers["Retry-After"] = str(exc.retry_after_seconds)
-    if isinstance(exc, TooManyAttemptsError):
-        headers["Retry-After"] = str(exc.retry_after_seconds)
+    retry_after = getattr(exc, "retry_after_seconds", None)  # 503 (some), 429
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     if isinstance(exc, ReauthenticationRequiredError):
         headers["WWW-Authenticate"] = reauthentication_challenge(exc.max_age_seconds)
     return problem_response(
