@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from service_kit_testing.required import skip_unless_required
+
 ROOT = Path(__file__).resolve().parents[2]
 BARE_PATH = "/usr/bin:/bin"  # no ~/.local/bin, no pyenv shims, no venv: no uv
 TARGETS_THAT_RUN_UV = ["install", "lint", "fmt", "test", "test-unit", "e2e", "run", "migrate"]
@@ -55,10 +57,10 @@ def _externally_managed_python() -> Path | None:
 def bare_python() -> Path:
     python = _externally_managed_python()
     if python is None:
-        reason = f"no externally managed python3 on {BARE_PATH} to stand for a bare machine"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(f"{reason} (CI runs on Debian, which has one)")
-        pytest.skip(reason)
+        skip_unless_required(
+            f"no externally managed python3 on {BARE_PATH} to stand for a bare machine "
+            "(Debian, where CI runs, has one)"
+        )
     return python
 
 

@@ -55,6 +55,7 @@ from pydantic import ValidationError
 from identity.config import IdentitySettings
 from items.config import ItemsSettings
 from service_kit.config import is_placeholder_secret
+from service_kit_testing.required import skip_unless_required
 
 KUBERNETES_VERSION = "1.30.0"
 K8S = Path(__file__).resolve().parents[1] / "k8s"
@@ -1410,12 +1411,6 @@ def test_offline_images_rebuilds_a_rabbitmq_stand_in_older_than_the_pods_need() 
     assert int(match.group(1)) == RABBITMQ_STANDIN_REVISION
 
 
-def docker_required() -> bool:
-    """As the Makefile: CI, or REQUIRE_DOCKER=1, turns a missing engine into a failure."""
-    ci = os.environ.get("CI", "") in ("1", "true", "True", "TRUE", "yes")
-    return ci or os.environ.get("REQUIRE_DOCKER", "") == "1"
-
-
 def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - the docker CLI with our own arguments
         ["docker", *args],  # noqa: S607 - found on PATH, as the Makefile's
@@ -1430,10 +1425,8 @@ def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]
 def docker_engine() -> None:
     if shutil.which("docker") is not None and docker("info").returncode == 0:
         return
-    reason = "no Docker engine ('docker info' failed)"
-    if docker_required():
-        pytest.fail(reason)
-    pytest.skip(reason)
+    # As the Makefile: CI, or REQUIRE_DOCKER=1, turns a missing engine into a failure.
+    skip_unless_required("no Docker engine ('docker info' failed)", variable="REQUIRE_DOCKER")
 
 
 def docker_run_arguments(
@@ -1540,9 +1533,7 @@ def test_the_dev_broker_runs_under_its_pod_spec_and_takes_the_dev_secrets_url(
     image = os.environ.get("RABBITMQ_IMAGE", container["image"])
     missing = image_missing(image)
     if missing:
-        if docker_required():
-            pytest.fail(missing)
-        pytest.skip(missing)
+        skip_unless_required(missing, variable="REQUIRE_DOCKER")
     name = f"k8s-dev-rabbitmq-{uuid.uuid4().hex[:12]}"
     arguments = docker_run_arguments(statefulset, docs, name=name, directory=tmp_path)
     amqp = container["ports"][0]["containerPort"]

@@ -13,11 +13,11 @@ from contextlib import ExitStack
 
 import pytest
 from e2e.api_client import Account, ApiClient, unique_email
-from e2e.ci import flag, in_ci
 from e2e.stack import MODES, Stack, StackUnavailableError, running_stack
 
-from service_kit_testing.postgres import PostgresUnavailableError, postgres_required
-from service_kit_testing.rabbitmq import RabbitMQUnavailableError, rabbitmq_required
+from service_kit_testing.postgres import REQUIRE_POSTGRES_ENV, PostgresUnavailableError
+from service_kit_testing.rabbitmq import REQUIRE_RABBITMQ_ENV, RabbitMQUnavailableError
+from service_kit_testing.required import skip_unless_required
 
 
 def stack_mode() -> str:
@@ -57,11 +57,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
 
 
-def _unavailable(mode: str, reason: str, *, required: bool) -> None:
+def _unavailable(mode: str, reason: str, *, variable: str) -> None:
     message = f"STACK={mode}: {reason}"
-    if mode == "compose" or required or in_ci():
+    if mode == "compose":  # asked for explicitly: never skipped
         pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    skip_unless_required(message, variable=variable)
 
 
 @pytest.fixture(scope="session")
@@ -73,11 +73,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 running_stack(mode, tmp_path_factory.mktemp(f"stack-{mode}"))
             )
         except PostgresUnavailableError as exc:
-            _unavailable(mode, str(exc), required=postgres_required())
+            _unavailable(mode, str(exc), variable=REQUIRE_POSTGRES_ENV)
         except RabbitMQUnavailableError as exc:
-            _unavailable(mode, str(exc), required=rabbitmq_required())
+            _unavailable(mode, str(exc), variable=REQUIRE_RABBITMQ_ENV)
         except StackUnavailableError as exc:
-            _unavailable(mode, str(exc), required=flag("REQUIRE_NGINX"))
+            _unavailable(mode, str(exc), variable="REQUIRE_NGINX")
         yield running
 
 

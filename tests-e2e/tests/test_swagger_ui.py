@@ -6,8 +6,9 @@ from urllib.parse import quote
 
 import pytest
 from e2e.browser import LoadedPage, chromium_binary, load_page
-from e2e.ci import in_ci
 from e2e.stack import Stack
+
+from service_kit_testing.required import skip_unless_required
 
 KNOWN_PATHS = {
     "identity": ["/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/users/me"],
@@ -24,10 +25,7 @@ VIOLATING_PAGE = (
 def chromium() -> str:
     binary = chromium_binary()
     if binary is None:
-        reason = "chromium not found (apt-get install -y chromium)"
-        if in_ci():
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+        skip_unless_required("chromium not found (apt-get install -y chromium)")
     return binary
 
 

@@ -16,6 +16,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
+from service_kit_testing.required import required
+
 TEST_DATABASE_URL_ENV = "TEST_DATABASE_URL"
 REQUIRE_POSTGRES_ENV = "REQUIRE_POSTGRES"
 CONTAINER_IMAGE_ENV = "TEST_POSTGRES_IMAGE"
@@ -112,4 +114,4 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 
 def postgres_required() -> bool:
-    return os.environ.get(REQUIRE_POSTGRES_ENV, "") not in ("", "0", "false")
+    return required(REQUIRE_POSTGRES_ENV)

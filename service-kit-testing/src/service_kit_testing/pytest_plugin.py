@@ -25,16 +25,17 @@ from service_kit.db import Database
 from service_kit_testing.clock import FakeClock
 from service_kit_testing.migrations import AppFactory, migrate_to_head
 from service_kit_testing.postgres import (
+    REQUIRE_POSTGRES_ENV,
     PostgresServer,
     PostgresUnavailableError,
-    postgres_required,
     postgres_server,
 )
 from service_kit_testing.rabbitmq import (
+    REQUIRE_RABBITMQ_ENV,
     RabbitMQUnavailableError,
-    rabbitmq_required,
     rabbitmq_vhost,
 )
+from service_kit_testing.required import skip_unless_required
 
 
 @pytest.fixture(scope="session")
@@ -43,9 +44,7 @@ def pg_server() -> Iterator[PostgresServer]:
         with postgres_server() as server:
             yield server
     except PostgresUnavailableError as exc:
-        if postgres_required():
-            pytest.fail(f"REQUIRE_POSTGRES is set but {exc}")
-        pytest.skip(str(exc))
+        skip_unless_required(str(exc), variable=REQUIRE_POSTGRES_ENV)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +54,7 @@ def broker_url() -> Iterator[str]:
         with rabbitmq_vhost() as url:
             yield url
     except RabbitMQUnavailableError as exc:
-        if rabbitmq_required():
-            pytest.fail(f"REQUIRE_RABBITMQ is set but {exc}")
-        pytest.skip(str(exc))
+        skip_unless_required(str(exc), variable=REQUIRE_RABBITMQ_ENV)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from service_kit_testing.required import required
+
 TEST_BROKER_URL_ENV = "TEST_BROKER_URL"
 REQUIRE_RABBITMQ_ENV = "REQUIRE_RABBITMQ"
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -25,7 +27,7 @@ class RabbitMQUnavailableError(RuntimeError):
 
 
 def rabbitmq_required() -> bool:
-    return os.environ.get(REQUIRE_RABBITMQ_ENV, "") not in ("", "0", "false")
+    return required(REQUIRE_RABBITMQ_ENV)
 
 
 def _rabbitmqctl(*args: str) -> None:
