@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -91,6 +91,34 @@ def test_a_success_forgets_the_failures(
 
     assert answers == [401] * almost
     assert session.scalar(select(Throttle.failures)) == almost
+
+
+def test_a_login_counts_its_attempt_with_the_account_lookup_and_forgets_it_with_its_audit_event(
+    client: FlaskClient, session: Session, connection: Connection
+) -> None:
+    email = make_user(session).email
+    assert login(client, email, DEFAULT_PASSWORD).status_code == 200  # the first signing key
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sql = " ".join(args[2].split())
+        if not sql.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO SAVEPOINT")):
+            sent.append(sql)
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        assert login(client, email, DEFAULT_PASSWORD).status_code == 200
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+
+    writes = [sql for sql in sent if "FROM signing_keys" not in sql]  # the key ring's read
+    assert writes[0].startswith("WITH counted AS (INSERT INTO throttles")
+    assert "LEFT OUTER JOIN users ON users.email = " in writes[0]
+    assert writes[-1].startswith("WITH anon_1 AS (DELETE FROM throttles")
+    assert "INSERT INTO audit_events" in writes[-1]
+    # the account re-read under its lock, the session and its first token, the event
+    assert len(writes) == 5
+    assert session.scalar(select(Throttle.id)) is None
 
 
 def test_failures_older_than_the_window_do_not_count(

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Delete, delete, insert, select
 
 from identity.models import AuditEvent, AuditEventType
 from service_kit.db import (
     BaseRepository,
     CreationOrder,
     KeysetPosition,
+    execute_alongside,
     keyset_after,
     keyset_order,
     keyset_params,
@@ -32,10 +33,11 @@ _APPEND: Final = insert(AuditEvent)
 class AuditRepository(BaseRepository[AuditEvent]):
     model = AuditEvent
 
-    def append(self, values: dict[str, Any]) -> None:
+    def append(self, values: dict[str, Any], *, alongside: Sequence[Delete] = ()) -> None:
         """Insert one event in one statement on the transaction's connection (no unit of work:
-        nothing reads the row back, and a login pays for each event it writes)."""
-        self.session.connection().execute(_APPEND, values)
+        nothing reads the row back, and a login pays for each event it writes); independent
+        writes `alongside` ride in the same round trip (`execute_alongside`)."""
+        execute_alongside(self.session, _APPEND, values, *alongside)
 
     def list_page(
         self, where: AuditFilter, *, limit: int, after: KeysetPosition | None

@@ -3,13 +3,25 @@
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, TypeVar
 
-from sqlalchemy import Integer, TextualSelect, bindparam, delete, select, text
+from sqlalchemy import (
+    Delete,
+    Integer,
+    Select,
+    TextualSelect,
+    bindparam,
+    delete,
+    select,
+    text,
+    true,
+)
 
 from identity.models import Throttle, ThrottleScope
 from service_kit.db import BaseRepository
 from service_kit.db.repository import affected_rows
+
+T = TypeVar("T")
 
 
 @functools.cache
@@ -100,22 +112,36 @@ def _count_statement() -> TextualSelect:
     )
 
 
-_REMOVE: Final = delete(Throttle).where(
-    Throttle.scope == bindparam("scope"), Throttle.key_hash == bindparam("key_hash")
-)
-
-
 class ThrottleRepository(BaseRepository[Throttle]):
     model = Throttle
 
     def count_attempt(
-        self, scope: ThrottleScope, key_hash: str, *, now: datetime, rule: AttemptRule
-    ) -> CountedAttempt:
-        """Count an attempt of the subject unless it is locked (see `AttemptThrottle`)."""
+        self,
+        scope: ThrottleScope,
+        key_hash: str,
+        *,
+        now: datetime,
+        rule: AttemptRule,
+        load: Select[tuple[T]],
+    ) -> tuple[CountedAttempt, T | None]:
+        """Count an attempt of the subject unless it is locked (see `AttemptThrottle`), and
+        run `load` (a select of at most one row of one entity) in the same round trip on
+        PostgreSQL: the count is a CTE, and the entity is outer-joined to its row. What was
+        loaded is None when the attempt was refused."""
         if self.session.get_bind().dialect.name != "postgresql":
-            return self._count_with_orm(scope, key_hash, now=now, rule=rule)
-        counted = self.session.execute(
-            _count_statement(),
+            counted = self._count_with_orm(scope, key_hash, now=now, rule=rule)
+            if counted.refused_until is not None:
+                return counted, None
+            return counted, self.session.scalars(load).one_or_none()
+        count = _count_statement().cte("counted")
+        entity = load.column_descriptions[0]["entity"]
+        stmt: Select[Any] = (
+            select(count.c.locked_until, entity)
+            .select_from(count)
+            .outerjoin(entity, load.whereclause if load.whereclause is not None else true())
+        )
+        row = self.session.execute(
+            stmt,
             {
                 "scope": scope,
                 "key_hash": key_hash,
@@ -125,19 +151,18 @@ class ThrottleRepository(BaseRepository[Throttle]):
                 "lock_seconds": int(rule.lock.total_seconds()),
                 "max_lock_seconds": int(rule.max_lock.total_seconds()),
             },
-        ).first()
-        if counted is None:  # locked: when until (a read, on the refused path only)
+        ).one_or_none()
+        if row is None:  # locked: when until (a read, on the refused path only)
             until = self.session.scalar(
                 select(Throttle.locked_until).where(
                     Throttle.scope == scope, Throttle.key_hash == key_hash
                 )
             )
-            return CountedAttempt(refused_until=until or now, lock_started=None)
-        locked_until = counted.locked_until
+            return CountedAttempt(refused_until=until or now, lock_started=None), None
+        locked_until, loaded = row
         started = locked_until is not None and locked_until > now
-        return CountedAttempt(
-            refused_until=None, lock_started=locked_until - now if started else None
-        )
+        lock_started = locked_until - now if started else None
+        return CountedAttempt(refused_until=None, lock_started=lock_started), loaded
 
     def _count_with_orm(
         self, scope: ThrottleScope, key_hash: str, *, now: datetime, rule: AttemptRule
@@ -171,10 +196,10 @@ class ThrottleRepository(BaseRepository[Throttle]):
         )
         return self.session.scalars(stmt).one()
 
-    def remove(self, scope: ThrottleScope, key_hash: str) -> None:
-        """Core, on the transaction's connection: no session state to synchronise (every
-        login that succeeds sends it)."""
-        self.session.connection().execute(_REMOVE, {"scope": scope, "key_hash": key_hash})
+    def removal(self, scope: ThrottleScope, key_hash: str) -> Delete:
+        """The DELETE of the subject's row, values bound, for the caller to send (Core: no
+        session state to synchronise; every login that succeeds sends it)."""
+        return delete(Throttle).where(Throttle.scope == scope, Throttle.key_hash == key_hash)
 
     def delete_idle(self, *, updated_before: datetime, now: datetime) -> int:
         """Delete rows untouched since `updated_before` whose lock (if any) is over; how many."""

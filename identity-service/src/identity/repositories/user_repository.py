@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Final
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 
 from identity.models import RefreshToken, RefreshTokenFamily, User
 from service_kit.db import (
@@ -24,8 +24,13 @@ class UserRepository(BaseRepository[User]):
     model = User
 
     def find_by_email(self, email: str) -> User | None:
-        stmt = select(User).where(User.email == email, User.deleted_at.is_(None))
-        return self.session.scalars(stmt).one_or_none()
+        return self.session.scalars(self.by_email(email)).one_or_none()
+
+    @staticmethod
+    def by_email(email: str) -> Select[tuple[User]]:
+        """The live user with this (normalised) email, as a query to run, or to run alongside
+        another statement."""
+        return select(User).where(User.email == email, User.deleted_at.is_(None))
 
     def find_by_public_id(self, public_id: uuid.UUID) -> User | None:
         stmt = select(User).where(User.public_id == public_id, User.deleted_at.is_(None))

@@ -6,8 +6,10 @@ Nothing secret is ever passed in: no password, token, code or submitted email.
 """
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import Delete
 from sqlalchemy.orm import Session
 
 from identity.models import AuditEventType
@@ -37,9 +39,12 @@ class AuditRecorder:
         subject_id: uuid.UUID | None = None,
         detail: dict[str, Any] | None = None,
         system: bool = False,
+        alongside: Sequence[Delete] = (),
     ) -> None:
         """`system`: the event is the service's own doing, not the request's that happens to
-        be running (the first signing key, made during some caller's request): no origin."""
+        be running (the first signing key, made during some caller's request): no origin.
+        `alongside`: independent writes of the same transaction sent in the event's round trip
+        (a login's success forgets its throttle so)."""
         origin = None if system else current_origin()
         self._events.append(
             {
@@ -52,5 +57,6 @@ class AuditRecorder:
                 "user_agent": origin.user_agent if origin else None,
                 "request_id": origin.request_id if origin else None,
                 "detail": detail or {},
-            }
+            },
+            alongside=alongside,
         )

@@ -125,8 +125,11 @@ class AuthService:
         login = normalise_email(email)
         # Counted (and committed) before the password is looked at: concurrent attempts for
         # one email take turns here, so no burst gets more guesses than the throttle allows.
-        lock_started = self._throttle.attempt(ThrottleScope.LOGIN, login)
-        user = self._users.find_by_email(login)
+        # The account is read in the same round trip (PostgreSQL).
+        attempt = self._throttle.attempt(
+            ThrottleScope.LOGIN, login, load=self._users.by_email(login)
+        )
+        lock_started, user = attempt
         if user is None:
             self._hasher.burn_time(password)
             logger.warning("login failed", extra={"reason": "unknown_account"})
@@ -157,12 +160,12 @@ class AuthService:
                 )
             )
             grant = self._start_chain(user, family, now=now)
-            self._throttle.succeeded(ThrottleScope.LOGIN, login)
             self._audit.record(
                 AuditEventType.LOGIN_SUCCEEDED,
                 actor_id=user.public_id,
                 subject_id=user.public_id,
                 detail={"session_id": str(family.public_id)},
+                alongside=[self._throttle.succeeded(ThrottleScope.LOGIN, login)],
             )
         logger.info("login succeeded", extra={"user_id": str(user.public_id)})
         return self._pair(grant, now=now)

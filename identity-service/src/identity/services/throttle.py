@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import math
 from datetime import datetime, timedelta
+from typing import TypeVar
 
+from sqlalchemy import Delete, Select
 from sqlalchemy.orm import Session
 
 from identity.models import ThrottleScope
@@ -20,6 +22,8 @@ from identity.repositories.throttle_repository import AttemptRule, ThrottleRepos
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import idempotent_statement
 from service_kit.errors import TooManyAttemptsError
+
+T = TypeVar("T")
 
 
 class AttemptThrottle:
@@ -41,12 +45,15 @@ class AttemptThrottle:
         self._throttles = throttles or ThrottleRepository(session)
         self._clock = clock
 
-    def attempt(self, scope: ThrottleScope, subject: str) -> timedelta | None:
+    def attempt(
+        self, scope: ThrottleScope, subject: str, *, load: Select[tuple[T]]
+    ) -> tuple[timedelta | None, T | None]:
         """Count an attempt, before trying it (committed at once: one statement on
         PostgreSQL): concurrent attempts take turns on the subject's row, so no more than
         `max_failures` get through before the lock, however many arrive at once. A success
         then calls `succeeded`, which forgets them. Returns the lock this attempt started, if
-        it used up the last try (a success still forgets it).
+        it used up the last try (a success still forgets it), and the row `load` selected
+        (read in the same round trip on PostgreSQL; the attempt's subject, typically).
 
         Raises:
             TooManyAttemptsError: the subject is locked; `retry_after_seconds` until it is not.
@@ -56,18 +63,20 @@ class AttemptThrottle:
         # Safe to repeat after a lost connection: an attempt counted twice only errs on the
         # side of the lock.
         with idempotent_statement(self._session):
-            counted = self._throttles.count_attempt(
-                scope, self._key(scope, subject), now=now, rule=self._rule
+            outcome = self._throttles.count_attempt(
+                scope, self._key(scope, subject), now=now, rule=self._rule, load=load
             )
+        counted, loaded = outcome  # unpacked apart: mypy infers T from the targets otherwise
         if counted.refused_until is not None:
             raise TooManyAttemptsError(
                 retry_after_seconds=_seconds_until(counted.refused_until, now)
             )
-        return counted.lock_started
+        return counted.lock_started, loaded
 
-    def succeeded(self, scope: ThrottleScope, subject: str) -> None:
-        """Forget the subject's failures (inside the caller's transaction)."""
-        self._throttles.remove(scope, self._key(scope, subject))
+    def succeeded(self, scope: ThrottleScope, subject: str) -> Delete:
+        """The statement that forgets the subject's failures, for the caller's transaction to
+        send (on its own, or alongside another write: `execute_alongside`)."""
+        return self._throttles.removal(scope, self._key(scope, subject))
 
     def prune(self) -> int:
         """Forget subjects idle for longer than a window and the longest lock."""

@@ -7,10 +7,13 @@ from typing import Any, Generic, TypeVar, cast
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
+    Delete,
+    Insert,
     Integer,
     Result,
     TextualSelect,
     UnaryExpression,
+    Update,
     bindparam,
     text,
     tuple_,
@@ -116,6 +119,26 @@ def insert_skipping_conflicts(
         f'ON CONFLICT ({quoted(conflict)}) DO NOTHING RETURNING "{returning}"'
     )
     return text(sql).bindparams(*typed).columns(table.c[returning])
+
+
+def execute_alongside(
+    session: Session,
+    statement: Insert | Update | Delete,
+    params: dict[str, Any],
+    *alongside: Insert | Update | Delete,
+) -> None:
+    """Run `statement` with `params`, and the writes `alongside` (their values bound in them),
+    in one round trip where the database runs writes in `WITH` (PostgreSQL): they ride along
+    as CTEs of `statement`. Elsewhere they are sent first, one by one, on the same connection
+    (the same transaction). For writes that are independent (none reads what another writes:
+    PostgreSQL runs them all on one snapshot) and whose outcome nobody needs."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(statement.add_cte(*(write.cte() for write in alongside)), params)
+        return
+    for write in alongside:
+        connection.execute(write)
+    connection.execute(statement, params)
 
 
 def affected_rows(result: Result[Any]) -> int:

@@ -1,0 +1,82 @@
+"""execute_alongside: independent writes ride in one statement on PostgreSQL, one by one on
+SQLite, in the caller's transaction either way."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, String, create_engine, delete, event, insert, select, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from service_kit.db import IntegerPkMixin, execute_alongside
+from service_kit_testing import PostgresServer
+
+
+class _Base(IntegerPkMixin, DeclarativeBase):
+    pass
+
+
+class Note(_Base):
+    __tablename__ = "alongside_notes"
+
+    text: Mapped[str] = mapped_column(String(40))
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = create_engine("sqlite://")
+        _Base.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+        return
+    server: PostgresServer = request.getfixturevalue("pg_server")
+    with server.temporary_database("kit_alongside") as url:
+        engine = create_engine(url)
+        _Base.metadata.create_all(engine)
+        yield engine
+        engine.dispose()
+
+
+def _texts(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Note.text).order_by(Note.text)))
+
+
+def _seed(engine: Engine) -> None:
+    with Session(engine) as session, session.begin():
+        session.add_all([Note(text="old"), Note(text="stale")])
+
+
+def test_the_writes_alongside_apply_with_the_statement(engine: Engine) -> None:
+    _seed(engine)
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", record)
+    with Session(engine) as session, session.begin():
+        execute_alongside(
+            session,
+            insert(Note),
+            {"text": "new"},
+            delete(Note).where(Note.text == "stale"),
+            update(Note).where(Note.text == "old").values(text="kept"),
+        )
+    event.remove(engine, "before_cursor_execute", record)
+
+    assert _texts(engine) == ["kept", "new"]
+    assert len(sent) == (1 if engine.dialect.name == "postgresql" else 3)
+
+
+def test_a_rollback_undoes_the_writes_alongside_too(engine: Engine) -> None:
+    _seed(engine)
+
+    with Session(engine) as session:
+        execute_alongside(
+            session, insert(Note), {"text": "new"}, delete(Note).where(Note.text == "stale")
+        )
+        session.rollback()
+
+    assert _texts(engine) == ["old", "stale"]
