@@ -485,6 +485,7 @@ def main() -> None:
             broker_url = stack.enter_context(broker)
             identity_env = {
                 "IDENTITY_ENV": "production",
+                "IDENTITY_MAIL_BACKEND": "smtp",  # no mail is sent here; console is refused
                 "IDENTITY_DATABASE_URL": identity_url,
                 "IDENTITY_SECRET_KEY": "bench-" + uuid.uuid4().hex,
                 "IDENTITY_KEY_ENCRYPTION_KEYS": Fernet.generate_key().decode(),

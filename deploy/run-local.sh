@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # The stack as local processes (`make run`): identity on 127.0.0.1:8001, items on :8002, and the
 # nginx gateway (nginx from PATH) on 127.0.0.1:8080 in front of both; identity's event relay
-# (metrics on 127.0.0.1:9101) and items' event consumer (metrics on :9102) next to them.
+# (metrics on 127.0.0.1:9101) and items' event consumer (metrics on :9102) next to them, and
+# identity's mail worker (the console backend by default: mails are printed here).
 # Embedded SQLite under var/ unless IDENTITY_DATABASE_URL / ITEMS_DATABASE_URL say otherwise.
 # Migrations are applied first; each service's housekeeping (its prune commands, hourly) runs
 # next to it. Ctrl-C (SIGINT) or SIGTERM stops every process cleanly.
-# RUN_LOCAL_SERVICES picks which of `identity items gateway relay consumer` to start (default:
-# all five), so one of them can run, stop and restart on its own (a debugger, the e2e drills).
-# `identity` and `items` migrate their databases; `relay` and `consumer` use them as they are, so
-# start them with their service or after it.
+# RUN_LOCAL_SERVICES picks which of `identity items gateway relay consumer mailer` to start
+# (default: all six), so one of them can run, stop and restart on its own (a debugger, the e2e
+# drills). `identity` and `items` migrate their databases; `relay`, `consumer` and `mailer` use
+# them as they are, so start them with their service or after it.
 # Integration events: EVENTS_BROKER_URL (e.g. amqp://guest:guest@127.0.0.1:5672/) becomes both
 # services' broker unless IDENTITY_EVENTS_BROKER_URL / ITEMS_EVENTS_BROKER_URL are set; with
 # neither, both use the embedded transport on var/events.db, so the relay and the consumer
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 bin=".venv/bin"
 [ -x "$bin/gunicorn" ] || { echo "run 'make install' first" >&2; exit 1; }
-services=" ${RUN_LOCAL_SERVICES:-identity items gateway relay consumer} "
+services=" ${RUN_LOCAL_SERVICES:-identity items gateway relay consumer mailer} "
 wants() { [[ "$services" == *" $1 "* ]]; }
 if wants gateway; then
   nginx_bin=$(command -v nginx || command -v /usr/sbin/nginx || true)
@@ -94,6 +95,11 @@ if wants relay; then
 fi
 if wants consumer; then
   "$bin/flask" --app items events consume --metrics-port "$CONSUMER_METRICS_PORT" &
+  pids+=($!)
+fi
+# identity's mail worker: verification and reset mails (IDENTITY_MAIL_BACKEND, console here).
+if wants mailer; then
+  "$bin/flask" --app identity mail run &
   pids+=($!)
 fi
 if wants gateway; then

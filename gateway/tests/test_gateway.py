@@ -942,9 +942,20 @@ def test_login_burst_is_a_problem_429_with_retry_after(gateway: Gateway) -> None
     assert replies[0].headers.get_all("Retry-After") is None
 
 
-@pytest.mark.parametrize("path", ["/api/v1/auth/register", "/api/v1/auth/refresh"])
-def test_register_and_refresh_share_the_login_limit(gateway: Gateway, path: str) -> None:
-    source = "127.0.0.3" if path.endswith("register") else "127.0.0.4"
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        ("/api/v1/auth/register", "127.0.0.3"),
+        ("/api/v1/auth/refresh", "127.0.0.4"),
+        ("/api/v1/auth/verify-email", "127.0.4.1"),
+        ("/api/v1/auth/verify-email/resend", "127.0.4.2"),
+        ("/api/v1/auth/password-reset", "127.0.4.3"),
+        ("/api/v1/auth/password-reset/confirm", "127.0.4.4"),
+    ],
+)
+def test_register_refresh_and_the_account_mails_share_the_login_limit(
+    gateway: Gateway, path: str, source: str
+) -> None:
     _exhaust_auth_limit(gateway, source=source)
 
     reply = gateway.request("POST", path, body=b"{}", source=source)
@@ -1387,7 +1398,13 @@ def _logins_in_flight(gateway: Gateway, count: int) -> Iterator[None]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/auth/login", "/api/v1/auth/register", "/api/v1/users/me/password"]
+    "path",
+    [
+        "/api/v1/auth/login",
+        "/api/v1/auth/register",
+        "/api/v1/users/me/password",
+        "/api/v1/auth/password-reset/confirm",
+    ],
 )
 def test_password_request_is_a_problem_503_overloaded_when_the_bulkhead_is_full(
     gateway_with_password_bulkhead: Gateway, path: str
@@ -1407,6 +1424,7 @@ def test_password_request_is_a_problem_503_overloaded_when_the_bulkhead_is_full(
     ("method", "path"),
     [
         ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/password-reset"),
         ("GET", "/api/v1/users/me"),
         ("GET", "/api/v1/items"),
         ("OPTIONS", "/api/v1/auth/login"),

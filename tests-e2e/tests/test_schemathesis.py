@@ -15,7 +15,7 @@ Rate limits (the choice): the fuzz runs get no budget of their own, neither a cl
 of their own (compose mode cannot give one: every client reaches the gateway from Docker's
 proxy) nor a stack setting (it would also lift the limit that the gateway tests flood). They
 keep within the e2e stack's budget as a well-behaved client does, pacing their requests to the
-four rate-limited operations below its rate, so a run meets no 429 and stays reproducible. 429
+rate-limited operations below its rate, so a run meets no 429 and stays reproducible. 429
 is still a declared, schema-valid answer of those operations: a run that meets one validates it
 and waits `Retry-After`, and `test_gateway_429_conforms_...` checks the gateway's real 429 on
 each of them. Each test that spends the budget waits for it to refill before the next test logs
@@ -58,6 +58,10 @@ RATE_LIMITED_OPERATIONS = [
     pytest.param("/api/v1/auth/register", {"email": ""}, id="register"),
     pytest.param("/api/v1/auth/refresh", {"refresh_token": ""}, id="refresh"),
     pytest.param("/api/v1/users/me/password", {"current_password": ""}, id="password-change"),
+    pytest.param("/api/v1/auth/verify-email", {"token": ""}, id="verify-email"),
+    pytest.param("/api/v1/auth/verify-email/resend", {"email": ""}, id="verify-email-resend"),
+    pytest.param("/api/v1/auth/password-reset", {"email": ""}, id="password-reset"),
+    pytest.param("/api/v1/auth/password-reset/confirm", {"token": ""}, id="password-reset-confirm"),
 ]
 
 

@@ -46,12 +46,20 @@ def _user_create(email: str, password: str, full_name: str | None) -> UserCreate
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--full-name", default=None)
 @click.option("--role", type=click.Choice([role.value for role in Role]), default=Role.USER.value)
+@click.option(
+    "--unverified",
+    is_flag=True,
+    help="Leave the address unverified and queue a verification mail (default: the operator "
+    "vouches for the address).",
+)
 @with_appcontext
-def create_user_command(email: str, password: str, full_name: str | None, role: str) -> None:
-    """Create a user (prompts for what is not given)."""
+def create_user_command(
+    email: str, password: str, full_name: str | None, role: str, *, unverified: bool
+) -> None:
+    """Create a user (prompts for what is not given); its address counts as verified."""
     try:
         user = wiring.user_service().register_user(
-            _user_create(email, password, full_name), role=Role(role)
+            _user_create(email, password, full_name), role=Role(role), email_verified=not unverified
         )
     except DomainError as exc:
         raise click.ClickException(exc.detail) from None
@@ -72,7 +80,7 @@ def seed_command() -> None:
     for email, full_name, role in SEED_USERS:
         data = _user_create(email, SEED_PASSWORD, full_name)
         try:
-            user = wiring.user_service().register_user(data, role=role)
+            user = wiring.user_service().register_user(data, role=role, email_verified=True)
         except EmailTakenError:
             click.echo(f"exists   {email}")
         else:
@@ -221,13 +229,14 @@ tokens_cli = AppGroup("tokens", help="Refresh-token housekeeping.")
 
 @tokens_cli.command("prune")
 def tokens_prune() -> None:
-    """Delete expired refresh tokens and dead families; forget stale grace-window secrets and
-    idle login throttles."""
+    """Delete expired refresh tokens, dead families and expired verification and reset tokens;
+    forget stale grace-window secrets and idle throttles."""
     result = wiring.auth_service().prune_tokens()
     click.echo(
         f"deleted {result.tokens_deleted} tokens, {result.families_deleted} families; "
         f"cleared {result.grace_secrets_cleared} grace-window secrets; "
-        f"forgot {result.throttles_forgotten} login throttles"
+        f"forgot {result.throttles_forgotten} throttles; "
+        f"deleted {result.account_tokens_deleted} expired verification and reset tokens"
     )
 
 
@@ -269,6 +278,43 @@ def events_relay(metrics_port: int | None, metrics_host: str) -> None:
         relay.run(stop)
 
 
+mail_cli = AppGroup("mail", help="The mail outbox: the worker that sends it, and what failed.")
+
+
+@mail_cli.command("run")
+def mail_run() -> None:
+    """Send queued mails until SIGTERM or SIGINT (the mail in progress is finished first).
+    Several workers may run at once."""
+    stop = threading.Event()
+
+    def request_stop(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
+    settings = wiring.settings()
+    where = "the console" if settings.mail_backend == "console" else settings.smtp_host
+    click.echo(f"sending mail through {where}", err=True)
+    wiring.mail_worker().run(stop)
+
+
+@mail_cli.command("list")
+@click.option("--failed", is_flag=True, help="Only mails given up on.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+def mail_list(*, failed: bool, limit: int) -> None:
+    """Queued and failed mails, newest first (kind, address, attempts, last error)."""
+    for mail in wiring.mail_sender().list_recent(limit=limit, failed_only=failed):
+        state = (
+            "failed"
+            if mail.failed_at is not None
+            else f"due {mail.next_attempt_at:%Y-%m-%dT%H:%M:%SZ}"
+        )
+        click.echo(
+            f"{mail.id}\t{mail.kind.value}\t{mail.recipient}\t{state}\t"
+            f"attempts={mail.attempts}\t{mail.last_error or ''}"
+        )
+
+
 @events_cli.command("prune")
 def events_prune() -> None:
     """Delete sent events older than IDENTITY_EVENTS_RETENTION_SECONDS (pending ones stay)."""
@@ -288,5 +334,6 @@ def init_cli(app: Flask, database: Database) -> None:
         tokens_cli,
         events_cli,
         audit_cli,
+        mail_cli,
     ):
         app.cli.add_command(command)

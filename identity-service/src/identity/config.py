@@ -55,6 +55,32 @@ class IdentitySettings(ServiceSettings):
     login_throttle_lock_seconds: int = Field(default=60, ge=1)
     """The first lock; each further one in a row lasts twice as long as the last."""
     login_throttle_max_lock_seconds: int = Field(default=3600, ge=1)
+    require_verified_email: bool = False
+    """Refuse login (403 `email_not_verified`, after the password was checked) until the
+    address is verified."""
+    email_verification_ttl_seconds: int = Field(default=86_400, ge=300)
+    password_reset_ttl_seconds: int = Field(default=1800, ge=60, le=86_400)
+    public_url: str = "http://localhost:8080"
+    """Where the product's pages are: mails link to `{public_url}/verify-email?token=...` and
+    `{public_url}/reset-password?token=...`."""
+    product_name: str = Field(default="Example", min_length=1, max_length=100)
+    mail_backend: Literal["console", "smtp"] = "console"
+    """`console` prints each mail (links and all) on the mail worker's standard output: for
+    development only, refused in production. `smtp`: the `SMTP_*` settings."""
+    mail_from: str = "Example <no-reply@example.com>"
+    mail_requests_per_hour: int = Field(default=3, ge=1, le=100)
+    """Verification and reset mails asked for per address and kind, per hour; more are
+    accepted (202) but not sent."""
+    mail_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    mail_max_attempts: int = Field(default=8, ge=1, le=100)
+    mail_retry_seconds: int = Field(default=30, ge=1)
+    """The wait after a failed send; it doubles with each attempt, up to an hour."""
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: float = Field(default=10, gt=0, le=120)
 
     @model_validator(mode="after")
     def _session_outlives_one_refresh_token(self) -> Self:
@@ -64,3 +90,9 @@ class IdentitySettings(ServiceSettings):
                 "session_max_lifetime_seconds must be at least refresh_token_ttl_seconds"
             )
         return self
+
+    def production_problems(self) -> list[str]:
+        # The console backend prints single-use tokens; production logs must never hold one.
+        if self.mail_backend == "console":
+            return ["mail_backend console prints tokens; use smtp"]
+        return []

@@ -4,7 +4,9 @@ from service_kit.errors import (
     AuthenticationError,
     BusinessRuleError,
     ConflictError,
+    DomainError,
     NotFoundError,
+    PermissionDeniedError,
 )
 
 
@@ -54,3 +56,19 @@ class SigningKeyStateError(ConflictError):
 class SigningKeyUndecryptableError(BusinessRuleError):
     code, title = "signing_key_undecryptable", "Signing key cannot be decrypted"
     default_detail = "A private signing key was encrypted with none of the configured keys."
+
+
+class InvalidAccountTokenError(DomainError):
+    """A verification or reset token that is unknown, used, expired or no longer for its
+    account: one answer for all (400)."""
+
+    code, title = "invalid_token", "Invalid or expired token"
+    default_detail = "The token is unknown, already used or expired; ask for a new mail."
+
+
+class EmailNotVerifiedError(PermissionDeniedError):
+    code, title = "email_not_verified", "Email address not verified"
+    default_detail = (
+        "Confirm your email address with the link we mailed you first "
+        "(POST /api/v1/auth/verify-email/resend sends a new one)."
+    )

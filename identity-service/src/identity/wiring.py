@@ -11,15 +11,19 @@ from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
 from identity.config import IdentitySettings
+from identity.mail.backends import ConsoleBackend, MailBackend, SmtpBackend, SmtpServer
+from identity.mail.messages import MailComposer
 from identity.models import SigningKey
 from identity.repositories.throttle_repository import AttemptRule
 from identity.security.hashing import Argon2idHasher, BulkheadHasher, PasswordHasher
 from identity.security.key_ring import KeyRing
 from identity.security.keys import SecretBox
 from identity.security.signing import AccessTokenIssuer, AccessTokenPolicy
+from identity.services.account_service import AccountService
 from identity.services.audit_service import AuditService
 from identity.services.auth_service import AuthService, RefreshPolicy
 from identity.services.key_service import KeyService
+from identity.services.mail_sender import MailPolicy, MailSender, MailWorker
 from identity.services.outbox_service import OutboxRelay, OutboxService, RelayObserver
 from identity.services.throttle import AttemptThrottle
 from identity.services.user_service import PasswordPolicy, UserService
@@ -49,6 +53,11 @@ class Components:
     user_cursors: CursorCodec
     audit_cursors: CursorCodec
     login_throttle: AttemptRule
+    mail_throttle: AttemptRule
+    """Mails asked for per address and kind: `mail_requests_per_hour`, then an hour's pause."""
+    mail_policy: MailPolicy
+    mail_composer: MailComposer
+    mail_backend: MailBackend
     throttle_secret: bytes
     """Keys the HMAC that stands for a throttled subject (derived from the secret key)."""
     warm_ups: tuple[Callable[[], None], ...]
@@ -61,8 +70,10 @@ def build_components(
     database: Database,
     clock: Clock = SYSTEM_CLOCK,
     hasher: PasswordHasher | None = None,
+    mail_backend: MailBackend | None = None,
 ) -> Components:
-    """Every process-wide collaborator, from the settings; `clock` and `hasher` for tests."""
+    """Every process-wide collaborator, from the settings; `clock`, `hasher` and
+    `mail_backend` for tests."""
     box = SecretBox.from_setting(
         settings.key_encryption_keys.get_secret_value(),
         fallback_secret=settings.secret_key.get_secret_value(),
@@ -126,6 +137,21 @@ def build_components(
             lock=timedelta(seconds=settings.login_throttle_lock_seconds),
             max_lock=timedelta(seconds=settings.login_throttle_max_lock_seconds),
         ),
+        mail_throttle=AttemptRule(
+            max_failures=settings.mail_requests_per_hour,
+            window=timedelta(hours=1),
+            lock=timedelta(hours=1),
+            max_lock=timedelta(hours=1),
+        ),
+        mail_policy=MailPolicy(
+            public_url=settings.public_url,
+            verification_ttl_seconds=settings.email_verification_ttl_seconds,
+            reset_ttl_seconds=settings.password_reset_ttl_seconds,
+            max_attempts=settings.mail_max_attempts,
+            retry_seconds=settings.mail_retry_seconds,
+        ),
+        mail_composer=MailComposer(product_name=settings.product_name, sender=settings.mail_from),
+        mail_backend=mail_backend or build_mail_backend(settings),
         throttle_secret=hashlib.sha256(
             b"identity.throttle:" + settings.secret_key.get_secret_value().encode()
         ).digest(),
@@ -142,10 +168,63 @@ def components() -> Components:
     return cast(Components, current_app.extensions[COMPONENTS_KEY])
 
 
-def attempt_throttle(session: Session) -> AttemptThrottle:
+def build_mail_backend(settings: IdentitySettings) -> MailBackend:
+    if settings.mail_backend == "console":
+        return ConsoleBackend()
+    password = settings.smtp_password
+    return SmtpBackend(
+        SmtpServer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            username=settings.smtp_username,
+            password=password.get_secret_value() if password is not None else None,
+            timeout_seconds=settings.smtp_timeout_seconds,
+        )
+    )
+
+
+def attempt_throttle(session: Session, rule: AttemptRule | None = None) -> AttemptThrottle:
+    """A throttle on `session`: the login rule unless another is given."""
     parts = components()
     return AttemptThrottle(
-        session, rule=parts.login_throttle, secret=parts.throttle_secret, clock=parts.clock
+        session,
+        rule=rule or parts.login_throttle,
+        secret=parts.throttle_secret,
+        clock=parts.clock,
+    )
+
+
+def account_service() -> AccountService:
+    parts = components()
+    session = get_session()
+    return AccountService(
+        session,
+        hasher=parts.hasher,
+        password_policy=parts.password_policy,
+        mail_throttle=attempt_throttle(session, parts.mail_throttle),
+        clock=parts.clock,
+    )
+
+
+def mail_sender(session: Session | None = None) -> MailSender:
+    """The mail sender on `session` (the request's or command's by default)."""
+    parts = components()
+    return MailSender(
+        session or get_session(),
+        backend=parts.mail_backend,
+        composer=parts.mail_composer,
+        policy=parts.mail_policy,
+        clock=parts.clock,
+    )
+
+
+def mail_worker() -> MailWorker:
+    """The loop of `mail run`: each mail on a session of its own."""
+    return MailWorker(
+        mail_sender,
+        get_database().session_factory,
+        poll_seconds=components().settings.mail_poll_seconds,
     )
 
 
@@ -159,6 +238,7 @@ def auth_service() -> AuthService:
         box=parts.box,
         hasher=parts.hasher,
         policy=parts.refresh_policy,
+        require_verified_email=parts.settings.require_verified_email,
         clock=parts.clock,
     )
 

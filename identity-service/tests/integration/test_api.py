@@ -86,6 +86,7 @@ def test_register_returns_only_public_user_fields_when_user_is_created(client: F
     assert set(json_body(response)) == {
         "id",
         "email",
+        "email_verified",
         "full_name",
         "role",
         "is_active",

@@ -151,6 +151,7 @@ def production_runner(
             "secret_key": SecretStr(Fernet.generate_key().decode()),
             "key_encryption_keys": SecretStr(Fernet.generate_key().decode()),
             "events_broker_url": SecretStr("amqp://identity:Zq81xT4@mq.internal:5672/"),
+            "mail_backend": "smtp",
         },
     )
     app = create_app(production, clock=clock, hasher=hasher, database=rollback_database)
@@ -311,7 +312,8 @@ def test_tokens_prune_prints_counts_when_tokens_expired(
 
     assert result.exit_code == 0, result.output
     assert result.output.strip() == (
-        "deleted 1 tokens, 1 families; cleared 0 grace-window secrets; forgot 0 login throttles"
+        "deleted 1 tokens, 1 families; cleared 0 grace-window secrets; forgot 0 throttles; "
+        "deleted 0 expired verification and reset tokens"
     )
 
 

@@ -8,6 +8,7 @@ requests overlap on parallel connections, as in production.
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,9 +17,16 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.orm import Session
 
 from identity import create_app
-from identity.models import OutboxEvent, RefreshToken, RefreshTokenFamily, User
+from identity.models import (
+    AccountToken,
+    AccountTokenPurpose,
+    OutboxEvent,
+    RefreshToken,
+    RefreshTokenFamily,
+    User,
+)
 from identity.security.hashing import Argon2idHasher
-from identity.security.tokens import hash_refresh_token
+from identity.security.tokens import hash_account_token, hash_refresh_token, new_account_token
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import Database
 from service_kit.events.contract import CloudEvent
@@ -323,3 +331,49 @@ def test_a_burst_of_wrong_logins_gets_no_more_guesses_than_the_throttle_allows(
     assert server_errors(answers) == []
     statuses = sorted(answer.status for answer in answers)
     assert statuses == [401] * max_failures + [429] * (PARALLEL - max_failures)
+
+
+def _mailed_token(engine: Engine, email: str, purpose: AccountTokenPurpose) -> str:
+    """A live token as the mail worker makes one (only its hash stored), for `email`'s user."""
+    raw = new_account_token()
+    now = datetime.now(UTC)
+    with Session(engine) as session, session.begin():
+        user = session.scalars(select(User).where(User.email == email)).one()
+        session.add(
+            AccountToken(
+                user_id=user.id,
+                purpose=purpose,
+                email=email,
+                token_hash=hash_account_token(raw),
+                created_at=now,
+                expires_at=now + timedelta(hours=1),
+            )
+        )
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("path", "purpose", "extra"),
+    [
+        ("/auth/verify-email", AccountTokenPurpose.VERIFY_EMAIL, {}),
+        (
+            "/auth/password-reset/confirm",
+            AccountTokenPurpose.RESET_PASSWORD,
+            {"new_password": "another password 99"},
+        ),
+    ],
+)
+def test_concurrent_uses_of_one_mailed_token_let_exactly_one_win(
+    api: Api,
+    inspection_engine: Engine,
+    path: str,
+    purpose: AccountTokenPurpose,
+    extra: dict[str, str],
+) -> None:
+    email, _ = api.new_user()
+    token = _mailed_token(inspection_engine, email, purpose)
+
+    answers = all_at_once(lambda _: api.post(path, {"token": token, **extra}))
+
+    assert server_errors(answers) == []
+    assert sorted(answer.status for answer in answers) == [204] + [400] * (len(answers) - 1)

@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -41,7 +42,9 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from identity import create_app
-from identity.models import Role
+from identity.models import AccountToken, AccountTokenPurpose, Role
+from identity.security.tokens import hash_account_token, new_account_token
+from service_kit_testing import FakeClock
 from service_kit_testing.auth import bearer
 from service_kit_testing.schemathesis import (
     ApiCase,
@@ -89,6 +92,7 @@ class World:
     client: FlaskClient
     session: Session
     connection: Connection
+    clock: FakeClock
     user: Caller = field(init=False)
     admin: Caller = field(init=False)
     cursors: dict[str, str] = field(init=False)
@@ -125,6 +129,24 @@ class World:
     def user_id(self) -> str:
         return str(make_user(self.session).public_id)
 
+    def account_token(self, purpose: AccountTokenPurpose) -> str:
+        """A live verification or reset token of a new user (only its hash is stored)."""
+        user = make_user(self.session)
+        raw = new_account_token()
+        now = self.clock.now()
+        self.session.add(
+            AccountToken(
+                user_id=user.id,
+                purpose=purpose,
+                email=user.email,
+                token_hash=hash_account_token(raw),
+                created_at=now,
+                expires_at=now + timedelta(hours=1),
+            )
+        )
+        self.session.flush()
+        return raw
+
     def refresh_token(self) -> str:
         token: str = self.auth.login(make_user(self.session).email)["refresh_token"]
         return token
@@ -132,9 +154,13 @@ class World:
 
 @pytest.fixture
 def world(
-    auth: AuthActions, client: FlaskClient, session: Session, connection: Connection
+    auth: AuthActions,
+    client: FlaskClient,
+    session: Session,
+    connection: Connection,
+    clock: FakeClock,
 ) -> World:
-    return World(auth, client, session, connection)
+    return World(auth, client, session, connection, clock)
 
 
 def _caller_for(case: ApiCase, world: World) -> Caller | None:
@@ -165,11 +191,25 @@ def _use_issued_cursor(case: ApiCase, world: World) -> None:
         case.query["cursor"] = world.cursors[case.path]
 
 
+_TOKEN_PURPOSES = {
+    "/api/v1/auth/verify-email": AccountTokenPurpose.VERIFY_EMAIL,
+    "/api/v1/auth/password-reset/confirm": AccountTokenPurpose.RESET_PASSWORD,
+}
+
+
+def _use_mailed_token(case: ApiCase, world: World) -> None:
+    """A mailed token works only if the service made it, which no schema can say (400 else)."""
+    purpose = _TOKEN_PURPOSES.get(case.path)
+    if purpose is not None and is_positive(case) and isinstance(case.body, dict):
+        case.body["token"] = world.account_token(purpose)
+
+
 def _make_real(case: ApiCase, world: World, caller: Caller | None) -> None:
     """Where a random schema-valid value would almost never exist, use a real one in half of the
     positive cases: only there, and only values that are just as schema-valid, so every check
     keeps its meaning (and the other half still tests unknown ids and wrong credentials)."""
     _use_issued_cursor(case, world)
+    _use_mailed_token(case, world)
     if not is_positive(case):
         return
     path = case.path_parameters or {}
@@ -207,8 +247,10 @@ def test_workflows_conform(served: OpenAPI, world: World) -> None:
 
         def before_call(self, case: ApiCase) -> None:
             _send_as_reported(case)
-            # Ids come from earlier responses (links); only a cursor has no link to come from.
+            # Ids come from earlier responses (links); only a cursor and a mailed token have no
+            # link to come from.
             _use_issued_cursor(case, world)
+            _use_mailed_token(case, world)
 
         def get_call_kwargs(self, case: ApiCase) -> dict[str, Any]:
             caller = _caller_for(case, world)

@@ -25,3 +25,16 @@ def test_settings_load_when_session_max_lifetime_equals_refresh_token_ttl() -> N
     )
 
     assert settings.session_max_lifetime_seconds == settings.refresh_token_ttl_seconds
+
+
+def test_settings_refuse_the_console_mail_backend_in_production() -> None:
+    # Whatever else is wrong with these production settings, the mail backend is named.
+    with pytest.raises(ValidationError, match="mail_backend console prints tokens"):
+        make_settings(env="production")
+
+
+def test_the_smtp_password_is_optional_and_never_shown() -> None:
+    settings = make_settings(mail_backend="smtp", smtp_password="hunter22")
+
+    assert "hunter22" not in repr(settings)
+    assert make_settings(mail_backend="smtp").smtp_password is None

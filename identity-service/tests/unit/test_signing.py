@@ -85,6 +85,7 @@ def test_issue_includes_every_rfc9068_claim_when_issuing(
         "sid",
         "role",
         "auth_time",
+        "email_verified",
     }
 
 

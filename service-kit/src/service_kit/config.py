@@ -91,6 +91,10 @@ class ServiceSettings(BaseSettings):
             name: value for name, value in self.__dict__.items() if isinstance(value, SecretStr)
         }
 
+    def production_problems(self) -> list[str]:
+        """A service's own reasons to refuse these settings in production (none here)."""
+        return []
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
         if self.env != "production":
@@ -110,6 +114,7 @@ class ServiceSettings(BaseSettings):
         broker_problem = broker_url_problem(self.events_broker_url.get_secret_value())
         if broker_problem:
             problems.append(broker_problem)
+        problems += self.production_problems()
         if problems:
             raise ConfigurationError("unsafe production settings: " + "; ".join(problems))
         return self

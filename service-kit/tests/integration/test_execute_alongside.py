@@ -5,10 +5,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, String, create_engine, delete, event, insert, select, update
+from sqlalchemy import (
+    Engine,
+    String,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from service_kit.db import IntegerPkMixin, execute_alongside
+from service_kit.db import BoundWrite, IntegerPkMixin, execute_alongside
 from service_kit_testing import PostgresServer
 
 
@@ -20,6 +30,10 @@ class Note(_Base):
     __tablename__ = "alongside_notes"
 
     text: Mapped[str] = mapped_column(String(40))
+
+
+DELETE_BY_TEXT = delete(Note).where(Note.text == bindparam("gone"))
+RENAME = update(Note).where(Note.text == bindparam("before")).values(text=bindparam("after"))
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -61,8 +75,8 @@ def test_the_writes_alongside_apply_with_the_statement(engine: Engine) -> None:
             session,
             insert(Note),
             {"text": "new"},
-            delete(Note).where(Note.text == "stale"),
-            update(Note).where(Note.text == "old").values(text="kept"),
+            BoundWrite(DELETE_BY_TEXT, {"gone": "stale"}),
+            BoundWrite(RENAME, {"before": "old", "after": "kept"}),
         )
     event.remove(engine, "before_cursor_execute", record)
 
@@ -75,8 +89,22 @@ def test_a_rollback_undoes_the_writes_alongside_too(engine: Engine) -> None:
 
     with Session(engine) as session:
         execute_alongside(
-            session, insert(Note), {"text": "new"}, delete(Note).where(Note.text == "stale")
+            session, insert(Note), {"text": "new"}, BoundWrite(DELETE_BY_TEXT, {"gone": "stale"})
         )
         session.rollback()
+
+    assert _texts(engine) == ["old", "stale"]
+
+
+def test_a_parameter_name_used_twice_is_refused_before_anything_is_sent(engine: Engine) -> None:
+    _seed(engine)
+
+    with Session(engine) as session, pytest.raises(ValueError, match="gone"):
+        execute_alongside(
+            session,
+            delete(Note).where(Note.text == bindparam("gone")),
+            {"gone": "old"},
+            BoundWrite(DELETE_BY_TEXT, {"gone": "stale"}),
+        )
 
     assert _texts(engine) == ["old", "stale"]

@@ -27,7 +27,7 @@ schema-valid as the generated ones, so every check keeps its meaning):
   `current_password` (and the new one from then on), its own session id to delete, an item's
   current ETag as `If-Match`.
 
-Two answers to schema-valid requests are correct although `positive_data_acceptance` expects
+Three answers to schema-valid requests are correct although `positive_data_acceptance` expects
 otherwise; `Tolerance` drops exactly those failures, each only after checking that its reason
 holds, and counts them by reason in the report (no check is turned off):
 
@@ -35,6 +35,9 @@ holds, and counts them by reason in the report (no check is turned off):
   already sent with another body; the IETF idempotency-key draft answers that with 422.
 - 412 `precondition_failed`: an `If-Match` naming no strong current ETag of the item
   (RFC 9110 section 13.1.1: the condition is false), checked by reading the item afterwards.
+- 400 `invalid_token` from `verify-email` or `password-reset/confirm`: the token was generated;
+  only one the service mailed is valid (identity's own schemathesis run, in process, gives
+  those operations real tokens).
 
 Two stateful checks assume what this API does not: that nothing brings a deleted resource back
 (`use_after_free`; but `POST /restore` does), and that the resource a 201 names exists
@@ -48,19 +51,20 @@ transfer coding the server does not understand, the gateway's own tests pin it, 
 message framing, not the operation, that is refused). `not_a_server_error` and
 `status_code_conformance` failures are dropped for exactly that answer to exactly such a request.
 
-Rate limits: the gateway limits login, register, refresh and password change per client address
+Rate limits: the gateway limits login, register, refresh, password change and the four account
+mail operations per client address
 (the e2e stack: 30 a second with a burst of 60, then 429 with `Retry-After`), and unpaced
 fuzzing goes over that. The run gets no budget of its own: that would take a second client
 address, which compose mode cannot give (its gateway port is published through Docker's proxy,
 so every client has the proxy's address), or a stack setting that would lift the limit the
 gateway tests flood too. It keeps within the budget as a well-behaved client does: its
-requests to those four operations, generated or its own, are paced to
+requests to those operations, generated or its own, are paced to
 `CREDENTIAL_PACE_PER_SECOND`. 429 stays a declared answer: should the run meet one anyway, it
 is validated like any other, `rate-limit = "auto"` has Schemathesis wait `Retry-After` and send
 again (the harness's own requests do the same), and the one check that cannot take it
 (`missing_required_header` wants exactly 401 when Authorization is missing, but the budget is
 counted before the service looks at credentials) drops that failure after checking it was the
-gateway's 429. The gateway's 429 on each of the four operations is tested on its own. Login
+gateway's 429. The gateway's 429 on each of those operations is tested on its own. Login
 is the exception to the waiting: identity's per-email throttle answers it 429 too, with a
 `Retry-After` of up to an hour, so a login's 429 is validated and not waited out.
 """
@@ -111,9 +115,17 @@ RATE_LIMITED_PATHS: Final = frozenset(
         "/api/v1/auth/register",
         "/api/v1/auth/refresh",
         "/api/v1/users/me/password",
+        "/api/v1/auth/verify-email",
+        "/api/v1/auth/verify-email/resend",
+        "/api/v1/auth/password-reset",
+        "/api/v1/auth/password-reset/confirm",
     }
 )
 """What the gateway's per-address credential budget counts (any method)."""
+MAILED_TOKEN_PATHS: Final = frozenset(
+    {"/api/v1/auth/verify-email", "/api/v1/auth/password-reset/confirm"}
+)
+"""Operations that take a token from a mail: only a token the service mailed is valid."""
 
 # Schemathesis filters these out of what it reports (curl samples): credentials, not the
 # Idempotency-Key (its default markers include "key"), which a failure report must show.
@@ -505,6 +517,10 @@ class Tolerance:
         "501 not_implemented to a generated Transfer-Encoding: the gateway implements chunked "
         "only (RFC 9112 6.1: a server answers 501 to a transfer coding it does not understand)"
     )
+    UNMAILED_TOKEN: Final = (
+        "400 invalid_token: the token was generated, not one a mail carried (only a mailed "
+        "token is valid, which no schema can say; the mailed ones are tested on their own)"
+    )
     REPLAYED_AFTER_DELETE: Final = (
         "created item not found: the 201 was an Idempotency-Key replay of an item deleted "
         "before it (a replay is the first response again)"
@@ -572,7 +588,15 @@ class Tolerance:
             return self.IDEMPOTENCY_KEY_REUSED if self._key_was_reused(case) else None
         if response.status_code == 412 and code == "precondition_failed":
             return self.STALE_IF_MATCH if self._if_match_was_stale(case) else None
+        if response.status_code == 400 and code == "invalid_token":
+            return self.UNMAILED_TOKEN if self._token_was_generated(case) else None
         return None
+
+    def _token_was_generated(self, case: ApiCase) -> bool:
+        """The run reads no mail, so any token it sends was generated, unless a response
+        handed one out (none does: tokens travel by mail only)."""
+        body = case.body if isinstance(case.body, dict) else {}
+        return case.path in MAILED_TOKEN_PATHS and isinstance(body.get("token"), str)
 
     def _was_restored_since_deleted(self, case: ApiCase) -> bool:
         item_id = str((case.path_parameters or {}).get("item_id"))

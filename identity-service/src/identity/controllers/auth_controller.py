@@ -8,11 +8,14 @@ from identity import wiring
 from identity.schemas.auth_schemas import (
     LoginRequest,
     LogoutRequest,
+    MailRequest,
+    PasswordResetConfirm,
     RefreshRequest,
     SessionList,
     SessionOut,
     SessionPath,
     TokenPairOut,
+    VerifyEmailRequest,
 )
 from identity.schemas.user_schemas import UserCreate, UserOut
 from service_kit.http.auth import current_principal, require_auth
@@ -44,13 +47,63 @@ def register(body: UserCreate) -> ViewResult:
     return json_response(UserOut.model_validate(user), 201)
 
 
-@auth_bp.post("/login", responses={200: TokenPairOut, **problem_responses(401, 429)})
+@auth_bp.post("/login", responses={200: TokenPairOut, **problem_responses(401, 403, 429)})
 def login(body: LoginRequest) -> ViewResult:
     """Exchange email and password for an access token and a refresh token."""
     pair = wiring.auth_service().authenticate(
         email=body.email, password=body.password, user_agent=_user_agent()
     )
     return json_response(TokenPairOut.model_validate(pair))
+
+
+@auth_bp.post(
+    "/verify-email",
+    responses={204: empty_response("Email address verified"), **problem_responses(429)},
+)
+def verify_email(body: VerifyEmailRequest) -> ViewResult:
+    """Confirm the account's email address with the token from the verification mail (400
+    `invalid_token` when it is unknown, used or expired)."""
+    wiring.account_service().verify_email(body.token)
+    return "", 204
+
+
+@auth_bp.post(
+    "/verify-email/resend",
+    responses={
+        202: empty_response("Accepted: a mail goes out if it should"),
+        **problem_responses(429),
+    },
+)
+def resend_verification(body: MailRequest) -> ViewResult:
+    """Mail a new verification link to the address, if it has an unverified account. The
+    answer is 202 whatever the address: it tells nothing about accounts."""
+    wiring.account_service().request_verification_mail(body.email)
+    return "", 202
+
+
+@auth_bp.post(
+    "/password-reset",
+    responses={
+        202: empty_response("Accepted: a mail goes out if it should"),
+        **problem_responses(429),
+    },
+)
+def request_password_reset(body: MailRequest) -> ViewResult:
+    """Mail a password-reset link (30 minutes, single use) to the address, if it has an
+    account. 202 whatever the address, after the same work."""
+    wiring.account_service().request_password_reset(body.email)
+    return "", 202
+
+
+@auth_bp.post(
+    "/password-reset/confirm",
+    responses={204: empty_response("Password set; every session ended"), **problem_responses(429)},
+)
+def confirm_password_reset(body: PasswordResetConfirm) -> ViewResult:
+    """Set a new password with the token from the reset mail: every session of the account
+    ends and its access tokens are revoked (400 `invalid_token`, 422 `password_policy`)."""
+    wiring.account_service().reset_password(body.token, body.new_password)
+    return "", 204
 
 
 @auth_bp.post("/refresh", responses={200: TokenPairOut, **problem_responses(401, 429)})

@@ -21,6 +21,8 @@ class AuditEventType(StrEnum):
     LOGOUT_ALL = "logout.all"
     SESSION_REVOKED = "session.revoked"
     PASSWORD_CHANGED = "password.changed"  # noqa: S105 - an event name
+    PASSWORD_RESET = "password.reset"  # noqa: S105 - an event name
+    EMAIL_VERIFIED = "email.verified"
     ROLE_CHANGED = "user.role_changed"
     ACTIVE_CHANGED = "user.active_changed"
     USER_DELETED = "user.deleted"

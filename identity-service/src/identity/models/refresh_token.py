@@ -19,6 +19,7 @@ class RevokeReason(StrEnum):
     SESSION_DELETED = "session_deleted"
     REUSE_DETECTED = "reuse_detected"
     PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a secret
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a reason, not a secret
     DEACTIVATED = "deactivated"
     ROLE_CHANGED = "role_changed"
     ACCOUNT_DELETED = "account_deleted"

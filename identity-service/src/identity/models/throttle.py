@@ -1,4 +1,5 @@
-"""Failed attempts per account, for throttling: logins per email (TOTP codes later)."""
+"""Attempts per account, for throttling: failed logins per email, mails asked for per address
+(TOTP codes later)."""
 
 from datetime import datetime
 from enum import StrEnum
@@ -12,6 +13,8 @@ from service_kit.db import UTCDateTime, str_enum
 
 class ThrottleScope(StrEnum):
     LOGIN = "login"
+    MAIL = "mail"
+    """Mails asked for per address and kind (verification, reset): a few an hour, then none."""
 
 
 class Throttle(Base):

@@ -45,9 +45,16 @@ class User(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     event_sequence: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     """The `sequence` of the user's latest integration event; 0 before the first."""
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the owner proved the address theirs (a verification link, or a password reset
+    through it); None: not yet."""
     tokens_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """Access tokens of the user with `iat` before this whole second are void (see
     `revoke_access_tokens`); None until the first revocation."""
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
     @property
     def can_log_in(self) -> bool:

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Delete, delete, insert, select
+from sqlalchemy import delete, insert, select
 
 from identity.models import AuditEvent, AuditEventType
 from service_kit.db import (
     BaseRepository,
+    BoundWrite,
     CreationOrder,
     KeysetPosition,
     execute_alongside,
@@ -33,7 +34,7 @@ _APPEND: Final = insert(AuditEvent)
 class AuditRepository(BaseRepository[AuditEvent]):
     model = AuditEvent
 
-    def append(self, values: dict[str, Any], *, alongside: Sequence[Delete] = ()) -> None:
+    def append(self, values: dict[str, Any], *, alongside: Sequence[BoundWrite] = ()) -> None:
         """Insert one event in one statement on the transaction's connection (no unit of work:
         nothing reads the row back, and a login pays for each event it writes); independent
         writes `alongside` ride in the same round trip (`execute_alongside`)."""

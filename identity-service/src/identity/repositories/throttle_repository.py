@@ -1,13 +1,14 @@
 """Throttle rows: an attempt counted (one statement on PostgreSQL), deleted, pruned."""
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy import (
-    Delete,
     Integer,
+    Row,
     Select,
     TextualSelect,
     bindparam,
@@ -18,7 +19,7 @@ from sqlalchemy import (
 )
 
 from identity.models import Throttle, ThrottleScope
-from service_kit.db import BaseRepository
+from service_kit.db import BaseRepository, BoundQuery, BoundWrite
 from service_kit.db.repository import affected_rows
 
 T = TypeVar("T")
@@ -112,57 +113,99 @@ def _count_statement() -> TextualSelect:
     )
 
 
+@functools.cache
+def _count_only() -> Select[Any]:
+    count = _count_statement().cte("counted")
+    return select(count.c.locked_until).select_from(count)
+
+
+@functools.lru_cache(maxsize=8)
+def _count_loading(load: Select[Any]) -> Select[Any]:
+    """The count as a CTE, with `load`'s entity outer-joined to its row; built once per query
+    (queries are module constants, hashed by identity)."""
+    count = _count_statement().cte("counted")
+    entity = load.column_descriptions[0]["entity"]
+    on = load.whereclause if load.whereclause is not None else true()
+    return select(count.c.locked_until, entity).select_from(count).outerjoin(entity, on)
+
+
+_REMOVE: Final = delete(Throttle).where(
+    Throttle.scope == bindparam("forget_scope"),
+    Throttle.key_hash == bindparam("forget_key_hash"),
+)
+
+
 class ThrottleRepository(BaseRepository[Throttle]):
     model = Throttle
 
     def count_attempt(
+        self, scope: ThrottleScope, key_hash: str, *, now: datetime, rule: AttemptRule
+    ) -> CountedAttempt:
+        """Count an attempt of the subject unless it is locked (see `AttemptThrottle`)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return self._count_with_orm(scope, key_hash, now=now, rule=rule)
+        row = self._execute_count(_count_only(), scope, key_hash, now, rule)
+        return self._counted(row, scope, key_hash, now)
+
+    def count_attempt_loading(
         self,
         scope: ThrottleScope,
         key_hash: str,
         *,
         now: datetime,
         rule: AttemptRule,
-        load: Select[tuple[T]],
+        load: BoundQuery[T],
     ) -> tuple[CountedAttempt, T | None]:
-        """Count an attempt of the subject unless it is locked (see `AttemptThrottle`), and
-        run `load` (a select of at most one row of one entity) in the same round trip on
-        PostgreSQL: the count is a CTE, and the entity is outer-joined to its row. What was
-        loaded is None when the attempt was refused."""
+        """`count_attempt`, and `load` (a query of at most one row of one entity) run in the
+        same round trip on PostgreSQL: the count is a CTE, and the entity is outer-joined to
+        its row. What was loaded is None when the attempt was refused."""
         if self.session.get_bind().dialect.name != "postgresql":
             counted = self._count_with_orm(scope, key_hash, now=now, rule=rule)
             if counted.refused_until is not None:
                 return counted, None
-            return counted, self.session.scalars(load).one_or_none()
-        count = _count_statement().cte("counted")
-        entity = load.column_descriptions[0]["entity"]
-        stmt: Select[Any] = (
-            select(count.c.locked_until, entity)
-            .select_from(count)
-            .outerjoin(entity, load.whereclause if load.whereclause is not None else true())
+            return counted, self.session.scalars(load.statement, load.params).one_or_none()
+        row = self._execute_count(
+            _count_loading(load.statement), scope, key_hash, now, rule, load.params
         )
-        row = self.session.execute(
-            stmt,
-            {
-                "scope": scope,
-                "key_hash": key_hash,
-                "now": now,
-                "max_failures": rule.max_failures,
-                "window_seconds": int(rule.window.total_seconds()),
-                "lock_seconds": int(rule.lock.total_seconds()),
-                "max_lock_seconds": int(rule.max_lock.total_seconds()),
-            },
-        ).one_or_none()
+        return self._counted(row, scope, key_hash, now), row[1] if row else None
+
+    def _execute_count(
+        self,
+        stmt: Select[Any],
+        scope: ThrottleScope,
+        key_hash: str,
+        now: datetime,
+        rule: AttemptRule,
+        extra_params: Mapping[str, Any] | None = None,
+    ) -> Row[Any] | None:
+        params = {
+            **(extra_params or {}),
+            "scope": scope,
+            "key_hash": key_hash,
+            "now": now,
+            "max_failures": rule.max_failures,
+            "window_seconds": int(rule.window.total_seconds()),
+            "lock_seconds": int(rule.lock.total_seconds()),
+            "max_lock_seconds": int(rule.max_lock.total_seconds()),
+        }
+        return self.session.execute(stmt, params).one_or_none()
+
+    def _counted(
+        self, row: Row[Any] | None, scope: ThrottleScope, key_hash: str, now: datetime
+    ) -> CountedAttempt:
+        """The count statement's row (`locked_until` first) as an outcome: no row, the
+        subject was locked."""
         if row is None:  # locked: when until (a read, on the refused path only)
             until = self.session.scalar(
                 select(Throttle.locked_until).where(
                     Throttle.scope == scope, Throttle.key_hash == key_hash
                 )
             )
-            return CountedAttempt(refused_until=until or now, lock_started=None), None
-        locked_until, loaded = row
-        started = locked_until is not None and locked_until > now
-        lock_started = locked_until - now if started else None
-        return CountedAttempt(refused_until=None, lock_started=lock_started), loaded
+            return CountedAttempt(refused_until=until or now, lock_started=None)
+        locked_until: datetime | None = row[0]
+        if locked_until is None or locked_until <= now:
+            return CountedAttempt(refused_until=None, lock_started=None)
+        return CountedAttempt(refused_until=None, lock_started=locked_until - now)
 
     def _count_with_orm(
         self, scope: ThrottleScope, key_hash: str, *, now: datetime, rule: AttemptRule
@@ -196,10 +239,11 @@ class ThrottleRepository(BaseRepository[Throttle]):
         )
         return self.session.scalars(stmt).one()
 
-    def removal(self, scope: ThrottleScope, key_hash: str) -> Delete:
-        """The DELETE of the subject's row, values bound, for the caller to send (Core: no
-        session state to synchronise; every login that succeeds sends it)."""
-        return delete(Throttle).where(Throttle.scope == scope, Throttle.key_hash == key_hash)
+    @staticmethod
+    def removal(scope: ThrottleScope, key_hash: str) -> BoundWrite:
+        """The DELETE of the subject's row, for the caller to send (Core: no session state to
+        synchronise; every login that succeeds sends it)."""
+        return BoundWrite(_REMOVE, {"forget_scope": scope, "forget_key_hash": key_hash})
 
     def delete_idle(self, *, updated_before: datetime, now: datetime) -> int:
         """Delete rows untouched since `updated_before` whose lock (if any) is over; how many."""

@@ -4,17 +4,22 @@ import uuid
 from collections.abc import Sequence
 from typing import Final
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import bindparam, or_, select
 
 from identity.models import RefreshToken, RefreshTokenFamily, User
 from service_kit.db import (
     BaseRepository,
+    BoundQuery,
     CreationOrder,
     KeysetPosition,
     escape_like,
     keyset_after,
     keyset_order,
     keyset_params,
+)
+
+_LIVE_BY_EMAIL: Final = select(User).where(
+    User.email == bindparam("email"), User.deleted_at.is_(None)
 )
 
 
@@ -24,13 +29,14 @@ class UserRepository(BaseRepository[User]):
     model = User
 
     def find_by_email(self, email: str) -> User | None:
-        return self.session.scalars(self.by_email(email)).one_or_none()
+        query = self.by_email(email)
+        return self.session.scalars(query.statement, query.params).one_or_none()
 
     @staticmethod
-    def by_email(email: str) -> Select[tuple[User]]:
-        """The live user with this (normalised) email, as a query to run, or to run alongside
+    def by_email(email: str) -> BoundQuery[User]:
+        """The live user with this (normalised) email, as a query to run, or to run with
         another statement."""
-        return select(User).where(User.email == email, User.deleted_at.is_(None))
+        return BoundQuery(_LIVE_BY_EMAIL, {"email": email})
 
     def find_by_public_id(self, public_id: uuid.UUID) -> User | None:
         stmt = select(User).where(User.public_id == public_id, User.deleted_at.is_(None))

@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
+from identity.schemas.user_schemas import EmailAddress, NewPassword
 from identity.security.password_limits import PASSWORD_MAX_LENGTH
 from service_kit.schemas import InputModel, OutputModel, ParamModel, Text
 
 RefreshTokenStr = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+AccountTokenStr = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
 class LoginRequest(InputModel):
@@ -47,3 +49,18 @@ class SessionList(OutputModel):
 
 class SessionPath(ParamModel):
     session_id: uuid.UUID
+
+
+class VerifyEmailRequest(InputModel):
+    token: AccountTokenStr
+    """From the link in the verification mail."""
+
+
+class MailRequest(InputModel):
+    email: EmailAddress
+
+
+class PasswordResetConfirm(InputModel):
+    token: AccountTokenStr
+    """From the link in the reset mail."""
+    new_password: NewPassword

@@ -78,6 +78,7 @@ class PasswordChange(InputModel):
 class UserOut(OutputModel):
     id: uuid.UUID = Field(validation_alias="public_id")
     email: str
+    email_verified: bool
     full_name: str | None
     role: Role
     is_active: bool

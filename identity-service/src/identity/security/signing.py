@@ -51,8 +51,10 @@ class AccessTokenIssuer:
         auth_time: datetime,
         now: datetime,
         not_before: datetime | None = None,
+        email_verified: bool = False,
     ) -> str:
-        """A signed access token; `auth_time` is when the user last entered their password.
+        """A signed access token; `auth_time` is when the user last entered their password,
+        `email_verified` whether the account's address was verified when it was issued.
 
         `not_before` is the user's revocation bound (`User.tokens_not_before`): tokens with an
         `iat` below it are void, so this one is issued with `iat = nbf = max(now floored to the
@@ -74,6 +76,7 @@ class AccessTokenIssuer:
             "sid": str(session_id),
             "role": role,
             "auth_time": int(auth_time.timestamp()),
+            "email_verified": email_verified,
         }
         return jwt.encode(
             claims,

@@ -9,12 +9,12 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Delete
 from sqlalchemy.orm import Session
 
 from identity.models import AuditEventType
 from identity.repositories.audit_repository import AuditRepository
 from service_kit.clock import SYSTEM_CLOCK, Clock
+from service_kit.db import BoundWrite
 from service_kit.origin import current_origin
 
 
@@ -39,7 +39,7 @@ class AuditRecorder:
         subject_id: uuid.UUID | None = None,
         detail: dict[str, Any] | None = None,
         system: bool = False,
-        alongside: Sequence[Delete] = (),
+        alongside: Sequence[BoundWrite] = (),
     ) -> None:
         """`system`: the event is the service's own doing, not the request's that happens to
         be running (the first signing key, made during some caller's request): no origin.

@@ -9,6 +9,7 @@ from typing import NoReturn
 from sqlalchemy.orm import Session
 
 from identity.errors import (
+    EmailNotVerifiedError,
     InvalidCredentialsError,
     InvalidRefreshTokenError,
     RefreshTokenReusedError,
@@ -23,6 +24,7 @@ from identity.models import (
     User,
     normalise_email,
 )
+from identity.repositories.account_token_repository import AccountTokenRepository
 from identity.repositories.refresh_token_repository import (
     RefreshTokenFamilyRepository,
     RefreshTokenRepository,
@@ -71,6 +73,7 @@ class _Grant:
     auth_time: datetime
     not_before: datetime | None
     """The user's revocation bound when the grant was made, read under the user's row lock."""
+    email_verified: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +102,13 @@ class AuthService:
         events: EventRecorder | None = None,
         throttle: AttemptThrottle,
         audit: AuditRecorder | None = None,
+        account_tokens: AccountTokenRepository | None = None,
+        require_verified_email: bool = False,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
+        self._require_verified_email = require_verified_email
+        self._account_tokens = account_tokens or AccountTokenRepository(session)
         self._throttle = throttle
         self._issuer = issuer
         self._box = box
@@ -126,7 +133,7 @@ class AuthService:
         # Counted (and committed) before the password is looked at: concurrent attempts for
         # one email take turns here, so no burst gets more guesses than the throttle allows.
         # The account is read in the same round trip (PostgreSQL).
-        attempt = self._throttle.attempt(
+        attempt = self._throttle.attempt_loading(
             ThrottleScope.LOGIN, login, load=self._users.by_email(login)
         )
         lock_started, user = attempt
@@ -140,6 +147,11 @@ class AuthService:
         elif not user.can_log_in:
             logger.warning("login failed", extra={"user_id": str(user.public_id)})
             self._login_failed(lock_started, user.public_id, reason="account_disabled")
+        elif self._require_verified_email and not user.email_verified:
+            logger.warning(
+                "login refused: email not verified", extra={"user_id": str(user.public_id)}
+            )
+            self._refuse_unverified(login, user)
         verified_hash = user.password_hash
         now = self._clock.now()
         with transaction(self._session):
@@ -285,6 +297,18 @@ class AuthService:
             self._audit.record(AuditEventType.LOGIN_FAILED, subject_id=subject_id, detail=detail)
         raise InvalidCredentialsError()
 
+    def _refuse_unverified(self, login: str, user: User) -> NoReturn:
+        """The password was right, so the failures are forgotten; the login is refused all the
+        same, only now saying why (which a wrong password never learns)."""
+        with transaction(self._session):
+            self._audit.record(
+                AuditEventType.LOGIN_FAILED,
+                subject_id=user.public_id,
+                detail={"reason": "email_not_verified"},
+                alongside=[self._throttle.succeeded(ThrottleScope.LOGIN, login)],
+            )
+        raise EmailNotVerifiedError()
+
     def prune_tokens(self) -> PruneResult:
         """Delete expired tokens and dead families; forget grace-window secrets past the window
         and the failed logins of emails idle for longer than the throttle remembers."""
@@ -295,11 +319,17 @@ class AuthService:
             tokens_deleted = self._tokens.delete_expired(now=now)
             families_deleted = self._families.delete_dead(now=now)
             throttles = self._throttle.prune()
+            account_tokens = self._account_tokens.delete_expired(before=now)
         logger.info(
             "refresh tokens pruned",
-            extra={"tokens": tokens_deleted, "families": families_deleted, "throttles": throttles},
+            extra={
+                "tokens": tokens_deleted,
+                "families": families_deleted,
+                "throttles": throttles,
+                "account_tokens": account_tokens,
+            },
         )
-        return PruneResult(tokens_deleted, families_deleted, cleared, throttles)
+        return PruneResult(tokens_deleted, families_deleted, cleared, throttles, account_tokens)
 
     def _rotate_locked(
         self, token_hash: str, *, now: datetime, ua: str | None
@@ -390,6 +420,7 @@ class AuthService:
             auth_time=grant.auth_time,
             now=now,
             not_before=grant.not_before,
+            email_verified=grant.email_verified,
         )
         return TokenPair(
             access_token=access,
@@ -428,4 +459,5 @@ def _grant(user: User, family: RefreshTokenFamily, raw_refresh: str) -> _Grant:
         raw_refresh,
         family.created_at,
         user.tokens_not_before,
+        user.email_verified,
     )

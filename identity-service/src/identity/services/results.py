@@ -28,3 +28,5 @@ class PruneResult:
     families_deleted: int
     grace_secrets_cleared: int
     throttles_forgotten: int
+    account_tokens_deleted: int
+    """Expired verification and reset tokens."""

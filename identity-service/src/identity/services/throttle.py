@@ -14,13 +14,16 @@ import math
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import Delete, Select
 from sqlalchemy.orm import Session
 
 from identity.models import ThrottleScope
-from identity.repositories.throttle_repository import AttemptRule, ThrottleRepository
+from identity.repositories.throttle_repository import (
+    AttemptRule,
+    CountedAttempt,
+    ThrottleRepository,
+)
 from service_kit.clock import SYSTEM_CLOCK, Clock
-from service_kit.db import idempotent_statement
+from service_kit.db import BoundQuery, BoundWrite, idempotent_statement
 from service_kit.errors import TooManyAttemptsError
 
 T = TypeVar("T")
@@ -45,15 +48,12 @@ class AttemptThrottle:
         self._throttles = throttles or ThrottleRepository(session)
         self._clock = clock
 
-    def attempt(
-        self, scope: ThrottleScope, subject: str, *, load: Select[tuple[T]]
-    ) -> tuple[timedelta | None, T | None]:
+    def attempt(self, scope: ThrottleScope, subject: str) -> timedelta | None:
         """Count an attempt, before trying it (committed at once: one statement on
         PostgreSQL): concurrent attempts take turns on the subject's row, so no more than
         `max_failures` get through before the lock, however many arrive at once. A success
         then calls `succeeded`, which forgets them. Returns the lock this attempt started, if
-        it used up the last try (a success still forgets it), and the row `load` selected
-        (read in the same round trip on PostgreSQL; the attempt's subject, typically).
+        it used up the last try (a success still forgets it).
 
         Raises:
             TooManyAttemptsError: the subject is locked; `retry_after_seconds` until it is not.
@@ -63,17 +63,25 @@ class AttemptThrottle:
         # Safe to repeat after a lost connection: an attempt counted twice only errs on the
         # side of the lock.
         with idempotent_statement(self._session):
-            outcome = self._throttles.count_attempt(
+            counted = self._throttles.count_attempt(
+                scope, self._key(scope, subject), now=now, rule=self._rule
+            )
+        return self._allowed(counted, now)
+
+    def attempt_loading(
+        self, scope: ThrottleScope, subject: str, *, load: BoundQuery[T]
+    ) -> tuple[timedelta | None, T | None]:
+        """`attempt`, and the row `load` selects (the attempt's subject, typically), read in
+        the same round trip on PostgreSQL."""
+        now = self._clock.now()
+        with idempotent_statement(self._session):
+            outcome = self._throttles.count_attempt_loading(
                 scope, self._key(scope, subject), now=now, rule=self._rule, load=load
             )
         counted, loaded = outcome  # unpacked apart: mypy infers T from the targets otherwise
-        if counted.refused_until is not None:
-            raise TooManyAttemptsError(
-                retry_after_seconds=_seconds_until(counted.refused_until, now)
-            )
-        return counted.lock_started, loaded
+        return self._allowed(counted, now), loaded
 
-    def succeeded(self, scope: ThrottleScope, subject: str) -> Delete:
+    def succeeded(self, scope: ThrottleScope, subject: str) -> BoundWrite:
         """The statement that forgets the subject's failures, for the caller's transaction to
         send (on its own, or alongside another write: `execute_alongside`)."""
         return self._throttles.removal(scope, self._key(scope, subject))
@@ -83,6 +91,14 @@ class AttemptThrottle:
         now = self._clock.now()
         idle = self._rule.window + self._rule.max_lock
         return self._throttles.delete_idle(updated_before=now - idle, now=now)
+
+    @staticmethod
+    def _allowed(counted: CountedAttempt, now: datetime) -> timedelta | None:
+        if counted.refused_until is not None:
+            raise TooManyAttemptsError(
+                retry_after_seconds=_seconds_until(counted.refused_until, now)
+            )
+        return counted.lock_started
 
     def _key(self, scope: ThrottleScope, subject: str) -> str:
         message = f"{scope.value}:{subject}".encode()

@@ -13,7 +13,8 @@ from identity.errors import (
     PasswordPolicyError,
     UserNotFoundError,
 )
-from identity.models import AuditEventType, RevokeReason, Role, User, normalise_email
+from identity.models import AuditEventType, MailKind, RevokeReason, Role, User, normalise_email
+from identity.repositories.mail_repository import MailOutboxRepository
 from identity.repositories.refresh_token_repository import RefreshTokenFamilyRepository
 from identity.repositories.user_repository import UserRepository
 from identity.schemas.user_schemas import AdminUserUpdate, PasswordChange, UserCreate, UserUpdate
@@ -78,9 +79,11 @@ class UserService:
         families: RefreshTokenFamilyRepository | None = None,
         events: EventRecorder | None = None,
         audit: AuditRecorder | None = None,
+        mails: MailOutboxRepository | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
+        self._mails = mails or MailOutboxRepository(session)
         self._hasher = hasher
         self._password_policy = password_policy
         self._reauth_max_age = timedelta(seconds=reauth_max_age_seconds)
@@ -90,8 +93,11 @@ class UserService:
         self._audit = audit or AuditRecorder(session, clock=clock)
         self._clock = clock
 
-    def register_user(self, data: UserCreate, *, role: Role = Role.USER) -> User:
-        """Create an account.
+    def register_user(
+        self, data: UserCreate, *, role: Role = Role.USER, email_verified: bool = False
+    ) -> User:
+        """Create an account. Unless `email_verified` (an operator vouches for the address),
+        a verification mail is queued with it (the mail worker sends it).
 
         Raises:
             EmailTakenError: a live account already uses this email, in any letter case.
@@ -102,6 +108,7 @@ class UserService:
         if self._users.exists_with_email(email):
             raise EmailTakenError()
         password_hash = self._hasher.hash(data.password)
+        now = self._clock.now()
         try:
             with transaction(self._session):
                 user = self._users.add(
@@ -110,10 +117,13 @@ class UserService:
                         full_name=data.full_name,
                         role=role,
                         password_hash=password_hash,
-                        created_at=self._clock.now(),
+                        created_at=now,
+                        email_verified_at=now if email_verified else None,
                     )
                 )
                 self._events.user_registered(user)
+                if not email_verified:
+                    self._mails.enqueue(MailKind.VERIFY_EMAIL, email, now=now)
         except UniqueViolationError as exc:  # lost a race to a concurrent registration
             raise EmailTakenError() from exc
         logger.info("user registered", extra={"user_id": str(user.public_id)})

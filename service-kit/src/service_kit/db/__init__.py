@@ -13,6 +13,8 @@ from service_kit.db.mixins import (
 )
 from service_kit.db.repository import (
     BaseRepository,
+    BoundQuery,
+    BoundWrite,
     CreationOrder,
     escape_like,
     execute_alongside,
@@ -26,6 +28,8 @@ from service_kit.db.transaction import idempotent_statement, transaction
 __all__ = [
     "NAMING_CONVENTION",
     "BaseRepository",
+    "BoundQuery",
+    "BoundWrite",
     "CreationOrder",
     "CursorCodec",
     "Database",

@@ -1,6 +1,8 @@
 """Typed repository base over a session it is handed: flushes, never commits."""
 
 import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, cast
 
@@ -11,6 +13,7 @@ from sqlalchemy import (
     Insert,
     Integer,
     Result,
+    Select,
     TextualSelect,
     UnaryExpression,
     Update,
@@ -27,6 +30,7 @@ from service_kit.db.mixins import IntegerPkMixin, UTCDateTime
 from service_kit.errors import UniqueViolationError
 
 ModelT = TypeVar("ModelT", bound=IntegerPkMixin)
+RowT = TypeVar("RowT")
 
 _UNIQUE_SQLSTATE = "23505"
 
@@ -121,24 +125,62 @@ def insert_skipping_conflicts(
     return text(sql).bindparams(*typed).columns(table.c[returning])
 
 
+@dataclass(frozen=True, slots=True)
+class BoundWrite:
+    """A prebuilt write and the values of its bound parameters, to send later (see
+    `execute_alongside`). Build `statement` once (a module constant, named bind parameters);
+    only `params` change from call to call."""
+
+    statement: Insert | Update | Delete
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class BoundQuery(Generic[RowT]):
+    """A prebuilt query and the values of its bound parameters (like `BoundWrite`)."""
+
+    statement: Select[tuple[RowT]]
+    params: Mapping[str, Any]
+
+
+@functools.lru_cache(maxsize=64)
+def _with_ctes(
+    statement: Insert | Update | Delete, writes: tuple[Insert | Update | Delete, ...]
+) -> Insert | Update | Delete:
+    """`statement` carrying `writes` as CTEs, built once per combination (the statements are
+    module constants: hashed by identity)."""
+    return statement.add_cte(*(write.cte(f"alongside_{n}") for n, write in enumerate(writes)))
+
+
 def execute_alongside(
     session: Session,
     statement: Insert | Update | Delete,
-    params: dict[str, Any],
-    *alongside: Insert | Update | Delete,
+    params: Mapping[str, Any],
+    *alongside: BoundWrite,
 ) -> None:
-    """Run `statement` with `params`, and the writes `alongside` (their values bound in them),
-    in one round trip where the database runs writes in `WITH` (PostgreSQL): they ride along
-    as CTEs of `statement`. Elsewhere they are sent first, one by one, on the same connection
-    (the same transaction). For writes that are independent (none reads what another writes:
-    PostgreSQL runs them all on one snapshot) and whose outcome nobody needs."""
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(statement.add_cte(*(write.cte() for write in alongside)), params)
-        return
+    """Run `statement` with `params`, and the writes `alongside`, in one round trip where the
+    database runs writes in `WITH` (PostgreSQL): they ride along as CTEs of `statement`.
+    Elsewhere they are sent first, one by one, on the same connection (the same transaction).
+    For writes that are independent (none reads what another writes: PostgreSQL runs them
+    all on one snapshot) and whose outcome nobody needs. Parameter names must not repeat
+    across the statements.
+
+    Raises:
+        ValueError: two statements use the same parameter name.
+    """
+    merged = dict(params)
     for write in alongside:
-        connection.execute(write)
-    connection.execute(statement, params)
+        if repeated := merged.keys() & write.params.keys():
+            raise ValueError(f"repeated parameter names: {sorted(repeated)}")
+        merged.update(write.params)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        for write in alongside:
+            connection.execute(write.statement, dict(write.params))
+        connection.execute(statement, dict(params))
+        return
+    combined = _with_ctes(statement, tuple(write.statement for write in alongside))
+    connection.execute(combined, merged)
 
 
 def affected_rows(result: Result[Any]) -> int:

@@ -1,0 +1,1 @@
+"""Outgoing mail: messages from templates (Jinja2) and the backends that deliver them."""
