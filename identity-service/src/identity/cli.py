@@ -229,14 +229,15 @@ tokens_cli = AppGroup("tokens", help="Refresh-token housekeeping.")
 
 @tokens_cli.command("prune")
 def tokens_prune() -> None:
-    """Delete expired refresh tokens, dead families and expired verification and reset tokens;
-    forget stale grace-window secrets and idle throttles."""
+    """Delete expired refresh tokens, dead families and expired verification, reset and
+    two-factor login tokens; forget stale grace-window secrets and idle throttles."""
     result = wiring.auth_service().prune_tokens()
     click.echo(
         f"deleted {result.tokens_deleted} tokens, {result.families_deleted} families; "
         f"cleared {result.grace_secrets_cleared} grace-window secrets; "
         f"forgot {result.throttles_forgotten} throttles; "
-        f"deleted {result.account_tokens_deleted} expired verification and reset tokens"
+        f"deleted {result.account_tokens_deleted} expired verification, reset and "
+        "two-factor login tokens"
     )
 
 

@@ -72,3 +72,30 @@ class EmailNotVerifiedError(PermissionDeniedError):
         "Confirm your email address with the link we mailed you first "
         "(POST /api/v1/auth/verify-email/resend sends a new one)."
     )
+
+
+class MfaAlreadyEnabledError(ConflictError):
+    code, title = "mfa_already_enabled", "Two-factor login already on"
+    default_detail = "Two-factor login is already on; disable it first to enrol again."
+
+
+class MfaNotEnabledError(ConflictError):
+    code, title = "mfa_not_enabled", "Two-factor login is off"
+    default_detail = "Two-factor login is not on for this account."
+
+
+class InvalidCodeError(DomainError):
+    """A TOTP or recovery code that is wrong, reused or for no pending enrolment (400)."""
+
+    code, title = "invalid_code", "Invalid code"
+    default_detail = "The code is wrong or was already used."
+
+
+class InvalidMfaError(AuthenticationError):
+    """Every failure of the login's second step looks the same: unknown, expired, used or
+    voided mfa_token, or a wrong code."""
+
+    code, title = "invalid_mfa", "Two-factor login failed"
+    default_detail = (
+        "The code is wrong, or the mfa_token is unknown, expired or used up; log in again."
+    )

@@ -19,11 +19,13 @@ from identity.security.hashing import Argon2idHasher, BulkheadHasher, PasswordHa
 from identity.security.key_ring import KeyRing
 from identity.security.keys import SecretBox
 from identity.security.signing import AccessTokenIssuer, AccessTokenPolicy
+from identity.security.totp import SecondFactor
 from identity.services.account_service import AccountService
 from identity.services.audit_service import AuditService
-from identity.services.auth_service import AuthService, RefreshPolicy
+from identity.services.auth_service import AuthService, MfaPolicy, RefreshPolicy
 from identity.services.key_service import KeyService
 from identity.services.mail_sender import MailPolicy, MailSender, MailWorker
+from identity.services.mfa_service import MfaService
 from identity.services.outbox_service import OutboxRelay, OutboxService, RelayObserver
 from identity.services.throttle import AttemptThrottle
 from identity.services.user_service import PasswordPolicy, UserService
@@ -58,6 +60,9 @@ class Components:
     mail_policy: MailPolicy
     mail_composer: MailComposer
     mail_backend: MailBackend
+    second_factor: SecondFactor
+    totp_throttle: AttemptRule
+    """Second-factor codes per account: the login rule's numbers."""
     throttle_secret: bytes
     """Keys the HMAC that stands for a throttled subject (derived from the secret key)."""
     warm_ups: tuple[Callable[[], None], ...]
@@ -82,6 +87,12 @@ def build_components(
     def first_key(session: Session) -> SigningKey:
         return KeyService(session, box=box, clock=clock).ensure_active_key()
 
+    login_rule = AttemptRule(
+        max_failures=settings.login_throttle_max_failures,
+        window=timedelta(seconds=settings.login_throttle_window_seconds),
+        lock=timedelta(seconds=settings.login_throttle_lock_seconds),
+        max_lock=timedelta(seconds=settings.login_throttle_max_lock_seconds),
+    )
     key_ring = KeyRing(
         database.session_factory,
         box=box,
@@ -131,12 +142,7 @@ def build_components(
         password_policy=PasswordPolicy(min_length=settings.password_min_length),
         user_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="users"),
         audit_cursors=CursorCodec(settings.secret_key.get_secret_value(), scope="audit"),
-        login_throttle=AttemptRule(
-            max_failures=settings.login_throttle_max_failures,
-            window=timedelta(seconds=settings.login_throttle_window_seconds),
-            lock=timedelta(seconds=settings.login_throttle_lock_seconds),
-            max_lock=timedelta(seconds=settings.login_throttle_max_lock_seconds),
-        ),
+        login_throttle=login_rule,
         mail_throttle=AttemptRule(
             max_failures=settings.mail_requests_per_hour,
             window=timedelta(hours=1),
@@ -152,6 +158,14 @@ def build_components(
         ),
         mail_composer=MailComposer(product_name=settings.product_name, sender=settings.mail_from),
         mail_backend=mail_backend or build_mail_backend(settings),
+        second_factor=SecondFactor(
+            box,
+            issuer_name=settings.product_name,
+            recovery_secret=hashlib.sha256(
+                b"identity.recovery-codes:" + settings.secret_key.get_secret_value().encode()
+            ).digest(),
+        ),
+        totp_throttle=login_rule,
         throttle_secret=hashlib.sha256(
             b"identity.throttle:" + settings.secret_key.get_secret_value().encode()
         ).digest(),
@@ -239,6 +253,22 @@ def auth_service() -> AuthService:
         hasher=parts.hasher,
         policy=parts.refresh_policy,
         require_verified_email=parts.settings.require_verified_email,
+        mfa=MfaPolicy(
+            second_factor=parts.second_factor,
+            throttle=attempt_throttle(session, parts.totp_throttle),
+        ),
+        clock=parts.clock,
+    )
+
+
+def mfa_service() -> MfaService:
+    parts = components()
+    session = get_session()
+    return MfaService(
+        session,
+        second_factor=parts.second_factor,
+        throttle=attempt_throttle(session, parts.totp_throttle),
+        reauth_max_age_seconds=parts.settings.reauth_max_age_seconds,
         clock=parts.clock,
     )
 

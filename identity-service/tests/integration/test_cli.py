@@ -313,7 +313,7 @@ def test_tokens_prune_prints_counts_when_tokens_expired(
     assert result.exit_code == 0, result.output
     assert result.output.strip() == (
         "deleted 1 tokens, 1 families; cleared 0 grace-window secrets; forgot 0 throttles; "
-        "deleted 0 expired verification and reset tokens"
+        "deleted 0 expired verification, reset and two-factor login tokens"
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import Column, MetaData
+from sqlalchemy import Column, Enum, MetaData, inspect
 
 from service_kit_testing.migrations import (
     AppFactory,
@@ -40,6 +40,7 @@ __all__ = [
     "test_autogenerate_finds_no_difference_when_sqlite_file_is_at_head",
     "test_autogenerate_reports_a_difference_when_a_model_column_has_no_migration",
     "test_downgrade_to_base_leaves_no_application_table_when_database_is_at_head",
+    "test_every_enum_value_passes_the_migrated_check_constraints",
     "test_upgrade_creates_every_model_table_when_database_is_empty",
     "test_upgrade_creates_every_model_table_when_sqlite_file_is_empty",
     "test_upgrade_rebuilds_the_schema_when_database_was_downgraded_to_base",
@@ -187,3 +188,40 @@ def test_autogenerate_finds_no_difference_when_sqlite_file_is_at_head(
     differences = schema_differences(sqlite_app, model_metadata)
 
     assert differences == []
+
+
+def _enum_checks(metadata: MetaData) -> list[tuple[str, str, list[str]]]:
+    """(table, constraint name, values) of every enum column kept by a CHECK constraint."""
+    checks = []
+    for table in metadata.tables.values():
+        for column in table.columns:
+            kind = column.type
+            if isinstance(kind, Enum) and not kind.native_enum and kind.create_constraint:
+                checks.append((table.name, f"ck_{table.name}_{kind.name}", list(kind.enums)))
+    return checks
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_every_enum_value_passes_the_migrated_check_constraints(
+    request: pytest.FixtureRequest, database: str, model_metadata: MetaData
+) -> None:
+    """Autogenerate compares no CHECK constraint: a member added to a model's enum needs a
+    migration that widens the column's constraint (`service_kit.db.alembic_ops.allow_only`),
+    or every write of the new value fails at runtime."""
+    app = request.getfixturevalue("postgres_app" if database == "postgresql" else "sqlite_app")
+    upgrade()
+    inspector = inspect(app_database(app).engine)
+
+    missing = []
+    for table, name, values in _enum_checks(model_metadata):
+        found = {
+            check["name"]: check["sqltext"] for check in inspector.get_check_constraints(table)
+        }
+        text = found.get(name, "")
+        missing += [
+            f"{table}: {name} lacks {value!r}" for value in values if f"'{value}'" not in text
+        ]
+
+    assert _enum_checks(model_metadata)  # the services do keep enums this way
+    assert missing == []

@@ -27,7 +27,7 @@ schema-valid as the generated ones, so every check keeps its meaning):
   `current_password` (and the new one from then on), its own session id to delete, an item's
   current ETag as `If-Match`.
 
-Three answers to schema-valid requests are correct although `positive_data_acceptance` expects
+Four answers to schema-valid requests are correct although `positive_data_acceptance` expects
 otherwise; `Tolerance` drops exactly those failures, each only after checking that its reason
 holds, and counts them by reason in the report (no check is turned off):
 
@@ -38,6 +38,9 @@ holds, and counts them by reason in the report (no check is turned off):
 - 400 `invalid_token` from `verify-email` or `password-reset/confirm`: the token was generated;
   only one the service mailed is valid (identity's own schemathesis run, in process, gives
   those operations real tokens).
+- 400 `invalid_code` from `users/me/mfa/totp/confirm`: the code was generated, not computed from
+  the pending secret (the run never computes one: a confirmed enrolment would turn two-factor
+  login on for an account the harness logs in with; identity's own run computes real codes).
 
 Two stateful checks assume what this API does not: that nothing brings a deleted resource back
 (`use_after_free`; but `POST /restore` does), and that the resource a 201 names exists
@@ -521,6 +524,10 @@ class Tolerance:
         "400 invalid_token: the token was generated, not one a mail carried (only a mailed "
         "token is valid, which no schema can say; the mailed ones are tested on their own)"
     )
+    GENERATED_TOTP_CODE: Final = (
+        "400 invalid_code: the TOTP code was generated, not computed from the pending secret "
+        "(which no schema can say; identity's own run, in process, computes real ones)"
+    )
     REPLAYED_AFTER_DELETE: Final = (
         "created item not found: the 201 was an Idempotency-Key replay of an item deleted "
         "before it (a replay is the first response again)"
@@ -590,6 +597,9 @@ class Tolerance:
             return self.STALE_IF_MATCH if self._if_match_was_stale(case) else None
         if response.status_code == 400 and code == "invalid_token":
             return self.UNMAILED_TOKEN if self._token_was_generated(case) else None
+        if response.status_code == 400 and code == "invalid_code":
+            confirm = _label(case) == "POST /api/v1/users/me/mfa/totp/confirm"
+            return self.GENERATED_TOTP_CODE if confirm else None
         return None
 
     def _token_was_generated(self, case: ApiCase) -> bool:

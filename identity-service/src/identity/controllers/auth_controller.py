@@ -6,6 +6,7 @@ from flask_openapi3.models.tag import Tag
 
 from identity import wiring
 from identity.schemas.auth_schemas import (
+    LoginOut,
     LoginRequest,
     LogoutRequest,
     MailRequest,
@@ -17,7 +18,9 @@ from identity.schemas.auth_schemas import (
     TokenPairOut,
     VerifyEmailRequest,
 )
+from identity.schemas.mfa_schemas import MfaRequiredOut, MfaVerifyRequest
 from identity.schemas.user_schemas import UserCreate, UserOut
+from identity.services.results import MfaRequired
 from service_kit.http.auth import current_principal, require_auth
 from service_kit.http.openapi import (
     BEARER_SECURITY,
@@ -47,11 +50,30 @@ def register(body: UserCreate) -> ViewResult:
     return json_response(UserOut.model_validate(user), 201)
 
 
-@auth_bp.post("/login", responses={200: TokenPairOut, **problem_responses(401, 403, 429)})
+@auth_bp.post("/login", responses={200: LoginOut, **problem_responses(401, 403, 429)})
 def login(body: LoginRequest) -> ViewResult:
-    """Exchange email and password for an access token and a refresh token."""
-    pair = wiring.auth_service().authenticate(
+    """Exchange email and password for an access token and a refresh token; with two-factor
+    login on, for `{mfa_required: true, mfa_token, expires_in}` instead (then `/mfa/verify`)."""
+    outcome = wiring.auth_service().authenticate(
         email=body.email, password=body.password, user_agent=_user_agent()
+    )
+    if isinstance(outcome, MfaRequired):
+        return json_response(MfaRequiredOut.model_validate(outcome))
+    return json_response(TokenPairOut.model_validate(outcome))
+
+
+@auth_bp.post(
+    "/mfa/verify",
+    responses={200: TokenPairOut, **problem_responses(401, 429, codes={401: ("invalid_mfa",)})},
+)
+def verify_mfa(body: MfaVerifyRequest) -> ViewResult:
+    """Finish a two-factor login: the `mfa_token` from login and a code from the app (used
+    once) or a recovery code (used once). Five wrong codes void the `mfa_token`."""
+    pair = wiring.auth_service().complete_mfa_login(
+        body.mfa_token,
+        code=body.code,
+        recovery_code=body.recovery_code,
+        user_agent=_user_agent(),
     )
     return json_response(TokenPairOut.model_validate(pair))
 

@@ -5,6 +5,12 @@ from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 
 from identity import wiring
+from identity.schemas.mfa_schemas import (
+    MfaCodeRequest,
+    RecoveryCodesOut,
+    TotpCodeRequest,
+    TotpEnrolmentOut,
+)
 from identity.schemas.user_schemas import (
     AdminUserUpdate,
     PasswordChange,
@@ -150,4 +156,68 @@ def update_user(path: UserPath, body: AdminUserUpdate) -> ViewResult:
 def delete_user(path: UserPath) -> ViewResult:
     """Admins: delete a user (soft delete) and revoke every session."""
     wiring.user_service().admin_delete_user(path.user_id, actor_id=current_principal().user_id)
+    return "", 204
+
+
+@users_bp.post(
+    "/me/mfa/totp",
+    responses={
+        201: TotpEnrolmentOut,
+        **problem_responses(409, codes={409: ("mfa_already_enabled",)}),
+    },
+)
+@require_auth
+def start_totp() -> ViewResult:
+    """Start two-factor login: a new secret for the authenticator app (pending until
+    confirmed with a code; a new call replaces a pending secret)."""
+    enrolment = wiring.mfa_service().start_enrolment(current_principal().user_id)
+    return json_response(TotpEnrolmentOut.model_validate(enrolment), 201)
+
+
+@users_bp.post(
+    "/me/mfa/totp/confirm",
+    responses={
+        200: RecoveryCodesOut,
+        **problem_responses(409, 429, codes={409: ("mfa_already_enabled",)}),
+    },
+)
+@require_auth
+def confirm_totp(body: TotpCodeRequest) -> ViewResult:
+    """Turn two-factor login on with a code from the app (400 `invalid_code` when wrong); the
+    answer holds ten single-use recovery codes, shown only now."""
+    codes = wiring.mfa_service().confirm_enrolment(current_principal().user_id, body.code)
+    return json_response(RecoveryCodesOut(recovery_codes=codes))
+
+
+@users_bp.post(
+    "/me/mfa/totp/disable",
+    responses={
+        204: empty_response("Two-factor login off"),
+        **problem_responses(
+            409,
+            429,
+            codes={401: ("invalid_token", "reauthentication_required"), 409: ("mfa_not_enabled",)},
+        ),
+    },
+)
+@require_auth
+def disable_totp(body: MfaCodeRequest) -> ViewResult:
+    """Turn two-factor login off with a code (from the app, or a recovery code); needs a recent
+    login, like deleting the account."""
+    principal = current_principal()
+    wiring.mfa_service().disable(principal.user_id, body.code, auth_time=principal.auth_time)
+    return "", 204
+
+
+@users_bp.delete(
+    "/<user_id>/mfa",
+    responses={
+        204: empty_response("Two-factor login off"),
+        **problem_responses(403, 404, codes=ADMIN_CODES),
+    },
+)
+@require_admin
+def reset_mfa(path: UserPath) -> ViewResult:
+    """Admins: turn a user's two-factor login off (a lost phone and lost recovery codes)."""
+    wiring.mfa_service().reset(actor_id=current_principal().user_id, user_id=path.user_id)
     return "", 204

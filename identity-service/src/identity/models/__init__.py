@@ -3,6 +3,7 @@
 from identity.models.account_token import AccountToken, AccountTokenPurpose
 from identity.models.audit_event import AuditEvent, AuditEventType
 from identity.models.base import Base
+from identity.models.mfa import MfaChallenge, RecoveryCode
 from identity.models.outbound_mail import MailKind, OutboundMail
 from identity.models.outbox_event import OutboxEvent
 from identity.models.refresh_token import RefreshToken, RefreshTokenFamily, RevokeReason
@@ -18,8 +19,10 @@ __all__ = [
     "Base",
     "KeyState",
     "MailKind",
+    "MfaChallenge",
     "OutboundMail",
     "OutboxEvent",
+    "RecoveryCode",
     "RefreshToken",
     "RefreshTokenFamily",
     "RevokeReason",

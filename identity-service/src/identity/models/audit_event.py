@@ -23,6 +23,9 @@ class AuditEventType(StrEnum):
     PASSWORD_CHANGED = "password.changed"  # noqa: S105 - an event name
     PASSWORD_RESET = "password.reset"  # noqa: S105 - an event name
     EMAIL_VERIFIED = "email.verified"
+    MFA_ENABLED = "mfa.enabled"
+    MFA_DISABLED = "mfa.disabled"
+    MFA_RESET = "mfa.reset"
     ROLE_CHANGED = "user.role_changed"
     ACTIVE_CHANGED = "user.active_changed"
     USER_DELETED = "user.deleted"

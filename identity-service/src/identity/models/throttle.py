@@ -1,5 +1,5 @@
-"""Attempts per account, for throttling: failed logins per email, mails asked for per address
-(TOTP codes later)."""
+"""Attempts per account, for throttling: failed logins per email, mails asked for per address,
+second-factor codes per account."""
 
 from datetime import datetime
 from enum import StrEnum
@@ -15,6 +15,8 @@ class ThrottleScope(StrEnum):
     LOGIN = "login"
     MAIL = "mail"
     """Mails asked for per address and kind (verification, reset): a few an hour, then none."""
+    TOTP = "totp"
+    """Second-factor codes per account (login's code, enrolment, disabling)."""
 
 
 class Throttle(Base):

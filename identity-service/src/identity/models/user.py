@@ -3,7 +3,7 @@
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Index, String, text
+from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from identity.models.base import Base
@@ -48,6 +48,12 @@ class User(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """When the owner proved the address theirs (a verification link, or a password reset
     through it); None: not yet."""
+    totp_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    """The TOTP secret, encrypted with the key-encryption keys (`SecretBox`): pending until
+    `totp_enabled_at` is set by a confirmed code."""
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column()
+    """The time step of the last code accepted: a code is accepted once (RFC 6238 section 5.2)."""
     tokens_not_before: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """Access tokens of the user with `iat` before this whole second are void (see
     `revoke_access_tokens`); None until the first revocation."""
@@ -55,6 +61,10 @@ class User(PublicIdMixin, TimestampMixin, SoftDeleteMixin, Base):
     @property
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
 
     @property
     def can_log_in(self) -> bool:

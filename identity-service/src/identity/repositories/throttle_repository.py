@@ -245,6 +245,9 @@ class ThrottleRepository(BaseRepository[Throttle]):
         synchronise; every login that succeeds sends it)."""
         return BoundWrite(_REMOVE, {"forget_scope": scope, "forget_key_hash": key_hash})
 
+    def execute_removal(self, removal: BoundWrite) -> None:
+        self.session.connection().execute(removal.statement, dict(removal.params))
+
     def delete_idle(self, *, updated_before: datetime, now: datetime) -> int:
         """Delete rows untouched since `updated_before` whose lock (if any) is over; how many."""
         stmt = delete(Throttle).where(

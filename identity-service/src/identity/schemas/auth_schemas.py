@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import RootModel, StringConstraints
 
+from identity.schemas.mfa_schemas import MfaRequiredOut
 from identity.schemas.user_schemas import EmailAddress, NewPassword
 from identity.security.password_limits import PASSWORD_MAX_LENGTH
 from service_kit.schemas import InputModel, OutputModel, ParamModel, Text
@@ -32,6 +33,10 @@ class TokenPairOut(OutputModel):
     refresh_token: str
     token_type: Literal["Bearer"]
     expires_in: int
+
+
+class LoginOut(RootModel[TokenPairOut | MfaRequiredOut]):
+    """A token pair, or, with two-factor login on, what `POST /auth/mfa/verify` needs."""
 
 
 class SessionOut(OutputModel):

@@ -11,12 +11,14 @@ from sqlalchemy.orm import Session
 from identity.errors import (
     EmailNotVerifiedError,
     InvalidCredentialsError,
+    InvalidMfaError,
     InvalidRefreshTokenError,
     RefreshTokenReusedError,
     SessionNotFoundError,
 )
 from identity.models import (
     AuditEventType,
+    MfaChallenge,
     RefreshToken,
     RefreshTokenFamily,
     RevokeReason,
@@ -25,6 +27,7 @@ from identity.models import (
     normalise_email,
 )
 from identity.repositories.account_token_repository import AccountTokenRepository
+from identity.repositories.mfa_repository import MfaChallengeRepository, RecoveryCodeRepository
 from identity.repositories.refresh_token_repository import (
     RefreshTokenFamilyRepository,
     RefreshTokenRepository,
@@ -35,12 +38,13 @@ from identity.security.hashing import PasswordHasher
 from identity.security.keys import SecretBox
 from identity.security.signing import AccessTokenIssuer
 from identity.security.tokens import hash_refresh_token, new_refresh_token
+from identity.security.totp import SecondFactor
 from identity.services.audit_recorder import AuditRecorder
 from identity.services.event_recorder import EventRecorder
-from identity.services.results import PruneResult, SessionInfo, TokenPair
+from identity.services.results import MfaRequired, PruneResult, SessionInfo, TokenPair
 from identity.services.throttle import AttemptThrottle
 from service_kit.clock import SYSTEM_CLOCK, Clock
-from service_kit.db import transaction
+from service_kit.db import BoundWrite, transaction
 from service_kit.errors import InvalidTokenError
 from service_kit.origin import clip_user_agent
 
@@ -59,6 +63,18 @@ class RefreshPolicy:
         by the family's absolute end."""
         family_end = login_at + timedelta(seconds=self.max_lifetime_seconds)
         return min(now + timedelta(seconds=self.ttl_seconds), family_end)
+
+
+@dataclass(frozen=True, slots=True)
+class MfaPolicy:
+    """Two-factor login as the login sees it."""
+
+    second_factor: SecondFactor
+    throttle: AttemptThrottle
+    """Counts codes per account (`ThrottleScope.TOTP`)."""
+    challenge_ttl_seconds: int = 300
+    max_failures: int = 5
+    """Wrong codes that void an mfa_token."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +120,13 @@ class AuthService:
         audit: AuditRecorder | None = None,
         account_tokens: AccountTokenRepository | None = None,
         require_verified_email: bool = False,
+        mfa: MfaPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
+        self._mfa = mfa
+        self._challenges = MfaChallengeRepository(session)
+        self._recovery_codes = RecoveryCodeRepository(session)
         self._require_verified_email = require_verified_email
         self._account_tokens = account_tokens or AccountTokenRepository(session)
         self._throttle = throttle
@@ -121,8 +141,11 @@ class AuthService:
         self._audit = audit or AuditRecorder(session, clock=clock)
         self._clock = clock
 
-    def authenticate(self, *, email: str, password: str, user_agent: str | None) -> TokenPair:
-        """Check the password and start a new session (token family).
+    def authenticate(
+        self, *, email: str, password: str, user_agent: str | None
+    ) -> TokenPair | MfaRequired:
+        """Check the password and start a new session (token family), or, when two-factor
+        login is on, answer with a challenge for `complete_mfa_login`.
 
         Raises:
             TooManyAttemptsError: too many failed logins for this email (known or not) lately;
@@ -162,24 +185,74 @@ class AuthService:
                 raise InvalidCredentialsError()
             if self._hasher.needs_rehash(user.password_hash):
                 user.password_hash = self._hasher.hash(password)
-            family = self._families.add(
-                RefreshTokenFamily(
-                    user_id=user.id,
-                    user_agent=clip_user_agent(user_agent),
-                    created_at=now,  # the login time: the absolute lifetime counts from it
-                    last_used_at=now,
-                    expires_at=self._policy.expiry(login_at=now, now=now),
-                )
-            )
-            grant = self._start_chain(user, family, now=now)
-            self._audit.record(
-                AuditEventType.LOGIN_SUCCEEDED,
-                actor_id=user.public_id,
-                subject_id=user.public_id,
-                detail={"session_id": str(family.public_id)},
-                alongside=[self._throttle.succeeded(ThrottleScope.LOGIN, login)],
-            )
+            forget = self._throttle.succeeded(ThrottleScope.LOGIN, login)
+            if user.mfa_enabled:
+                challenge = self._challenge(user, user_agent=user_agent, now=now, forget=forget)
+            else:
+                grant = self._open_session(user, user_agent=user_agent, now=now, forget=forget)
+        if user.mfa_enabled:
+            logger.info("login needs the second factor", extra={"user_id": str(user.public_id)})
+            return challenge
         logger.info("login succeeded", extra={"user_id": str(user.public_id)})
+        return self._pair(grant, now=now)
+
+    def complete_mfa_login(
+        self,
+        mfa_token: str,
+        *,
+        code: str | None,
+        recovery_code: str | None,
+        user_agent: str | None,
+    ) -> TokenPair:
+        """The login's second step: the `mfa_token` of a login with the right password, and a
+        TOTP code (used once) or an unused recovery code. `max_failures` wrong codes void the
+        token; codes also count in the account's TOTP throttle.
+
+        Raises:
+            TooManyAttemptsError: too many wrong codes for this account lately.
+            InvalidMfaError: unknown, expired, used or voided token, or a wrong code.
+        """
+        assert self._mfa is not None, "wired with an MfaPolicy"  # noqa: S101
+        now = self._clock.now()
+        found = self._challenges.find_open(hash_refresh_token(mfa_token), now=now)
+        if found is None:
+            raise InvalidMfaError()
+        subject = found.user_id
+        self._mfa_throttle().attempt(ThrottleScope.TOTP, str(subject))
+        with transaction(self._session):
+            user = self._users.find_by_id_for_update(found.user_id)  # the user's lock first
+            challenge = self._challenges.lock(found.id)
+            open_ = challenge is not None and challenge.closed_at is None
+            if user is None or not user.can_log_in or not user.mfa_enabled or not open_:
+                raise InvalidMfaError()
+            assert challenge is not None  # noqa: S101 - open_ says so
+            method = self._second_factor(user, code=code, recovery_code=recovery_code, now=now)
+            if method is None:
+                challenge.failures += 1
+                if challenge.failures >= self._mfa.max_failures:
+                    challenge.closed_at = now
+                self._audit.record(
+                    AuditEventType.LOGIN_FAILED,
+                    subject_id=user.public_id,
+                    detail={
+                        "reason": "wrong_second_factor",
+                        "mfa_token_voided": challenge.closed_at is not None,
+                    },
+                )
+                failed = True
+            else:
+                challenge.closed_at = now
+                failed = False
+                grant = self._open_session(
+                    user,
+                    user_agent=user_agent,
+                    now=now,
+                    forget=self._mfa_throttle().succeeded(ThrottleScope.TOTP, str(subject)),
+                    method=method,
+                )
+        if failed:  # raised after the block: the failure's count is committed
+            raise InvalidMfaError()
+        logger.info("login succeeded", extra={"user_id": str(user.public_id), "mfa": method})
         return self._pair(grant, now=now)
 
     def rotate_refresh_token(self, raw_token: str, *, user_agent: str | None = None) -> TokenPair:
@@ -297,6 +370,81 @@ class AuthService:
             self._audit.record(AuditEventType.LOGIN_FAILED, subject_id=subject_id, detail=detail)
         raise InvalidCredentialsError()
 
+    def _open_session(
+        self,
+        user: User,
+        *,
+        user_agent: str | None,
+        now: datetime,
+        forget: BoundWrite,
+        method: str | None = None,
+    ) -> _Grant:
+        """A new session (token family) and its first token, and the login's audit event, in
+        the caller's transaction; `forget` (the throttle's) rides with the event."""
+        family = self._families.add(
+            RefreshTokenFamily(
+                user_id=user.id,
+                user_agent=clip_user_agent(user_agent),
+                created_at=now,  # the login time: the absolute lifetime counts from it
+                last_used_at=now,
+                expires_at=self._policy.expiry(login_at=now, now=now),
+            )
+        )
+        grant = self._start_chain(user, family, now=now)
+        detail = {"session_id": str(family.public_id)}
+        if method is not None:
+            detail["second_factor"] = method
+        self._audit.record(
+            AuditEventType.LOGIN_SUCCEEDED,
+            actor_id=user.public_id,
+            subject_id=user.public_id,
+            detail=detail,
+            alongside=[forget],
+        )
+        return grant
+
+    def _challenge(
+        self, user: User, *, user_agent: str | None, now: datetime, forget: BoundWrite
+    ) -> MfaRequired:
+        """The password was right and TOTP is on: a challenge instead of a session."""
+        assert self._mfa is not None, "wired with an MfaPolicy"  # noqa: S101
+        raw = new_refresh_token()
+        ttl = self._mfa.challenge_ttl_seconds
+        self._challenges.add(
+            MfaChallenge(
+                user_id=user.id,
+                token_hash=hash_refresh_token(raw),
+                user_agent=clip_user_agent(user_agent),
+                created_at=now,
+                expires_at=now + timedelta(seconds=ttl),
+            )
+        )
+        self._throttle.forget(forget)
+        return MfaRequired(mfa_token=raw, expires_in=ttl)
+
+    def _second_factor(
+        self, user: User, *, code: str | None, recovery_code: str | None, now: datetime
+    ) -> str | None:
+        """Which factor was right ("totp", "recovery_code"), recorded as used; None: wrong."""
+        assert self._mfa is not None  # noqa: S101
+        factor = self._mfa.second_factor
+        if code is not None and user.totp_secret_ciphertext is not None:
+            step = factor.matching_step(
+                user.totp_secret_ciphertext, code, now=now, after_step=user.totp_last_step
+            )
+            if step is not None:
+                user.totp_last_step = step
+                return "totp"
+        if recovery_code is not None and self._recovery_codes.use(
+            user.id, factor.recovery_hash(recovery_code), now=now
+        ):
+            return "recovery_code"
+        return None
+
+    def _mfa_throttle(self) -> AttemptThrottle:
+        assert self._mfa is not None  # noqa: S101
+        return self._mfa.throttle
+
     def _refuse_unverified(self, login: str, user: User) -> NoReturn:
         """The password was right, so the failures are forgotten; the login is refused all the
         same, only now saying why (which a wrong password never learns)."""
@@ -320,6 +468,7 @@ class AuthService:
             families_deleted = self._families.delete_dead(now=now)
             throttles = self._throttle.prune()
             account_tokens = self._account_tokens.delete_expired(before=now)
+            account_tokens += self._challenges.delete_expired(before=now)
         logger.info(
             "refresh tokens pruned",
             extra={

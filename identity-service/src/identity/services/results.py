@@ -14,6 +14,16 @@ class TokenPair:
 
 
 @dataclass(frozen=True, slots=True)
+class MfaRequired:
+    """A login with the right password when two-factor login is on: finish it with the
+    token and a code (`POST /auth/mfa/verify`)."""
+
+    mfa_token: str
+    expires_in: int
+    mfa_required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class SessionInfo:
     id: uuid.UUID
     created_at: datetime
@@ -29,4 +39,4 @@ class PruneResult:
     grace_secrets_cleared: int
     throttles_forgotten: int
     account_tokens_deleted: int
-    """Expired verification and reset tokens."""
+    """Expired verification and reset tokens and two-factor login challenges."""

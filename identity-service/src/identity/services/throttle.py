@@ -86,6 +86,10 @@ class AttemptThrottle:
         send (on its own, or alongside another write: `execute_alongside`)."""
         return self._throttles.removal(scope, self._key(scope, subject))
 
+    def forget(self, removal: BoundWrite) -> None:
+        """Send a `succeeded` statement now, on its own (in the caller's transaction)."""
+        self._throttles.execute_removal(removal)
+
     def prune(self) -> int:
         """Forget subjects idle for longer than a window and the longest lock."""
         now = self._clock.now()
