@@ -139,5 +139,7 @@ def login(
     password: str = DEFAULT_PASSWORD,
     user_agent: str | None = None,
 ) -> TokenPair:
-    """Log `user` in through the service, as the login endpoint does."""
-    return service.authenticate(email=user.email, password=password, user_agent=user_agent)
+    """Log `user` in through the service, as the login endpoint does (no second factor)."""
+    pair = service.authenticate(email=user.email, password=password, user_agent=user_agent)
+    assert isinstance(pair, TokenPair)
+    return pair

@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from identity import create_app
 from identity.models import (
-    AccountToken,
     AccountTokenPurpose,
     OutboxEvent,
     RefreshToken,
     RefreshTokenFamily,
     User,
 )
+from identity.repositories.account_token_repository import AccountTokenRepository
 from identity.security.hashing import Argon2idHasher
 from identity.security.tokens import hash_account_token, hash_refresh_token, new_account_token
 from service_kit.clock import SYSTEM_CLOCK, Clock
@@ -336,18 +336,15 @@ def test_a_burst_of_wrong_logins_gets_no_more_guesses_than_the_throttle_allows(
 def _mailed_token(engine: Engine, email: str, purpose: AccountTokenPurpose) -> str:
     """A live token as the mail worker makes one (only its hash stored), for `email`'s user."""
     raw = new_account_token()
-    now = datetime.now(UTC)
     with Session(engine) as session, session.begin():
         user = session.scalars(select(User).where(User.email == email)).one()
-        session.add(
-            AccountToken(
-                user_id=user.id,
-                purpose=purpose,
-                email=email,
-                token_hash=hash_account_token(raw),
-                created_at=now,
-                expires_at=now + timedelta(hours=1),
-            )
+        AccountTokenRepository(session).issue(
+            user.id,
+            email,
+            purpose,
+            token_hash=hash_account_token(raw),
+            now=datetime.now(UTC),
+            ttl=timedelta(hours=1),
         )
     return raw
 

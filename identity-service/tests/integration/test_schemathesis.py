@@ -43,7 +43,8 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from identity import create_app
-from identity.models import AccountToken, AccountTokenPurpose, Role
+from identity.models import AccountTokenPurpose, Role
+from identity.repositories.account_token_repository import AccountTokenRepository
 from identity.security.tokens import hash_account_token, new_account_token
 from service_kit_testing import FakeClock
 from service_kit_testing.auth import bearer
@@ -134,18 +135,14 @@ class World:
         """A live verification or reset token of a new user (only its hash is stored)."""
         user = make_user(self.session)
         raw = new_account_token()
-        now = self.clock.now()
-        self.session.add(
-            AccountToken(
-                user_id=user.id,
-                purpose=purpose,
-                email=user.email,
-                token_hash=hash_account_token(raw),
-                created_at=now,
-                expires_at=now + timedelta(hours=1),
-            )
+        AccountTokenRepository(self.session).issue(
+            user.id,
+            user.email,
+            purpose,
+            token_hash=hash_account_token(raw),
+            now=self.clock.now(),
+            ttl=timedelta(hours=1),
         )
-        self.session.flush()
         return raw
 
     def refresh_token(self) -> str:

@@ -2,6 +2,7 @@
 
 import io
 import uuid
+from email.message import EmailMessage
 
 from identity.mail.backends import ConsoleBackend
 from identity.mail.messages import MailComposer, MailContent, describe_duration
@@ -10,13 +11,19 @@ from identity.models import MailKind
 LINK = "https://app.example.com/verify-email?token=abc_DEF-123"
 
 
-def test_a_verification_mail_has_subject_both_bodies_and_the_link() -> None:
-    message = MailComposer(product_name="Acme", sender="Acme <no-reply@acme.example>").compose(
-        MailKind.VERIFY_EMAIL,
+def _compose(
+    kind: MailKind, *, product: str = "Acme", sender: str = "no-reply@acme.example", ttl: int = 60
+) -> EmailMessage:
+    return MailComposer(product_name=product, sender=sender).compose(
+        kind,
         to="ada@example.com",
-        content=MailContent(link=LINK, expires_in_seconds=86_400),
+        content=MailContent(link=LINK, expires_in_seconds=ttl),
         message_id=uuid.UUID(int=7),
     )
+
+
+def test_a_verification_mail_has_subject_both_bodies_and_the_link() -> None:
+    message = _compose(MailKind.VERIFY_EMAIL, sender="Acme <no-reply@acme.example>", ttl=86_400)
 
     assert message["Subject"] == "Confirm your email address for Acme"
     assert message["To"] == "ada@example.com"
@@ -32,12 +39,7 @@ def test_a_verification_mail_has_subject_both_bodies_and_the_link() -> None:
 
 
 def test_html_is_escaped_and_plain_text_is_not() -> None:
-    message = MailComposer(product_name="<Acme & Co>", sender="no-reply@acme.example").compose(
-        MailKind.PASSWORD_RESET,
-        to="ada@example.com",
-        content=MailContent(link=LINK, expires_in_seconds=1800),
-        message_id=uuid.UUID(int=7),
-    )
+    message = _compose(MailKind.PASSWORD_RESET, product="<Acme & Co>", ttl=1800)
 
     html = message.get_body(preferencelist=("html",))
     text = message.get_body(preferencelist=("plain",))
@@ -62,12 +64,7 @@ def test_durations_read_in_the_largest_whole_unit() -> None:
 
 
 def test_the_console_backend_prints_headers_and_the_text_body() -> None:
-    message = MailComposer(product_name="Acme", sender="no-reply@acme.example").compose(
-        MailKind.VERIFY_EMAIL,
-        to="ada@example.com",
-        content=MailContent(link=LINK, expires_in_seconds=60),
-        message_id=uuid.UUID(int=7),
-    )
+    message = _compose(MailKind.VERIFY_EMAIL)
     stream = io.StringIO()
 
     ConsoleBackend(stream).send(message)

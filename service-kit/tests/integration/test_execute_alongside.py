@@ -9,7 +9,6 @@ from sqlalchemy import (
     Engine,
     String,
     bindparam,
-    create_engine,
     delete,
     event,
     insert,
@@ -19,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from service_kit.db import BoundWrite, IntegerPkMixin, execute_alongside
-from service_kit_testing import PostgresServer
+from tests.conftest import engine_on
 
 
 class _Base(IntegerPkMixin, DeclarativeBase):
@@ -38,18 +37,7 @@ RENAME = update(Note).where(Note.text == bindparam("before")).values(text=bindpa
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine("sqlite://")
-        _Base.metadata.create_all(engine)
-        yield engine
-        engine.dispose()
-        return
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    with server.temporary_database("kit_alongside") as url:
-        engine = create_engine(url)
-        _Base.metadata.create_all(engine)
-        yield engine
-        engine.dispose()
+    yield from engine_on(request, _Base.metadata, name="kit_alongside")
 
 
 def _texts(engine: Engine) -> list[str]:

@@ -5,14 +5,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, String, UniqueConstraint, create_engine, select
+from sqlalchemy import Engine, String, UniqueConstraint, select
 from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
 from service_kit.db import IntegerPkMixin, UTCDateTime
 from service_kit.db.repository import insert_skipping_conflicts
-from service_kit_testing import PostgresServer
+from tests.conftest import engine_on
 
 
 class _Base(IntegerPkMixin, DeclarativeBase):
@@ -33,18 +33,7 @@ COLUMNS = ("owner", "key", "at")
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_engine("sqlite://")
-        _Base.metadata.create_all(engine)
-        yield engine
-        engine.dispose()
-        return
-    server: PostgresServer = request.getfixturevalue("pg_server")
-    with server.temporary_database("kit_claims") as url:
-        engine = create_engine(url)
-        _Base.metadata.create_all(engine)
-        yield engine
-        engine.dispose()
+    yield from engine_on(request, _Base.metadata, name="kit_claims")
 
 
 def _claim(engine: Engine, owner: uuid.UUID, key: str) -> int | None:

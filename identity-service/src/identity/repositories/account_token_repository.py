@@ -1,6 +1,6 @@
 """Single-use account tokens: issued, consumed once (a conditional UPDATE), voided, pruned."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
@@ -30,6 +30,28 @@ class AccountTokenRepository(BaseRepository[AccountToken]):
             .returning(AccountToken.user_id, AccountToken.email)
         ).first()
         return None if row is None else (row.user_id, row.email)
+
+    def issue(
+        self,
+        user_id: int,
+        email: str,
+        purpose: AccountTokenPurpose,
+        *,
+        token_hash: str,
+        now: datetime,
+        ttl: timedelta,
+    ) -> None:
+        """Store a new token (its hash) for `email`'s owner, good until `now + ttl`."""
+        self.add(
+            AccountToken(
+                user_id=user_id,
+                purpose=purpose,
+                email=email,
+                token_hash=token_hash,
+                created_at=now,
+                expires_at=now + ttl,
+            )
+        )
 
     def usable(self, token_hash: str, purpose: AccountTokenPurpose, *, now: datetime) -> bool:
         """Whether the token exists unused and unexpired (a read: `consume` decides)."""

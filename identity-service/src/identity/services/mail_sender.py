@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from identity.mail.backends import MailBackend, MailDeliveryError
 from identity.mail.messages import MailComposer, MailContent
-from identity.models import AccountToken, AccountTokenPurpose, MailKind, OutboundMail, User
+from identity.models import AccountTokenPurpose, MailKind, OutboundMail, User
 from identity.repositories.account_token_repository import AccountTokenRepository
 from identity.repositories.mail_repository import MailOutboxRepository
 from identity.repositories.user_repository import UserRepository
@@ -126,15 +126,13 @@ class MailSender:
         if purpose is AccountTokenPurpose.RESET_PASSWORD:
             self._tokens.void_unused(user.id, purpose)  # a newer request voids older links
         raw = new_account_token()
-        self._tokens.add(
-            AccountToken(
-                user_id=user.id,
-                purpose=purpose,
-                email=user.email,
-                token_hash=hash_account_token(raw),
-                created_at=now,
-                expires_at=now + timedelta(seconds=ttl),
-            )
+        self._tokens.issue(
+            user.id,
+            user.email,
+            purpose,
+            token_hash=hash_account_token(raw),
+            now=now,
+            ttl=timedelta(seconds=ttl),
         )
         link = f"{self._policy.public_url.rstrip('/')}/{page}?{urlencode({'token': raw})}"
         message = self._composer.compose(
