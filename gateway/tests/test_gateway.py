@@ -951,9 +951,10 @@ def test_login_burst_is_a_problem_429_with_retry_after(gateway: Gateway) -> None
         ("/api/v1/auth/verify-email/resend", "127.0.4.2"),
         ("/api/v1/auth/password-reset", "127.0.4.3"),
         ("/api/v1/auth/password-reset/confirm", "127.0.4.4"),
+        ("/api/v1/auth/mfa/verify", "127.0.4.5"),
     ],
 )
-def test_register_refresh_and_the_account_mails_share_the_login_limit(
+def test_register_refresh_the_account_mails_and_the_second_factor_share_the_login_limit(
     gateway: Gateway, path: str, source: str
 ) -> None:
     _exhaust_auth_limit(gateway, source=source)

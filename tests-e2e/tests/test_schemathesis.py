@@ -62,6 +62,7 @@ RATE_LIMITED_OPERATIONS = [
     pytest.param("/api/v1/auth/verify-email/resend", {"email": ""}, id="verify-email-resend"),
     pytest.param("/api/v1/auth/password-reset", {"email": ""}, id="password-reset"),
     pytest.param("/api/v1/auth/password-reset/confirm", {"token": ""}, id="password-reset-confirm"),
+    pytest.param("/api/v1/auth/mfa/verify", {"mfa_token": ""}, id="mfa-verify"),
 ]
 
 

@@ -68,8 +68,9 @@ again (the harness's own requests do the same), and the one check that cannot ta
 (`missing_required_header` wants exactly 401 when Authorization is missing, but the budget is
 counted before the service looks at credentials) drops that failure after checking it was the
 gateway's 429. The gateway's 429 on each of those operations is tested on its own. Login
-is the exception to the waiting: identity's per-email throttle answers it 429 too, with a
-`Retry-After` of up to an hour, so a login's 429 is validated and not waited out.
+is the exception to the waiting, with the operations that take a TOTP code: identity's
+per-email and per-account throttles answer them 429 too, with a `Retry-After` of up to an hour,
+so their 429 is validated and not waited out.
 """
 
 import base64
@@ -122,9 +123,17 @@ RATE_LIMITED_PATHS: Final = frozenset(
         "/api/v1/auth/verify-email/resend",
         "/api/v1/auth/password-reset",
         "/api/v1/auth/password-reset/confirm",
+        "/api/v1/auth/mfa/verify",
     }
 )
 """What the gateway's per-address credential budget counts (any method)."""
+ACCOUNT_THROTTLED: Final = (
+    "/api/v1/auth/login",
+    "/api/v1/auth/mfa/verify",
+    "/api/v1/users/me/mfa/totp/confirm",
+    "/api/v1/users/me/mfa/totp/disable",
+)
+"""What identity also throttles per account (email or user), with long `Retry-After`s."""
 MAILED_TOKEN_PATHS: Final = frozenset(
     {"/api/v1/auth/verify-email", "/api/v1/auth/password-reset/confirm"}
 )
@@ -724,10 +733,13 @@ def _config(base_url: str) -> schemathesis.Config:
             "continue-on-failure": True,
             "rate-limit": "auto",
             # Login also answers 429 from identity's per-email throttle (`too_many_attempts`,
-            # generated emails come back again and again), with a `Retry-After` that doubles up
-            # to an hour: waiting it out would stall the run, so there a 429 is validated like
-            # any other answer (a limiter far above the run's pace stands in for "no waiting").
-            "operations": [{"include-path": "/api/v1/auth/login", "rate-limit": "100000/s"}],
+            # generated emails come back again and again), and the operations that take a TOTP
+            # code from its per-account throttle, with a `Retry-After` that doubles up to an
+            # hour: waiting it out would stall the run, so there a 429 is validated like any
+            # other answer (a limiter far above the run's pace stands in for "no waiting").
+            "operations": [
+                {"include-path": path, "rate-limit": "100000/s"} for path in ACCOUNT_THROTTLED
+            ],
             "request-timeout": REQUEST_TIMEOUT_SECONDS,
             "cache": {"enabled": False},
             "generation": {
