@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from identity import wiring
 from identity.errors import EmailTakenError
+from identity.mail.metrics import MailMetrics
 from identity.models import AuditEventType, Base, Role
 from identity.schemas.user_schemas import UserCreate
 from identity.services.audit_service import AuditListParams
@@ -283,7 +284,19 @@ mail_cli = AppGroup("mail", help="The mail outbox: the worker that sends it, and
 
 
 @mail_cli.command("run")
-def mail_run() -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on this port (0: any free port). Default: no metrics.",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics server listens on (0.0.0.0 in a container).",
+)
+def mail_run(metrics_port: int | None, metrics_host: str) -> None:
     """Send queued mails until SIGTERM or SIGINT (the mail in progress is finished first).
     Several workers may run at once."""
     stop = threading.Event()
@@ -296,7 +309,13 @@ def mail_run() -> None:
     settings = wiring.settings()
     where = "the console" if settings.mail_backend == "console" else settings.smtp_host
     click.echo(f"sending mail through {where}", err=True)
-    wiring.mail_worker().run(stop)
+    if metrics_port is None:
+        wiring.mail_worker().run(stop)
+        return
+    metrics = MailMetrics()
+    with metrics.served(port=metrics_port, host=metrics_host) as port:
+        click.echo(f"metrics on http://{metrics_host}:{port}/metrics", err=True)
+        wiring.mail_worker(observer=metrics).run(stop)
 
 
 @mail_cli.command("list")

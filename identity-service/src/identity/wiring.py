@@ -24,7 +24,7 @@ from identity.services.account_service import AccountService
 from identity.services.audit_service import AuditService
 from identity.services.auth_service import AuthService, MfaPolicy, RefreshPolicy
 from identity.services.key_service import KeyService
-from identity.services.mail_sender import MailPolicy, MailSender, MailWorker
+from identity.services.mail_sender import MailObserver, MailPolicy, MailSender, MailWorker
 from identity.services.mfa_service import MfaService
 from identity.services.outbox_service import OutboxRelay, OutboxService, RelayObserver
 from identity.services.throttle import AttemptThrottle
@@ -233,12 +233,13 @@ def mail_sender(session: Session | None = None) -> MailSender:
     )
 
 
-def mail_worker() -> MailWorker:
+def mail_worker(observer: MailObserver | None = None) -> MailWorker:
     """The loop of `mail run`: each mail on a session of its own."""
     return MailWorker(
         mail_sender,
         get_database().session_factory,
         poll_seconds=components().settings.mail_poll_seconds,
+        observer=observer,
     )
 
 

@@ -3,6 +3,8 @@ mail worker (MailSender, with a backend that keeps what it is handed) makes the 
 sends them, and the links' tokens do what the mails say, once, in time."""
 
 import re
+import threading
+import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
@@ -16,16 +18,19 @@ from sqlalchemy.orm import Session
 from identity import create_app
 from identity.config import IdentitySettings
 from identity.mail.backends import MailDeliveryError
+from identity.mail.metrics import MailMetrics
 from identity.models import (
     AccountToken,
     AuditEvent,
     AuditEventType,
+    MailKind,
     OutboundMail,
     OutboxEvent,
     RevokeReason,
 )
+from identity.repositories.mail_repository import MailOutboxRepository
 from identity.security.hashing import Argon2idHasher
-from identity.services.mail_sender import MailSender, Outcome
+from identity.services.mail_sender import MailSender, MailWorker, Outcome
 from identity.wiring import Components
 from service_kit.db import Database
 from service_kit.events.contract import EventType
@@ -359,3 +364,52 @@ def test_with_verified_email_required_login_says_so_only_after_the_right_passwor
 
     assert_problem(wrong, 401, "invalid_credentials")
     assert_problem(right, 403, "email_not_verified")
+
+
+def test_the_worker_loop_sends_what_is_due_and_reports_it_in_its_metrics(
+    committing_database: Database, parts: Components, mailbox: Outbox
+) -> None:
+    with committing_database.session_factory() as session, session.begin():
+        user = make_user(session)
+        MailOutboxRepository(session).enqueue(
+            MailKind.PASSWORD_RESET, user.email, now=parts.clock.now()
+        )
+        MailOutboxRepository(session).enqueue(
+            MailKind.PASSWORD_RESET, unique_email(), now=parts.clock.now()
+        )
+    metrics = MailMetrics()
+    worker = MailWorker(
+        lambda session: MailSender(
+            session,
+            backend=mailbox,
+            composer=parts.mail_composer,
+            policy=parts.mail_policy,
+            clock=parts.clock,
+        ),
+        committing_database.session_factory,
+        poll_seconds=0.05,
+        observer=metrics,
+    )
+    stop = threading.Event()
+    running = threading.Thread(target=worker.run, args=(stop,))
+    running.start()
+    try:
+        wait_until(lambda: sample(metrics, "identity_mails_total", outcome="dropped") == 1.0)
+    finally:
+        stop.set()
+        running.join(timeout=10)
+
+    assert sample(metrics, "identity_mails_total", outcome="sent") == 1.0
+    assert [message["To"] for message in mailbox.sent] == [user.email]
+    assert sample(metrics, "identity_mails_due") == 0.0
+
+
+def sample(metrics: MailMetrics, name: str, **labels: str) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 from urllib.parse import urlencode
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -170,6 +171,22 @@ class MailSender:
         return Outcome.RETRYING
 
 
+class MailObserver(Protocol):
+    """What the worker reports (Prometheus in `mail run`: `identity.mail.metrics`)."""
+
+    def handled(self, outcome: str) -> None: ...
+
+    def due(self, count: int) -> None: ...
+
+
+class _NoObserver:
+    def handled(self, outcome: str) -> None:
+        pass
+
+    def due(self, count: int) -> None:
+        pass
+
+
 class MailWorker:
     """The loop: sends due mails until none is due, then waits `poll_seconds`; a database
     outage is waited out. Stops when `stop` is set, after the mail in progress."""
@@ -181,11 +198,13 @@ class MailWorker:
         *,
         poll_seconds: float,
         max_backoff_seconds: float = 10.0,
+        observer: MailObserver | None = None,
     ) -> None:
         self._sender_factory = sender_factory
         self._session_factory = session_factory
         self._poll_seconds = poll_seconds
         self._max_backoff = max_backoff_seconds
+        self._observer = observer or _NoObserver()
 
     def run(self, stop: threading.Event) -> None:
         logger.info("mail worker started")
@@ -193,7 +212,10 @@ class MailWorker:
         while not stop.is_set():
             try:
                 with self._session_factory() as session:
-                    outcome = self._sender_factory(session).send_next()
+                    sender = self._sender_factory(session)
+                    outcome = sender.send_next()
+                    if outcome is None:  # caught up: say so (zero, or what is not due yet)
+                        self._observer.due(sender.count_due())
             except SQLAlchemyError as exc:
                 failures += 1
                 if failures == 2:
@@ -210,4 +232,6 @@ class MailWorker:
             failures = 0
             if outcome is None:
                 stop.wait(self._poll_seconds)
+            else:
+                self._observer.handled(outcome.value)
         logger.info("mail worker stopped")

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from service_kit.metrics_server import served
 
 PENDING: Final = "outbox_pending_events"
 OLDEST_AGE: Final = "outbox_oldest_pending_age_seconds"
@@ -58,10 +60,5 @@ class RelayMetrics:
     @contextmanager
     def served(self, *, port: int, host: str = "127.0.0.1") -> Iterator[int]:
         """Serve `/metrics` on host:port (0: any free port, yielded) while the block runs."""
-        server, thread = start_http_server(port, addr=host, registry=self.registry)
-        try:
-            yield int(server.server_address[1])
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
+        with served(self.registry, port=port, host=host) as bound:
+            yield bound
