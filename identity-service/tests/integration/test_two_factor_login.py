@@ -237,3 +237,17 @@ def test_enrolling_again_while_on_is_a_conflict(enrolled: Enrolled) -> None:
     again = enrolled.client.post(TOTP, headers=enrolled.headers)
 
     assert_problem(again, 409, "mfa_already_enabled")
+
+
+def test_wrong_codes_at_login_and_at_disabling_count_against_one_account(
+    enrolled: Enrolled, settings: IdentitySettings
+) -> None:
+    for _ in range(settings.login_throttle_max_failures):
+        token = enrolled.challenge()
+        enrolled.client.post(VERIFY, json={"mfa_token": token, "code": "000000"})
+
+    disable = enrolled.client.post(
+        f"{TOTP}/disable", json={"code": enrolled.now_code()}, headers=enrolled.headers
+    )
+
+    assert_problem(disable, 429, "too_many_attempts")

@@ -217,8 +217,11 @@ class AuthService:
         found = self._challenges.find_open(hash_refresh_token(mfa_token), now=now)
         if found is None:
             raise InvalidMfaError()
-        subject = found.user_id
-        self._mfa_throttle().attempt(ThrottleScope.TOTP, str(subject))
+        owner = self._users.get(found.user_id)
+        if owner is None:
+            raise InvalidMfaError()
+        subject = str(owner.public_id)  # the account's, as its enrolment and disabling count
+        self._mfa_throttle().attempt(ThrottleScope.TOTP, subject)
         with transaction(self._session):
             user = self._users.find_by_id_for_update(found.user_id)  # the user's lock first
             challenge = self._challenges.lock(found.id)
@@ -247,7 +250,7 @@ class AuthService:
                     user,
                     user_agent=user_agent,
                     now=now,
-                    forget=self._mfa_throttle().succeeded(ThrottleScope.TOTP, str(subject)),
+                    forget=self._mfa_throttle().succeeded(ThrottleScope.TOTP, subject),
                     method=method,
                 )
         if failed:  # raised after the block: the failure's count is committed
