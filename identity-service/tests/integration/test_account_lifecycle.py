@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.orm import Session
 
 from identity import create_app
@@ -318,6 +318,31 @@ def test_reset_requests_for_known_and_unknown_addresses_get_the_same_answer_and_
     assert queued(session) == 2
     assert deliver() == [Outcome.SENT, Outcome.DROPPED]
     assert [message["To"] for message in mailbox.sent] == [known]
+
+
+def test_a_reset_request_sends_the_same_statements_for_known_and_unknown_addresses(
+    client: FlaskClient, session: Session, connection: Connection
+) -> None:
+    """The work a request does, statement for statement (the stand-in for its timing: the
+    same statements against the same tables, whatever the address)."""
+    known = make_user(session).email
+
+    def statements(email: str) -> list[str]:
+        sent: list[str] = []
+
+        def record(*args: Any) -> None:
+            sent.append(re.sub(r"\s+", " ", args[2]))
+
+        event.listen(connection, "before_cursor_execute", record)
+        try:
+            assert (
+                client.post("/api/v1/auth/password-reset", json={"email": email}).status_code == 202
+            )
+        finally:
+            event.remove(connection, "before_cursor_execute", record)
+        return [sql for sql in sent if not sql.startswith(("SAVEPOINT", "RELEASE"))]
+
+    assert statements(known) == statements(unique_email())
 
 
 def test_a_failed_send_keeps_no_token_and_is_retried_later_then_given_up(
