@@ -276,8 +276,10 @@ def mfa_service() -> MfaService:
 
 def user_service() -> UserService:
     parts = components()
+    session = get_session()
     return UserService(
-        get_session(),
+        session,
+        throttle=attempt_throttle(session),
         hasher=parts.hasher,
         password_policy=parts.password_policy,
         reauth_max_age_seconds=parts.settings.reauth_max_age_seconds,

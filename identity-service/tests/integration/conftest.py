@@ -110,15 +110,20 @@ def verifier(app: OpenAPI) -> AccessTokenVerifier:
     return cast(AccessTokenVerifier, app.extensions[VERIFIER_KEY])
 
 
+def login_throttle(session: Session, parts: Components) -> AttemptThrottle:
+    """The login throttle `create_app` wires, on the test's session."""
+    return AttemptThrottle(
+        session, rule=parts.login_throttle, secret=parts.throttle_secret, clock=parts.clock
+    )
+
+
 def build_auth_service(
     session: Session, parts: Components, *, hasher: PasswordHasher | None = None
 ) -> AuthService:
     """An AuthService with the collaborators `create_app` wires, on the test's session."""
     return AuthService(
         session,
-        throttle=AttemptThrottle(
-            session, rule=parts.login_throttle, secret=parts.throttle_secret, clock=parts.clock
-        ),
+        throttle=login_throttle(session, parts),
         issuer=parts.issuer,
         box=parts.box,
         hasher=hasher or parts.hasher,

@@ -13,8 +13,10 @@ from werkzeug.test import TestResponse
 from identity.config import IdentitySettings
 from identity.models import AuditEvent, AuditEventType, Throttle
 from service_kit_testing import FakeClock
+from service_kit_testing.auth import bearer
 from service_kit_testing.problems import assert_problem
 from tests.factories import DEFAULT_PASSWORD, make_user
+from tests.integration.conftest import AuthActions
 
 LOGIN = "/api/v1/auth/login"
 WRONG = "not-the-password-1"
@@ -176,3 +178,23 @@ def test_tokens_prune_forgets_throttles_idle_past_a_window_and_the_longest_lock(
     assert "forgot 0 throttles;" in kept
     assert "forgot 1 throttles;" in forgot
     assert session.scalars(select(Throttle)).all() == []
+
+
+def test_wrong_current_passwords_at_a_password_change_count_as_failed_logins_and_are_audited(
+    client: FlaskClient, session: Session, settings: IdentitySettings, auth: AuthActions
+) -> None:
+    user = make_user(session)
+    headers = bearer(auth.login(user.email)["access_token"])
+    change = {"current_password": WRONG, "new_password": "a brand new password"}
+    answers = [
+        client.post("/api/v1/users/me/password", json=change, headers=headers).status_code
+        for _ in range(settings.login_throttle_max_failures)
+    ]
+
+    assert answers == [401] * settings.login_throttle_max_failures
+    assert_problem(login(client, user.email, DEFAULT_PASSWORD), 429, "too_many_attempts")
+    failed = session.scalars(
+        select(AuditEvent).where(AuditEvent.type == AuditEventType.PASSWORD_CHANGE_FAILED)
+    ).all()
+    assert len(failed) == settings.login_throttle_max_failures
+    assert {event.subject_id for event in failed} == {user.public_id}

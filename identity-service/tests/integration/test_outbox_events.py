@@ -21,7 +21,7 @@ from service_kit.events.contract import SOURCE, CloudEvent, EventType
 from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit_testing import FakeClock
 from tests.factories import DEFAULT_PASSWORD, make_user, unique_email
-from tests.integration.conftest import login
+from tests.integration.conftest import login, login_throttle
 
 NOT_BEFORE = "2030-01-01T12:00:01Z"
 """The FakeClock starts at 12:00:00 sharp: a revocation then voids tokens before 12:00:01."""
@@ -30,7 +30,11 @@ NOT_BEFORE = "2030-01-01T12:00:01Z"
 @pytest.fixture
 def user_service(session: Session, parts: Components) -> UserService:
     return UserService(
-        session, hasher=parts.hasher, password_policy=parts.password_policy, clock=parts.clock
+        session,
+        hasher=parts.hasher,
+        password_policy=parts.password_policy,
+        throttle=login_throttle(session, parts),
+        clock=parts.clock,
     )
 
 

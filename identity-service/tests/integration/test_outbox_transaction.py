@@ -12,6 +12,7 @@ from identity.services.user_service import UserService
 from identity.wiring import Components
 from service_kit.db import Database
 from tests.factories import DEFAULT_PASSWORD, make_user, unique_email
+from tests.integration.conftest import login_throttle
 
 
 def outbox_rows(session: Session, subject: object) -> list[OutboxEvent]:
@@ -24,7 +25,10 @@ def test_register_user_writes_the_event_in_the_transaction_that_creates_the_user
 ) -> None:
     with committing_database.session_factory() as session:
         user = UserService(
-            session, hasher=parts.hasher, password_policy=parts.password_policy
+            session,
+            hasher=parts.hasher,
+            password_policy=parts.password_policy,
+            throttle=login_throttle(session, parts),
         ).register_user(UserCreate(email=unique_email(), password=DEFAULT_PASSWORD))
 
     with committing_database.session_factory() as session:
@@ -44,7 +48,12 @@ def test_admin_update_user_leaves_no_event_when_the_change_is_rolled_back(
 ) -> None:
     admin, user = make_user(session, role=Role.ADMIN), make_user(session, full_name="Ada")
     session.commit()  # the arrangement stays; only the service's transaction rolls back
-    service = UserService(session, hasher=parts.hasher, password_policy=parts.password_policy)
+    service = UserService(
+        session,
+        hasher=parts.hasher,
+        password_policy=parts.password_policy,
+        throttle=login_throttle(session, parts),
+    )
     # Past the schema's limit (a caller that skipped validation): the database refuses the
     # change when the transaction flushes it, after the event was written.
     too_long = AdminUserUpdate.model_construct(full_name="x" * 101)

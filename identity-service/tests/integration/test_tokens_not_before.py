@@ -18,13 +18,17 @@ from service_kit.events.contract import CloudEvent, EventType
 from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit_testing import FakeClock
 from tests.factories import make_user
-from tests.integration.conftest import login
+from tests.integration.conftest import login, login_throttle
 
 
 @pytest.fixture
 def user_service(session: Session, parts: Components) -> UserService:
     return UserService(
-        session, hasher=parts.hasher, password_policy=parts.password_policy, clock=parts.clock
+        session,
+        hasher=parts.hasher,
+        password_policy=parts.password_policy,
+        throttle=login_throttle(session, parts),
+        clock=parts.clock,
     )
 
 

@@ -32,7 +32,7 @@ from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit_testing import FakeClock
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
-from tests.integration.conftest import login
+from tests.integration.conftest import login, login_throttle
 
 MIN_LENGTH = 10  # differs from the default 8, so the tests show the setting is honoured
 NEW_PASSWORD = "a brand new passphrase"
@@ -52,6 +52,7 @@ def user_service(session: Session, parts: Components) -> UserService:
         session,
         hasher=parts.hasher,
         password_policy=parts.password_policy,
+        throttle=login_throttle(session, parts),
         reauth_max_age_seconds=REAUTH_MAX_AGE,
         clock=parts.clock,
     )
@@ -141,6 +142,7 @@ def test_register_user_raises_email_taken_when_the_unique_constraint_decides(
         session,
         hasher=parts.hasher,
         password_policy=parts.password_policy,
+        throttle=login_throttle(session, parts),
         users=BlindUserRepository(session),
         clock=parts.clock,
     )

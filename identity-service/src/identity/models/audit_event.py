@@ -21,6 +21,7 @@ class AuditEventType(StrEnum):
     LOGOUT_ALL = "logout.all"
     SESSION_REVOKED = "session.revoked"
     PASSWORD_CHANGED = "password.changed"  # noqa: S105 - an event name
+    PASSWORD_CHANGE_FAILED = "password.change_failed"  # noqa: S105 - an event name
     PASSWORD_RESET = "password.reset"  # noqa: S105 - an event name
     EMAIL_VERIFIED = "email.verified"
     MFA_ENABLED = "mfa.enabled"

@@ -13,7 +13,15 @@ from identity.errors import (
     PasswordPolicyError,
     UserNotFoundError,
 )
-from identity.models import AuditEventType, MailKind, RevokeReason, Role, User, normalise_email
+from identity.models import (
+    AuditEventType,
+    MailKind,
+    RevokeReason,
+    Role,
+    ThrottleScope,
+    User,
+    normalise_email,
+)
 from identity.repositories.mail_repository import MailOutboxRepository
 from identity.repositories.refresh_token_repository import RefreshTokenFamilyRepository
 from identity.repositories.user_repository import UserRepository
@@ -22,6 +30,7 @@ from identity.security.hashing import PasswordHasher
 from identity.security.password_limits import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
 from identity.services.audit_recorder import AuditRecorder
 from identity.services.event_recorder import EventRecorder
+from identity.services.throttle import AttemptThrottle
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import KeysetPosition, Page, page_from_rows, transaction
 from service_kit.errors import (
@@ -74,6 +83,7 @@ class UserService:
         *,
         hasher: PasswordHasher,
         password_policy: PasswordPolicy,
+        throttle: AttemptThrottle,
         reauth_max_age_seconds: int = DEFAULT_REAUTH_MAX_AGE_SECONDS,
         users: UserRepository | None = None,
         families: RefreshTokenFamilyRepository | None = None,
@@ -83,6 +93,7 @@ class UserService:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
+        self._throttle = throttle
         self._mails = mails or MailOutboxRepository(session)
         self._hasher = hasher
         self._password_policy = password_policy
@@ -206,12 +217,23 @@ class UserService:
         """Set a new password and revoke every other session of the user.
 
         Raises:
+            TooManyAttemptsError: too many wrong passwords for the account's email lately
+                (logins and changes count together).
             InvalidCredentialsError: the current password is wrong.
             PasswordPolicyError: the new password breaks the length policy.
         """
         user = self.get_current_user(user_id)
+        # Guesses of the current password count as logins of the account's email: a stolen
+        # access token gets no more tries at the password than the login form gives.
+        self._throttle.attempt(ThrottleScope.LOGIN, user.email)
         if not self._hasher.verify(user.password_hash, data.current_password):
             logger.warning("password change refused", extra={"user_id": str(user_id)})
+            with transaction(self._session):
+                self._audit.record(
+                    AuditEventType.PASSWORD_CHANGE_FAILED,
+                    actor_id=user.public_id,
+                    subject_id=user.public_id,
+                )
             raise InvalidCredentialsError("The current password is incorrect.")
         self._password_policy.check(data.new_password)
         password_hash = self._hasher.hash(data.new_password)
@@ -232,6 +254,7 @@ class UserService:
                 actor_id=user.public_id,
                 subject_id=user.public_id,
                 detail={"sessions_revoked": len(revoked)},
+                alongside=[self._throttle.succeeded(ThrottleScope.LOGIN, user.email)],
             )
         logger.info("password changed", extra={"user_id": str(user_id), "revoked": len(revoked)})
 
