@@ -1,7 +1,7 @@
 """docker-compose.yml as committed, read without Docker: every variable it reads is listed in
 .env.example, every service setting it passes is one the service has (and accepts, with the
-defaults), the integration-event processes run, wait and report health as intended, and every
-service that keeps running has a health check (`make up` waits for them).
+defaults), the integration-event processes and the mail worker run, wait and report health as
+intended, and every service that keeps running has a health check (`make up` waits for them).
 
 The e2e suite's compose mode starts this file for real; these tests catch in a second what
 would otherwise be a container that starts with a misspelled (so silently ignored) setting.
@@ -40,6 +40,14 @@ EVENT_PROCESSES = {
         "items-service",
         ["flask", "--app", "items", "events", "consume"],
         ("items-db", "items-migrate"),
+    ),
+}
+# The mail worker: as an event process, without the broker.
+MAIL_PROCESSES = {
+    "identity-mailer": (
+        "identity-service",
+        ["flask", "--app", "identity", "mail", "run"],
+        ("identity-db", "identity-migrate"),
     ),
 }
 BROKER_URL_SETTINGS = {
@@ -165,8 +173,22 @@ def test_event_processes_start_once_the_broker_is_healthy_and_their_schema_is_mi
     assert service["restart"] == "unless-stopped"
 
 
-@pytest.mark.parametrize("name", sorted(EVENT_PROCESSES))
-def test_event_processes_are_healthy_while_their_metrics_port_answers(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(MAIL_PROCESSES))
+def test_the_mail_worker_starts_once_its_schema_is_migrated(name: str) -> None:
+    image, command, (database, migration) = MAIL_PROCESSES[name]
+    service = services()[name]
+
+    assert image_name(service) == image
+    assert service["command"][: len(command)] == command
+    assert service["depends_on"] == {
+        database: {"condition": "service_healthy"},
+        migration: {"condition": "service_completed_successfully"},
+    }
+    assert service["restart"] == "unless-stopped"
+
+
+@pytest.mark.parametrize("name", sorted({**EVENT_PROCESSES, **MAIL_PROCESSES}))
+def test_background_processes_are_healthy_while_their_metrics_port_answers(name: str) -> None:
     service = services()[name]
     command = service["command"]
     port = command[command.index("--metrics-port") + 1]

@@ -6,10 +6,11 @@ rendered document and every Secret example against the Kubernetes 1.30 OpenAPI s
 mode (no unknown fields), offline, with kubernetes-validate. Policies: hardened containers,
 probes, resources, an HPA (web pods) and a PDB per Deployment, a housekeeping CronJob per
 service, NetworkPolicies evaluated as a cluster would (each database reachable only from its own
-service, the broker only from the event relay and consumer), placeholder-only Secrets, and
-settings that the services themselves accept (and refuse while a placeholder is left in).
-Integration events: the relay's and consumer's commands are parsed by the services' own CLI and
-run here as processes against their probes; the dev RabbitMQ runs in Docker as its pod spec says.
+service, the broker only from the event relay and consumer, SMTP only from the mailer),
+placeholder-only Secrets, and settings that the services themselves accept (and refuse while a
+placeholder is left in). Background workers (the events relay and consumer, the mailer): their
+commands are parsed by the services' own CLI and run here as processes against their probes; the
+dev RabbitMQ runs in Docker as its pod spec says.
 """
 
 from __future__ import annotations
@@ -70,8 +71,10 @@ WEB_DEPLOYMENTS = ("identity", "items", "gateway")
 
 
 @dataclass(frozen=True)
-class EventWorker:
-    """A Deployment running one of the integration-event commands of its service's CLI."""
+class Worker:
+    """A Deployment running one of the long-running background commands of its service's CLI (an
+    integration-event process, the mail worker): no API, Prometheus metrics on a port of its
+    own."""
 
     deployment: str
     service: str
@@ -80,10 +83,14 @@ class EventWorker:
     component: str
 
 
+# The broker's clients.
 EVENT_WORKERS = (
-    EventWorker("identity-events-relay", "identity", ("events", "relay"), 9101, "events-relay"),
-    EventWorker("items-events-consumer", "items", ("events", "consume"), 9102, "events-consumer"),
+    Worker("identity-events-relay", "identity", ("events", "relay"), 9101, "events-relay"),
+    Worker("items-events-consumer", "items", ("events", "consume"), 9102, "events-consumer"),
 )
+# The SMTP server's only client.
+MAILER = Worker("identity-mailer", "identity", ("mail", "run"), 9103, "mailer")
+WORKERS = (*EVENT_WORKERS, MAILER)
 BROKER_PORT = 5672
 BROKER_TLS_PORT = 5671
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job", "CronJob")
@@ -486,10 +493,8 @@ def test_every_reference_resolves(overlay: str, docs: tuple[Document, ...]) -> N
 # --------------------------------------------------------------------------- scaling
 
 
-def test_the_deployments_are_the_web_pods_and_the_event_workers(
-    docs: tuple[Document, ...],
-) -> None:
-    workers = {worker.deployment for worker in EVENT_WORKERS}
+def test_the_deployments_are_the_web_pods_and_the_workers(docs: tuple[Document, ...]) -> None:
+    workers = {worker.deployment for worker in WORKERS}
     assert set(of_kind(docs, "Deployment")) == set(WEB_DEPLOYMENTS) | workers
 
 
@@ -777,6 +782,17 @@ class NetworkModel:
 
 MANAGED_DATABASES = {"identity": "192.0.2.10", "items": "192.0.2.20"}
 EXTERNAL_BROKER = "192.0.2.30"
+# A mail relay somewhere outside (its address is not known in advance): relay (25), implicit TLS
+# (465) and submission (587).
+SMTP_SERVER = "198.51.100.25"
+SMTP_PORTS = frozenset({25, 465, 587})
+
+
+def smtp_port(overlay: str) -> int:
+    """The port the mailer sends to: the overlay's IDENTITY_SMTP_PORT, else identity's default."""
+    configured = config_map_data(rendered(overlay), "identity-config").get("IDENTITY_SMTP_PORT")
+    default: int = IdentitySettings.model_fields["smtp_port"].default
+    return int(configured) if configured is not None else default
 
 
 def cluster_pods(docs: tuple[Document, ...]) -> dict[str, Pod]:
@@ -812,6 +828,7 @@ def endpoints(docs: tuple[Document, ...]) -> dict[str, Endpoint]:
     found["external-rabbitmq"] = External(
         "external-rabbitmq", EXTERNAL_BROKER, frozenset({BROKER_PORT, BROKER_TLS_PORT})
     )
+    found["smtp-server"] = External("smtp-server", SMTP_SERVER, SMTP_PORTS)
     found["stranger"] = Pod("stranger", {"app.kubernetes.io/name": "debug-shell"})
     found["other-namespace"] = Pod(
         "other-namespace", {"app.kubernetes.io/name": "identity"}, namespace="default"
@@ -842,19 +859,23 @@ def expected_connections(overlay: str, found: dict[str, Endpoint]) -> set[tuple[
     }
     for service in SERVICES:
         housekeeping = [name for name, _ in HOUSEKEEPING[service]]
-        workers = [worker.deployment for worker in EVENT_WORKERS if worker.service == service]
+        workers = [worker.deployment for worker in WORKERS if worker.service == service]
         for client in (service, f"{service}-migrate", *housekeeping, *workers):
             expected.add((client, f"{service}-db", 5432))
             if overlay == "production":
                 expected.add((client, f"managed-{service}-db", 5432))
+    for worker in WORKERS:
+        expected.add(("prometheus", worker.deployment, worker.metrics_port))
     # The relay and the consumer, and nothing else, reach the broker: the in-cluster one (dev), the
     # external one over TLS (production). Neither web process does.
     for worker in EVENT_WORKERS:
-        expected.add(("prometheus", worker.deployment, worker.metrics_port))
         if overlay == "production":
             expected.add((worker.deployment, "external-rabbitmq", BROKER_TLS_PORT))
         else:
             expected.add((worker.deployment, "rabbitmq", BROKER_PORT))
+    # The mailer, and nothing else, reaches a mail server: on the port its configuration names
+    # (the ports the worker cannot speak on, or is not configured for, stay closed).
+    expected.add((MAILER.deployment, "smtp-server", smtp_port(overlay)))
     return expected
 
 
@@ -1111,10 +1132,10 @@ def test_production_refuses_the_placeholders_and_accepts_real_secrets(
     assert settings.trusted_proxy_count == 1
 
 
-# --------------------------------------------------------------------------- integration events
+# --------------------------------------------------------------------------- background workers
 
 
-def worker_container(docs: tuple[Document, ...], worker: EventWorker) -> dict[str, Any]:
+def worker_container(docs: tuple[Document, ...], worker: Worker) -> dict[str, Any]:
     (container,) = pod_spec(of_kind(docs, "Deployment")[worker.deployment])["containers"]
     return container
 
@@ -1148,10 +1169,10 @@ def parse_cli(app: Any, path: tuple[str, ...], args: list[str]) -> dict[str, Any
     return dict(parsed.params)
 
 
-@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
-def test_event_workers_run_a_command_of_their_services_cli(
+@pytest.mark.parametrize("worker", WORKERS, ids=lambda worker: worker.deployment)
+def test_workers_run_a_command_of_their_services_cli(
     docs: tuple[Document, ...],
-    worker: EventWorker,
+    worker: Worker,
     clean_environment: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
@@ -1178,9 +1199,9 @@ def test_the_cli_parser_refuses_what_the_cli_does_not_have(
         parse_cli(app, ("events", "relays"), [])
 
 
-@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
-def test_event_workers_are_probed_and_scraped_on_their_metrics_port(
-    docs: tuple[Document, ...], worker: EventWorker
+@pytest.mark.parametrize("worker", WORKERS, ids=lambda worker: worker.deployment)
+def test_workers_are_probed_and_scraped_on_their_metrics_port(
+    docs: tuple[Document, ...], worker: Worker
 ) -> None:
     container = worker_container(docs, worker)
     assert {port["name"]: port["containerPort"] for port in container["ports"]} == {
@@ -1198,9 +1219,9 @@ def test_event_workers_are_probed_and_scraped_on_their_metrics_port(
     }
 
 
-@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
-def test_event_workers_run_with_the_image_and_configuration_of_their_service(
-    docs: tuple[Document, ...], worker: EventWorker
+@pytest.mark.parametrize("worker", WORKERS, ids=lambda worker: worker.deployment)
+def test_workers_run_with_the_image_and_configuration_of_their_service(
+    docs: tuple[Document, ...], worker: Worker
 ) -> None:
     deployment = of_kind(docs, "Deployment")[worker.deployment]
     labels = pod_labels(deployment)
@@ -1213,16 +1234,17 @@ def test_event_workers_run_with_the_image_and_configuration_of_their_service(
     assert container["image"] == app["image"]
     assert container["envFrom"] == app["envFrom"]
     assert spec["serviceAccountName"] == api["serviceAccountName"]
-    # A new image starts relaying or consuming only once its migration Job has run.
+    # A new image starts relaying, consuming or mailing only once its migration Job has run.
     assert spec["initContainers"] == api["initContainers"]
 
 
-@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
-def test_event_workers_keep_the_replica_count_of_their_overlay(
-    overlay: str, docs: tuple[Document, ...], worker: EventWorker
+@pytest.mark.parametrize("worker", WORKERS, ids=lambda worker: worker.deployment)
+def test_workers_keep_the_replica_count_of_their_overlay(
+    overlay: str, docs: tuple[Document, ...], worker: Worker
 ) -> None:
-    """No HPA (CPU says nothing about a queue); production runs two of each, so one node's loss
-    stops neither events nor revocations; rollouts overlap old and new pods, which is safe."""
+    """No HPA (CPU says nothing about a queue or an outbox); production runs two of each, so one
+    node's loss stops neither events, nor revocations, nor mails; rollouts overlap old and new
+    pods, which is safe."""
     deployment = of_kind(docs, "Deployment")[worker.deployment]
     assert deployment["spec"]["replicas"] >= (2 if overlay == "production" else 1)
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
@@ -1241,7 +1263,7 @@ def free_port() -> int:
         return port
 
 
-def worker_environment(worker: EventWorker, directory: Path) -> dict[str, str]:
+def worker_environment(worker: Worker, directory: Path) -> dict[str, str]:
     """The dev overlay's ConfigMap of the worker's service, with a SQLite database and the
     embedded broker transport in `directory` instead of the cluster's."""
     prefix = worker.service.upper()
@@ -1282,12 +1304,13 @@ def wait_for_http(url: str, process: subprocess.Popen[str], deadline_seconds: fl
 WORKER_METRIC = {
     "identity-events-relay": "outbox_pending_events",
     "items-events-consumer": "integration_events_consumed_total",
+    "identity-mailer": "identity_mails_due",
 }
 
 
-@pytest.mark.parametrize("worker", EVENT_WORKERS, ids=lambda worker: worker.deployment)
-def test_event_workers_answer_their_probes_and_stop_within_their_grace_period(
-    worker: EventWorker, tmp_path: Path
+@pytest.mark.parametrize("worker", WORKERS, ids=lambda worker: worker.deployment)
+def test_workers_answer_their_probes_and_stop_within_their_grace_period(
+    worker: Worker, tmp_path: Path
 ) -> None:
     """The dev overlay's containers as processes here: the init container's command passes once
     the schema is migrated, the worker started with the container's command answers its probes'
