@@ -2,7 +2,8 @@
 # Everything a full `make test` needs besides Python, on Debian or Ubuntu (root, or sudo).
 #
 #   deploy/install-prerequisites.sh [PART ...]       PARTs: postgres rabbitmq nginx docker
-#                                                      chromium (default: all five), bench (wrk)
+#                                                      chromium maildev (default: all six),
+#                                                      bench (wrk)
 #
 # README's "Prerequisites" table lists the same parts and what is skipped without each; `.ci/run`
 # calls this very script, so CI and the README cannot drift. Idempotent: installs and starts only
@@ -15,6 +16,8 @@
 #   docker    Docker engine + compose v2 (deploy/docker-engine.sh), then the base images built
 #             offline from Debian packages (deploy/offline-images.sh; no registry needed)
 #   chromium  headless Chromium (the Swagger UI e2e test)
+#   maildev   MailDev, the mail catcher the e2e account flows read mails from, into
+#             .tools/maildev (npm; Node.js from Debian when none is on PATH)
 #   bench     wrk (make bench)
 # uv is not a part: every make target installs the pinned uv itself when none is on PATH.
 set -euo pipefail
@@ -96,17 +99,31 @@ install_chromium() {
   chromium --version 2>/dev/null
 }
 
+MAILDEV_VERSION=2.2.1  # the same as deploy/maildev/Dockerfile's
+
+install_maildev() {
+  log "MailDev ${MAILDEV_VERSION} (npm) into .tools/maildev"
+  have npm || apt_install nodejs npm
+  local bin=.tools/maildev/node_modules/.bin/maildev
+  if [ ! -x "$bin" ] || ! grep -q "\"version\": \"${MAILDEV_VERSION}\"" \
+      .tools/maildev/node_modules/maildev/package.json 2>/dev/null; then
+    npm install --prefix .tools/maildev --omit=dev --no-audit --no-fund --loglevel=error \
+      "maildev@${MAILDEV_VERSION}" >&2
+  fi
+  "$bin" --version >&2
+}
+
 install_bench() {
   log "wrk"
   have wrk || apt_install wrk
 }
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(postgres rabbitmq nginx docker chromium)
+[ ${#parts[@]} -gt 0 ] || parts=(postgres rabbitmq nginx docker chromium maildev)
 for part in "${parts[@]}"; do
   case "$part" in
-    postgres | rabbitmq | nginx | docker | chromium | bench) "install_$part" ;;
-    *) die "unknown part '$part' (postgres rabbitmq nginx docker chromium bench)" ;;
+    postgres | rabbitmq | nginx | docker | chromium | maildev | bench) "install_$part" ;;
+    *) die "unknown part '$part' (postgres rabbitmq nginx docker chromium maildev bench)" ;;
   esac
 done
 log "ready: ${parts[*]}"

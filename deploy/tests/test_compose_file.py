@@ -174,7 +174,9 @@ def test_event_processes_start_once_the_broker_is_healthy_and_their_schema_is_mi
 
 
 @pytest.mark.parametrize("name", sorted(MAIL_PROCESSES))
-def test_the_mail_worker_starts_once_its_schema_is_migrated(name: str) -> None:
+def test_the_mail_worker_starts_once_its_schema_is_migrated_and_the_mail_catcher_is_up(
+    name: str,
+) -> None:
     image, command, (database, migration) = MAIL_PROCESSES[name]
     service = services()[name]
 
@@ -183,8 +185,20 @@ def test_the_mail_worker_starts_once_its_schema_is_migrated(name: str) -> None:
     assert service["depends_on"] == {
         database: {"condition": "service_healthy"},
         migration: {"condition": "service_completed_successfully"},
+        "maildev": {"condition": "service_healthy"},
     }
     assert service["restart"] == "unless-stopped"
+
+
+def test_compose_sends_mail_to_its_catcher_whose_ui_listens_on_loopback_only() -> None:
+    catcher = services()["maildev"]
+    mail = services()["identity-mailer"]["environment"]
+
+    assert catcher["ports"] == ["127.0.0.1:${MAILDEV_PORT:-1080}:1080"]
+    assert (mail["IDENTITY_MAIL_BACKEND"], mail["IDENTITY_SMTP_HOST"]) == (
+        "${IDENTITY_MAIL_BACKEND:-smtp}",
+        "${IDENTITY_SMTP_HOST:-maildev}",
+    )
 
 
 @pytest.mark.parametrize("name", sorted({**EVENT_PROCESSES, **MAIL_PROCESSES}))

@@ -99,6 +99,7 @@ COMMAND_SECONDS: Final = 120
 IDENTITY: Final = "identity"
 RELAY: Final = "identity-relay"
 CONSUMER: Final = "items-consumer"
+MAILER: Final = "identity-mailer"
 BROKER: Final = "rabbitmq"
 UNITS: Final = (IDENTITY, RELAY, CONSUMER, BROKER)
 """What `Stack.stop`, `kill` and `start` act on: compose's service names, in both modes."""
@@ -110,6 +111,7 @@ STARTED_MARKERS: Final[Mapping[str, str]] = {
     # What each event process writes once it runs (the consumer: once it consumes its queue).
     RELAY: "relaying events to",
     CONSUMER: '"event": "consuming"',
+    MAILER: '"event": "mail worker started"',
 }
 
 
@@ -146,9 +148,11 @@ class Stack(ABC):
 
     mode: ClassVar[str]
 
-    def __init__(self, *, base_url: str, workdir: Path) -> None:
+    def __init__(self, *, base_url: str, workdir: Path, mail_url: str) -> None:
         self.base_url = base_url
         self.workdir = workdir
+        self.mail_url = mail_url
+        """The mail catcher's API (MailDev: `GET /email`), where identity's mails land."""
 
     @abstractmethod
     def identity_cli(self, *args: str) -> str:
@@ -398,22 +402,30 @@ class RunLocal:
 
 
 class NativeStack(Stack):
-    """The services as local processes, run by deploy/run-local.sh in four units.
+    """The services as local processes, run by deploy/run-local.sh in five units, and MailDev.
 
-    Identity, the relay and the consumer each run in a run-local.sh of their own
-    (`RUN_LOCAL_SERVICES=identity|relay|consumer`), items and the gateway in a fourth, each with
-    its own log file. The relay and the consumer start once identity and items answer (their
-    run-local.sh migrates nothing). `broker` is the proxy in front of the stack's RabbitMQ vhost:
-    cut, it is the broker gone (connections closed, none accepted); None when the stack runs on
-    the embedded transport (no RabbitMQ on this machine).
+    Identity, the relay, the consumer and the mailer each run in a run-local.sh of their own
+    (`RUN_LOCAL_SERVICES=identity|relay|consumer|mailer`), items and the gateway in a fifth, each
+    with its own log file. The relay, the consumer and the mailer start once identity and items
+    answer (their run-local.sh migrates nothing); the mailer sends to MailDev
+    (deploy/install-prerequisites.sh maildev), which runs next to them on loopback. `broker`
+    is the proxy in front of the stack's RabbitMQ vhost: cut, it is the broker gone
+    (connections closed, none accepted); None when the stack runs on the embedded transport (no
+    RabbitMQ on this machine).
     """
 
     mode = "native"
 
     def __init__(
-        self, *, base_url: str, workdir: Path, env: Mapping[str, str], broker: TcpProxy | None
+        self,
+        *,
+        base_url: str,
+        workdir: Path,
+        env: Mapping[str, str],
+        broker: TcpProxy | None,
+        mail_url: str,
     ) -> None:
-        super().__init__(base_url=base_url, workdir=workdir)
+        super().__init__(base_url=base_url, workdir=workdir, mail_url=mail_url)
         self.env = dict(env)
         self._broker = broker
 
@@ -429,7 +441,11 @@ class NativeStack(Stack):
                 "items gateway", "items-gateway", GATEWAY_DIR=str(workdir / "gateway")
             ),
         }
-        self._events = {RELAY: unit("relay", "relay"), CONSUMER: unit("consumer", "consumer")}
+        self._events = {
+            RELAY: unit("relay", "relay"),
+            CONSUMER: unit("consumer", "consumer"),
+            MAILER: unit("mailer", "mailer"),
+        }
         self._engines: dict[str, Engine] = {}
 
     def launch(self, *, timeout: float) -> None:
@@ -444,7 +460,7 @@ class NativeStack(Stack):
         # run-local.sh passes EVENTS_BROKER_URL on to both services: were it lost, they would
         # still exchange events, on the embedded transport under var/, and no test would notice.
         broker = describe(self.env["EVENTS_BROKER_URL"])
-        for unit in self._events:
+        for unit in (RELAY, CONSUMER):
             if broker not in self.service_logs(unit):
                 raise StackError(f"{unit} does not use the stack's broker {broker}")
 
@@ -536,6 +552,8 @@ class NativeStack(Stack):
 def _native_env(
     *, identity_db: str, items_db: str, broker_url: str, ports: Mapping[str, int]
 ) -> dict[str, str]:
+    """The environment of every run-local.sh unit; the mailer sends to the stack's MailDev
+    (`ports["smtp"]`)."""
     # The caller's own settings (IDENTITY_*, ITEMS_*, GATEWAY_*, an ITEMS_JWKS_URL or a broker
     # of a `make run` elsewhere) must not leak into the stack under test.
     env = {
@@ -565,9 +583,48 @@ def _native_env(
         ITEMS_DATABASE_URL=items_db,
         # run-local.sh makes it both services' broker, as a user of `make run` would set it.
         EVENTS_BROKER_URL=broker_url,
+        IDENTITY_MAIL_BACKEND="smtp",
+        IDENTITY_SMTP_HOST="127.0.0.1",
+        IDENTITY_SMTP_PORT=str(ports["smtp"]),
+        IDENTITY_SMTP_STARTTLS="false",
+        IDENTITY_MAIL_POLL_SECONDS="0.2",
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+MAILDEV_BINARY: Final = REPO_ROOT / ".tools" / "maildev" / "node_modules" / ".bin" / "maildev"
+
+
+@contextmanager
+def _native_mail_catcher(workdir: Path, *, smtp_port: int, web_port: int) -> Iterator[str]:
+    """MailDev (deploy/install-prerequisites.sh maildev) on loopback: its API's URL.
+
+    Raises:
+        StackUnavailableError: MailDev is not installed.
+        StackError: it did not answer in time.
+    """
+    if not MAILDEV_BINARY.exists():
+        raise StackUnavailableError(
+            f"MailDev not found at {MAILDEV_BINARY} (deploy/install-prerequisites.sh maildev)"
+        )
+    log = (workdir / "maildev.log").open("w")
+    command = [str(MAILDEV_BINARY), "--ip", "127.0.0.1", "--web-ip", "127.0.0.1"]
+    command += ["--smtp", str(smtp_port), "--web", str(web_port)]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{web_port}"
+    try:
+        deadline = time.monotonic() + 30
+        with requests.Session() as http:
+            while _status(http, url + "/healthz") != 200:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise StackError(f"MailDev did not start (see {workdir / 'maildev.log'})")
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
 
 
 @contextmanager
@@ -613,8 +670,10 @@ def native_stack(workdir: Path) -> Iterator[NativeStack]:
         identity_db = cleanup.enter_context(server.temporary_database("e2e_identity"))
         items_db = cleanup.enter_context(server.temporary_database("e2e_items"))
         broker_url, proxy = cleanup.enter_context(_native_broker(workdir))
-        ports = dict(
-            zip(("identity", "items", "gateway", "relay", "consumer"), free_ports(5), strict=True)
+        names = ("identity", "items", "gateway", "relay", "consumer", "smtp", "mail_web")
+        ports = dict(zip(names, free_ports(len(names)), strict=True))
+        mail_url = cleanup.enter_context(
+            _native_mail_catcher(workdir, smtp_port=ports["smtp"], web_port=ports["mail_web"])
         )
         stack = NativeStack(
             base_url=f"http://127.0.0.1:{ports['gateway']}",
@@ -623,6 +682,7 @@ def native_stack(workdir: Path) -> Iterator[NativeStack]:
                 identity_db=identity_db, items_db=items_db, broker_url=broker_url, ports=ports
             ),
             broker=proxy,
+            mail_url=mail_url,
         )
         cleanup.callback(stack.shut_down)  # runs before the databases and the vhost go
         stack.launch(timeout=NATIVE_READY_SECONDS)
@@ -637,8 +697,10 @@ class ComposeStack(Stack):
 
     mode = "compose"
 
-    def __init__(self, *, base_url: str, workdir: Path, compose: DockerCompose) -> None:
-        super().__init__(base_url=base_url, workdir=workdir)
+    def __init__(
+        self, *, base_url: str, workdir: Path, compose: DockerCompose, mail_url: str
+    ) -> None:
+        super().__init__(base_url=base_url, workdir=workdir, mail_url=mail_url)
         self._compose = compose
 
     def compose(self, *args: str) -> str:
@@ -745,11 +807,12 @@ def compose_stack(workdir: Path) -> Iterator[ComposeStack]:
     """
     if (problem := docker_engine_problem()) is not None:
         raise StackUnavailableError(problem)
-    (gateway_port,) = free_ports(1)
+    gateway_port, mail_port = free_ports(2)
     environment = {
         # The environment compose runs in: these win over a .env file and the caller's exports.
         "COMPOSE_PROJECT_NAME": f"e2e-{uuid.uuid4().hex[:10]}",
         "GATEWAY_PORT": str(gateway_port),
+        "MAILDEV_PORT": str(mail_port),
         "TESTCONTAINERS_RYUK_DISABLED": "true",
         "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
         **DRILL_SETTINGS,
@@ -758,7 +821,10 @@ def compose_stack(workdir: Path) -> Iterator[ComposeStack]:
         REPO_ROOT, compose_file_name=COMPOSE_FILES, build=True, wait=False, quiet_build=True
     )
     stack = ComposeStack(
-        base_url=f"http://127.0.0.1:{gateway_port}", workdir=workdir, compose=compose
+        base_url=f"http://127.0.0.1:{gateway_port}",
+        workdir=workdir,
+        compose=compose,
+        mail_url=f"http://127.0.0.1:{mail_port}",
     )
     with _environ(environment):
         try:
