@@ -5,12 +5,14 @@ Served over HTTP on a database of this module's own (`service_kit_testing.concur
 requests overlap on parallel connections, as in production.
 """
 
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyotp
 import pytest
 import requests
 from sqlalchemy import Engine, create_engine, func, select
@@ -374,3 +376,31 @@ def test_concurrent_uses_of_one_mailed_token_let_exactly_one_win(
 
     assert server_errors(answers) == []
     assert sorted(answer.status for answer in answers) == [204] + [400] * (len(answers) - 1)
+
+
+def test_one_totp_code_sent_with_many_mfa_tokens_at_once_finishes_one_login(api: Api) -> None:
+    email, _ = api.new_user()
+    token = api.login(email)["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    base = f"{api.base_url}/api/v1/users/me/mfa/totp"
+    with requests.post(base, headers=auth, timeout=REQUEST_TIMEOUT_SECONDS) as started:
+        totp = pyotp.TOTP(started.json()["secret"])
+    previous_step = totp.at(time.time() - totp.interval)  # leaves the current step unused
+    with requests.post(
+        f"{base}/confirm",
+        json={"code": previous_step},
+        headers=auth,
+        timeout=REQUEST_TIMEOUT_SECONDS,
+    ) as confirmed:
+        assert confirmed.status_code == 200, confirmed.text
+    challenges = [api.login(email)["mfa_token"] for _ in range(PARALLEL)]
+    code = totp.now()
+
+    answers = all_at_once(
+        lambda i: api.post("/auth/mfa/verify", {"mfa_token": challenges[i], "code": code})
+    )
+
+    assert server_errors(answers) == []
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses.count(200) == 1  # a code is accepted once, whatever races for it
+    assert set(statuses) <= {200, 401, 429}
