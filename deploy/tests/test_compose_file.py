@@ -42,7 +42,7 @@ EVENT_PROCESSES = {
         ("items-db", "items-migrate"),
     ),
 }
-# The mail worker: as an event process, without the broker.
+# The mail worker: as an event process, with the mail catcher in place of the broker.
 MAIL_PROCESSES = {
     "identity-mailer": (
         "identity-service",
@@ -156,11 +156,15 @@ def test_the_broker_keeps_its_data_in_a_named_volume_under_a_fixed_node_name() -
     assert broker["healthcheck"]["test"] == ["CMD", "rabbitmq-diagnostics", "-q", "ping"]
 
 
-@pytest.mark.parametrize("name", sorted(EVENT_PROCESSES))
-def test_event_processes_start_once_the_broker_is_healthy_and_their_schema_is_migrated(
+# What each background process talks to besides its database: the broker, or the mail catcher.
+PEERS = {**dict.fromkeys(EVENT_PROCESSES, "rabbitmq"), **dict.fromkeys(MAIL_PROCESSES, "maildev")}
+
+
+@pytest.mark.parametrize("name", sorted(PEERS))
+def test_background_processes_start_once_their_peer_is_healthy_and_their_schema_is_migrated(
     name: str,
 ) -> None:
-    image, command, (database, migration) = EVENT_PROCESSES[name]
+    image, command, (database, migration) = {**EVENT_PROCESSES, **MAIL_PROCESSES}[name]
     service = services()[name]
 
     assert image_name(service) == image
@@ -168,24 +172,7 @@ def test_event_processes_start_once_the_broker_is_healthy_and_their_schema_is_mi
     assert service["depends_on"] == {
         database: {"condition": "service_healthy"},
         migration: {"condition": "service_completed_successfully"},
-        "rabbitmq": {"condition": "service_healthy"},
-    }
-    assert service["restart"] == "unless-stopped"
-
-
-@pytest.mark.parametrize("name", sorted(MAIL_PROCESSES))
-def test_the_mail_worker_starts_once_its_schema_is_migrated_and_the_mail_catcher_is_up(
-    name: str,
-) -> None:
-    image, command, (database, migration) = MAIL_PROCESSES[name]
-    service = services()[name]
-
-    assert image_name(service) == image
-    assert service["command"][: len(command)] == command
-    assert service["depends_on"] == {
-        database: {"condition": "service_healthy"},
-        migration: {"condition": "service_completed_successfully"},
-        "maildev": {"condition": "service_healthy"},
+        PEERS[name]: {"condition": "service_healthy"},
     }
     assert service["restart"] == "unless-stopped"
 

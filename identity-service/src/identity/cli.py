@@ -5,12 +5,15 @@ import json
 import signal
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import ParamSpec
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from identity import wiring
@@ -24,6 +27,9 @@ from service_kit.errors import DomainError
 from service_kit.events.broker import describe
 from service_kit.events.relay_metrics import RelayMetrics
 from service_kit.http.migrations import init_migrations
+from service_kit.metrics_server import served
+
+P = ParamSpec("P")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -245,22 +251,32 @@ def tokens_prune() -> None:
 events_cli = AppGroup("events", help="Integration events: the outbox relay and its pruning.")
 
 
-@events_cli.command("relay")
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(0, 65535),
-    default=None,
-    help="Serve Prometheus metrics on this port (0: any free port). Default: no metrics.",
-)
-@click.option(
-    "--metrics-host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address the metrics server listens on (0.0.0.0 in a container).",
-)
-def events_relay(metrics_port: int | None, metrics_host: str) -> None:
-    """Publish the outbox to the broker until SIGTERM or SIGINT (the batch in progress is
-    finished first). Several relays may run at once."""
+def metrics_options(command: Callable[P, None]) -> Callable[P, None]:
+    """`--metrics-port` and `--metrics-host` of a background process's command."""
+    port = click.option(
+        "--metrics-port",
+        type=click.IntRange(0, 65535),
+        default=None,
+        help="Serve Prometheus metrics on this port (0: any free port). Default: no metrics.",
+    )
+    host = click.option(
+        "--metrics-host",
+        default="127.0.0.1",
+        show_default=True,
+        help="Address the metrics server listens on (0.0.0.0 in a container).",
+    )
+    return port(host(command))
+
+
+def run_until_signalled(
+    loop: Callable[[threading.Event], None],
+    registry: CollectorRegistry,
+    *,
+    metrics_port: int | None,
+    metrics_host: str,
+) -> None:
+    """Run `loop(stop)` until SIGTERM or SIGINT sets `stop` (the loop finishes its unit of work
+    first), serving `registry` on the metrics port while it runs, if one is given."""
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: FrameType | None) -> None:
@@ -268,54 +284,48 @@ def events_relay(metrics_port: int | None, metrics_host: str) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
+    if metrics_port is None:
+        loop(stop)
+        return
+    with served(registry, port=metrics_port, host=metrics_host) as port:
+        click.echo(f"metrics on http://{metrics_host}:{port}/metrics", err=True)
+        loop(stop)
+
+
+@events_cli.command("relay")
+@metrics_options
+def events_relay(metrics_port: int | None, metrics_host: str) -> None:
+    """Publish the outbox to the broker until SIGTERM or SIGINT (the batch in progress is
+    finished first). Several relays may run at once."""
     metrics = RelayMetrics()
-    relay = wiring.outbox_relay(observer=metrics)
     broker = describe(wiring.settings().events_broker_url.get_secret_value())
     click.echo(f"relaying events to {broker}", err=True)
-    if metrics_port is None:
-        relay.run(stop)
-        return
-    with metrics.served(port=metrics_port, host=metrics_host) as port:
-        click.echo(f"metrics on http://{metrics_host}:{port}/metrics", err=True)
-        relay.run(stop)
+    run_until_signalled(
+        wiring.outbox_relay(observer=metrics).run,
+        metrics.registry,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+    )
 
 
 mail_cli = AppGroup("mail", help="The mail outbox: the worker that sends it, and what failed.")
 
 
 @mail_cli.command("run")
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(0, 65535),
-    default=None,
-    help="Serve Prometheus metrics on this port (0: any free port). Default: no metrics.",
-)
-@click.option(
-    "--metrics-host",
-    default="127.0.0.1",
-    show_default=True,
-    help="Address the metrics server listens on (0.0.0.0 in a container).",
-)
+@metrics_options
 def mail_run(metrics_port: int | None, metrics_host: str) -> None:
     """Send queued mails until SIGTERM or SIGINT (the mail in progress is finished first).
     Several workers may run at once."""
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, request_stop)
     settings = wiring.settings()
     where = "the console" if settings.mail_backend == "console" else settings.smtp_host
     click.echo(f"sending mail through {where}", err=True)
-    if metrics_port is None:
-        wiring.mail_worker().run(stop)
-        return
     metrics = MailMetrics()
-    with metrics.served(port=metrics_port, host=metrics_host) as port:
-        click.echo(f"metrics on http://{metrics_host}:{port}/metrics", err=True)
-        wiring.mail_worker(observer=metrics).run(stop)
+    run_until_signalled(
+        wiring.mail_worker(observer=metrics).run,
+        metrics.registry,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+    )
 
 
 @mail_cli.command("list")
