@@ -20,7 +20,7 @@ from identity import create_app, wiring
 from identity.config import IdentitySettings
 from identity.models import User
 from identity.security.hashing import Argon2idHasher, PasswordHasher
-from identity.services.auth_service import AuthService
+from identity.services.auth_service import AuthService, MfaPolicy
 from identity.services.results import TokenPair
 from identity.services.throttle import AttemptThrottle
 from identity.wiring import Components
@@ -128,6 +128,12 @@ def build_auth_service(
         box=parts.box,
         hasher=hasher or parts.hasher,
         policy=parts.refresh_policy,
+        mfa=MfaPolicy(
+            second_factor=parts.second_factor,
+            throttle=AttemptThrottle(
+                session, rule=parts.totp_throttle, secret=parts.throttle_secret, clock=parts.clock
+            ),
+        ),
         clock=parts.clock,
     )
 

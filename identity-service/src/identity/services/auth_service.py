@@ -119,8 +119,8 @@ class AuthService:
         throttle: AttemptThrottle,
         audit: AuditRecorder | None = None,
         account_tokens: AccountTokenRepository | None = None,
+        mfa: MfaPolicy,
         require_verified_email: bool = False,
-        mfa: MfaPolicy | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._session = session
@@ -212,7 +212,6 @@ class AuthService:
             TooManyAttemptsError: too many wrong codes for this account lately.
             InvalidMfaError: unknown, expired, used or voided token, or a wrong code.
         """
-        assert self._mfa is not None, "wired with an MfaPolicy"  # noqa: S101
         now = self._clock.now()
         found = self._challenges.find_open(hash_refresh_token(mfa_token), now=now)
         if found is None:
@@ -221,7 +220,7 @@ class AuthService:
         if owner is None:
             raise InvalidMfaError()
         subject = str(owner.public_id)  # the account's, as its enrolment and disabling count
-        self._mfa_throttle().attempt(ThrottleScope.TOTP, subject)
+        self._mfa.throttle.attempt(ThrottleScope.TOTP, subject)
         with transaction(self._session):
             user = self._users.find_by_id_for_update(found.user_id)  # the user's lock first
             challenge = self._challenges.lock(found.id)
@@ -250,7 +249,7 @@ class AuthService:
                     user,
                     user_agent=user_agent,
                     now=now,
-                    forget=self._mfa_throttle().succeeded(ThrottleScope.TOTP, subject),
+                    forget=self._mfa.throttle.succeeded(ThrottleScope.TOTP, subject),
                     method=method,
                 )
         if failed:  # raised after the block: the failure's count is committed
@@ -410,7 +409,6 @@ class AuthService:
         self, user: User, *, user_agent: str | None, now: datetime, forget: BoundWrite
     ) -> MfaRequired:
         """The password was right and TOTP is on: a challenge instead of a session."""
-        assert self._mfa is not None, "wired with an MfaPolicy"  # noqa: S101
         raw = new_refresh_token()
         ttl = self._mfa.challenge_ttl_seconds
         self._challenges.add(
@@ -429,7 +427,6 @@ class AuthService:
         self, user: User, *, code: str | None, recovery_code: str | None, now: datetime
     ) -> str | None:
         """Which factor was right ("totp", "recovery_code"), recorded as used; None: wrong."""
-        assert self._mfa is not None  # noqa: S101
         factor = self._mfa.second_factor
         if code is not None and user.totp_secret_ciphertext is not None:
             step = factor.matching_step(
@@ -443,10 +440,6 @@ class AuthService:
         ):
             return "recovery_code"
         return None
-
-    def _mfa_throttle(self) -> AttemptThrottle:
-        assert self._mfa is not None  # noqa: S101
-        return self._mfa.throttle
 
     def _refuse_unverified(self, login: str, user: User) -> NoReturn:
         """The password was right, so the failures are forgotten; the login is refused all the
