@@ -2,18 +2,14 @@
 the integration-event relay."""
 
 import json
-import signal
-import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import ParamSpec
 
 import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
-from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
 from identity import wiring
@@ -22,12 +18,12 @@ from identity.mail.metrics import MailMetrics
 from identity.models import AuditEventType, Base, Role
 from identity.schemas.user_schemas import UserCreate
 from identity.services.audit_service import AuditListParams
+from service_kit.background import run_until_signalled
 from service_kit.db import Database
 from service_kit.errors import DomainError
 from service_kit.events.broker import describe
 from service_kit.events.relay_metrics import RelayMetrics
 from service_kit.http.migrations import init_migrations
-from service_kit.metrics_server import served
 
 P = ParamSpec("P")
 
@@ -266,30 +262,6 @@ def metrics_options(command: Callable[P, None]) -> Callable[P, None]:
         help="Address the metrics server listens on (0.0.0.0 in a container).",
     )
     return port(host(command))
-
-
-def run_until_signalled(
-    loop: Callable[[threading.Event], None],
-    registry: CollectorRegistry,
-    *,
-    metrics_port: int | None,
-    metrics_host: str,
-) -> None:
-    """Run `loop(stop)` until SIGTERM or SIGINT sets `stop` (the loop finishes its unit of work
-    first), serving `registry` on the metrics port while it runs, if one is given."""
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, request_stop)
-    if metrics_port is None:
-        loop(stop)
-        return
-    with served(registry, port=metrics_port, host=metrics_host) as port:
-        click.echo(f"metrics on http://{metrics_host}:{port}/metrics", err=True)
-        loop(stop)
 
 
 @events_cli.command("relay")

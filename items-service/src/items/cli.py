@@ -1,11 +1,8 @@
 """`flask --app items ...`: migrations, seed data, housekeeping and the event consumer."""
 
 import json
-import signal
-import threading
 import uuid
 from pathlib import Path
-from types import FrameType
 
 import click
 from flask import Flask
@@ -14,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 from items import wiring
 from items.consumer import ItemsEventConsumer
 from items.models import Base
+from service_kit.background import stop_on_signals
 from service_kit.db import Database
 from service_kit.events.broker import (
     ITEMS_SUBSCRIPTION,
@@ -66,14 +64,7 @@ def events_consume(metrics_port: int, metrics_host: str) -> None:
     """Consume identity's events until SIGTERM or SIGINT (then finish the event in hand)."""
     parts = wiring.components()
     consumer = ItemsEventConsumer(parts.settings, get_database(), clock=parts.clock)
-    stop = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()  # nothing else here: a signal handler must not take the logging lock
-
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, request_stop)
-    consumer.run(stop, metrics_host=metrics_host, metrics_port=metrics_port or None)
+    consumer.run(stop_on_signals(), metrics_host=metrics_host, metrics_port=metrics_port or None)
 
 
 @events_cli.command("prune")

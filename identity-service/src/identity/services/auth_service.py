@@ -216,10 +216,8 @@ class AuthService:
         found = self._challenges.find_open(hash_refresh_token(mfa_token), now=now)
         if found is None:
             raise InvalidMfaError()
-        owner = self._users.get(found.user_id)
-        if owner is None:
-            raise InvalidMfaError()
-        subject = str(owner.public_id)  # the account's, as its enrolment and disabling count
+        # The account's row id: the subject its enrolment and disabling count codes by too.
+        subject = str(found.user_id)
         self._mfa.throttle.attempt(ThrottleScope.TOTP, subject)
         with transaction(self._session):
             user = self._users.find_by_id_for_update(found.user_id)  # the user's lock first

@@ -67,7 +67,7 @@ class MfaService:
             MfaAlreadyEnabledError: two-factor login is on.
         """
         with transaction(self._session):
-            user = self._lock_own(user_id)
+            user = self._lock(self._own(user_id))
             if user.mfa_enabled:
                 raise MfaAlreadyEnabledError()
             secret = self._factor.new_secret(user.email)
@@ -83,10 +83,11 @@ class MfaService:
             TooManyAttemptsError: too many wrong codes lately.
             InvalidCodeError: the code is wrong, or no enrolment is pending.
         """
-        subject = self._subject(user_id)
+        user = self._own(user_id)
+        subject = self._subject(user)
         self._throttle.attempt(ThrottleScope.TOTP, subject)
         with transaction(self._session):
-            user = self._lock_own(user_id)
+            user = self._lock(user)
             if user.mfa_enabled:
                 raise MfaAlreadyEnabledError()
             now = self._clock.now()
@@ -119,10 +120,11 @@ class MfaService:
             raise ReauthenticationRequiredError(
                 max_age_seconds=int(self._reauth_max_age.total_seconds())
             )
-        subject = self._subject(user_id)
+        user = self._own(user_id)
+        subject = self._subject(user)
         self._throttle.attempt(ThrottleScope.TOTP, subject)
         with transaction(self._session):
-            user = self._lock_own(user_id)
+            user = self._lock(user)
             if not user.mfa_enabled:
                 raise MfaNotEnabledError()
             now = self._clock.now()
@@ -177,13 +179,22 @@ class MfaService:
             user.totp_secret_ciphertext, code, now=now, after_step=user.totp_last_step
         )
 
-    def _lock_own(self, user_id: uuid.UUID) -> User:
+    def _own(self, user_id: uuid.UUID) -> User:
+        """The caller's account (raises InvalidTokenError when it is gone or disabled)."""
         user = self._users.find_by_public_id(user_id)
-        locked = self._users.find_by_id_for_update(user.id) if user is not None else None
+        if user is None or not user.can_log_in:
+            raise InvalidTokenError()
+        return user
+
+    def _lock(self, user: User) -> User:
+        """The account re-read under its row lock, still able to log in."""
+        locked = self._users.find_by_id_for_update(user.id)
         if locked is None or not locked.can_log_in:
             raise InvalidTokenError()
         return locked
 
     @staticmethod
-    def _subject(user_id: uuid.UUID) -> str:
-        return str(user_id)
+    def _subject(user: User) -> str:
+        """What the TOTP throttle counts codes by: the account's row id, as the login's second
+        step knows it (`AuthService.complete_mfa_login`)."""
+        return str(user.id)
