@@ -6,10 +6,14 @@ throughput), straight at the services' gunicorn (their config: 2 workers x 4 thr
 a. the bare Argon2id verification in this process (one after each login of b.) with
    identity's production parameters (argon2-cffi `PasswordHasher.verify`; median wall and CPU
    time);
-b. `POST /api/v1/auth/login` on identity (fresh PostgreSQL database): p50 minus (a) is the
-   login overhead, target < 10 ms. Also recorded: the median of each login minus the verify
-   after it; server CPU per login minus the verify's CPU; and in process, a test-client
-   login's time minus the time spent inside the hasher;
+b. `POST /api/v1/auth/login` on identity (fresh PostgreSQL database). The login overhead,
+   target < 10 ms, is the median over logins of each login's time minus the time its own
+   verification took in the server (`identity_password_hash_seconds_sum{operation="verify"}`
+   on /metrics, read before and after every login): the hash the target excludes is the one
+   the login ran, on the server's thread at the server's priority. Also recorded: login p50
+   minus (a)'s p50 and the median of each login minus the verify here after it (the hash of
+   another process, at another priority: noisier); server CPU per login minus the verify's
+   CPU; and in process, a test-client login's time minus the time spent inside the hasher;
 c. `POST /api/v1/auth/refresh`, a real rotation: each refresh token used once (the chain
    follows the new token every time);
 d. `POST /api/v1/items` with a fresh `Idempotency-Key` on items (fresh database, an ES256
@@ -36,11 +40,13 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -133,10 +139,21 @@ def expect(status: int, body: dict[str, Any], wanted: int, what: str) -> None:
         raise RuntimeError(f"{what}: {status} {body}")
 
 
+def server_verify_seconds(base: str) -> float:
+    """Seconds identity's processes have spent verifying passwords (their /metrics)."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:  # noqa: S310
+        text = response.read().decode()
+    match = re.search(
+        r'^identity_password_hash_seconds_sum\{operation="verify"\} (\S+)$', text, re.MULTILINE
+    )
+    return float(match.group(1)) if match else 0.0
+
+
 def logins(base: str, count: int, verify: BareVerify) -> dict[str, Any]:
     """(a) and (b): `count` logins on one connection (after 3 to warm up), each followed by a
     bare verify here, so that a drift in the machine's load falls on both; the server's CPU is
-    counted over the logins alone."""
+    counted over the logins alone, and each login's own verification read from /metrics
+    before and after it."""
     conn = Connection(base)
     status, _, body, _ = conn.call(
         "POST", "/api/v1/auth/register", {"email": EMAIL, "password": PASSWORD}
@@ -145,20 +162,26 @@ def logins(base: str, count: int, verify: BareVerify) -> dict[str, Any]:
     for _ in range(3):
         conn.call("POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD})
     times: list[float] = []
+    own_verify: list[float] = []
     cpu = 0.0
     for _ in range(count):
+        verified_before = server_verify_seconds(base)
         before = server_cpu(base).total
         status, ms, body, _ = conn.call(
             "POST", "/api/v1/auth/login", {"email": EMAIL, "password": PASSWORD}
         )
         cpu += server_cpu(base).total - before
+        own_verify.append((server_verify_seconds(base) - verified_before) * 1000)
         expect(status, body, 200, "login")
         times.append(ms)
         verify.sample()
     conn.close()
     paired = [ms - verified for ms, verified in zip(times, verify.wall[-count:], strict=True)]
+    beyond_own = [ms - verified for ms, verified in zip(times, own_verify, strict=True)]
     return {
         "latency": percentiles(times),
+        "server_verify": percentiles(own_verify),
+        "minus_its_own_verify": percentiles(beyond_own),
         "server_cpu_ms_per_request": round(cpu * 1000 / count, 1),
         "minus_the_verify_after_it": percentiles(paired),
     }
@@ -469,7 +492,8 @@ def main() -> None:
         print("round trips (in process, Flask test client) ...", flush=True)
         results["round_trips"] = round_trips(identity_url, items_url, jwks_url, token)
     bare = results["verify"]
-    overhead_ms = round(results["login"]["latency"]["p50_ms"] - bare["wall"]["p50_ms"], 1)
+    overhead_ms = results["login"]["minus_its_own_verify"]["p50_ms"]
+    difference_ms = round(results["login"]["latency"]["p50_ms"] - bare["wall"]["p50_ms"], 1)
     overhead_cpu_ms = round(
         results["login"]["server_cpu_ms_per_request"] - bare["cpu_ms_median"], 1
     )
@@ -483,6 +507,7 @@ def main() -> None:
     )
     figures = {
         "login_overhead_ms": overhead_ms,
+        "login_p50_minus_bare_verify_p50_ms": difference_ms,
         "login_overhead_paired_p50_ms": results["login"]["minus_the_verify_after_it"]["p50_ms"],
         "login_overhead_server_cpu_ms": overhead_cpu_ms,
         "login_overhead_in_process_p50_ms": results["round_trips"]["login_overhead_in_process"][
@@ -492,7 +517,7 @@ def main() -> None:
         "refresh_over_create_server_cpu": ratio_cpu,
     }
     checks = {
-        f"login p50 - verify p50 = {overhead_ms} ms < {LOGIN_OVERHEAD_MS:g} ms": overhead_ms
+        f"login - its own verify, p50 = {overhead_ms} ms < {LOGIN_OVERHEAD_MS:g} ms": overhead_ms
         < LOGIN_OVERHEAD_MS,
         f"refresh p50 / create p50 = {ratio} < {REFRESH_OVER_CREATE:g}": ratio
         < REFRESH_OVER_CREATE,

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 from flask_openapi3.openapi import OpenAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -119,3 +120,41 @@ def test_reads_and_refreshes_are_served_when_hashing_is_busy(
 
     assert me.status_code == 200
     assert refreshed.status_code == 200
+
+
+def hashes_observed(operation: str) -> float:
+    return (
+        REGISTRY.get_sample_value("identity_password_hash_seconds_count", {"operation": operation})
+        or 0.0
+    )
+
+
+def test_each_admitted_hash_is_timed_by_operation_and_a_refused_one_is_not(
+    client: FlaskClient, session: Session, app_hasher: BulkheadHasher
+) -> None:
+    user = make_user(session)
+    before = {op: hashes_observed(op) for op in ("hash", "verify", "burn")}
+
+    known = client.post(
+        "/api/v1/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD}
+    )
+    unknown = client.post(
+        "/api/v1/auth/login", json={"email": unique_email(), "password": DEFAULT_PASSWORD}
+    )
+    registered = client.post(
+        "/api/v1/auth/register", json={"email": unique_email(), "password": DEFAULT_PASSWORD}
+    )
+    with app_hasher.bulkhead.slot():
+        refused = client.post(
+            "/api/v1/auth/login", json={"email": user.email, "password": DEFAULT_PASSWORD}
+        )
+
+    assert (known.status_code, unknown.status_code, registered.status_code) == (200, 401, 201)
+    assert_overloaded(refused)
+    assert {op: hashes_observed(op) - before[op] for op in before} == {
+        "hash": 1,
+        "verify": 1,
+        "burn": 1,
+    }
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'identity_password_hash_seconds_count{operation="verify"}' in metrics

@@ -1,12 +1,47 @@
-"""Argon2id password hashing, with a constant-cost path for unknown accounts and a bulkhead."""
+"""Argon2id password hashing, with a constant-cost path for unknown accounts and a bulkhead.
 
-from typing import Protocol
+identity_password_hash_seconds{operation}  histogram  time inside the hasher (hash, verify,
+                                                      burn: an unknown account's verify), on
+                                                      the thread that ran it; what a login
+                                                      costs beyond it is the request's time
+                                                      minus this
+"""
+
+import time
+from collections.abc import Callable
+from typing import Final, ParamSpec, Protocol, TypeVar
 
 from argon2 import PasswordHasher as Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from prometheus_client import Histogram
 
 from service_kit.bulkhead import Bulkhead
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# Process-wide like the HTTP metrics (service_kit.http.metrics): served on /metrics, summed over
+# gunicorn's workers.
+HASH_SECONDS: Final = Histogram(
+    "identity_password_hash_seconds",
+    "Time spent hashing or verifying a password, by operation (hash, verify, burn)",
+    ["operation"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.5),
+)
+
+
+def _timed(operation: str, fn: Callable[P, T]) -> Callable[P, T]:
+    observed = HASH_SECONDS.labels(operation)
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        started = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            observed.observe(time.perf_counter() - started)
+
+    return run
 
 
 class PasswordHasher(Protocol):
@@ -63,20 +98,25 @@ class BulkheadHasher:
     one, hashing beyond the capacity is refused at once (`OverloadedError`: 503 `overloaded`
     with `Retry-After`), the other threads stay free, and the admitted hashes run at a lower
     CPU priority (the bulkhead's niceness), so cheap requests get the cores first.
+
+    Each admitted call's time is observed in `identity_password_hash_seconds`.
     """
 
     def __init__(self, inner: PasswordHasher, bulkhead: Bulkhead) -> None:
         self._inner = inner
         self.bulkhead = bulkhead
+        self._hash = _timed("hash", inner.hash)
+        self._verify = _timed("verify", inner.verify)
+        self._burn_time = _timed("burn", inner.burn_time)
 
     def hash(self, password: str) -> str:
-        return self.bulkhead.call(self._inner.hash, password)
+        return self.bulkhead.call(self._hash, password)
 
     def verify(self, password_hash: str, password: str) -> bool:
-        return self.bulkhead.call(self._inner.verify, password_hash, password)
+        return self.bulkhead.call(self._verify, password_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._inner.needs_rehash(password_hash)
 
     def burn_time(self, password: str) -> None:
-        self.bulkhead.call(self._inner.burn_time, password)
+        self.bulkhead.call(self._burn_time, password)
