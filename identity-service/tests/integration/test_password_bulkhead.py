@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from identity import wiring
 from identity.config import IdentitySettings
-from identity.models import RefreshTokenFamily, User
+from identity.models import RefreshTokenFamily, Throttle, User
 from identity.security.hashing import BulkheadHasher
 from service_kit_testing.auth import bearer
 from tests.conftest import make_settings
@@ -158,3 +158,45 @@ def test_each_admitted_hash_is_timed_by_operation_and_a_refused_one_is_not(
     }
     metrics = client.get("/metrics").get_data(as_text=True)
     assert 'identity_password_hash_seconds_count{operation="verify"}' in metrics
+
+
+def test_logins_refused_for_hashing_capacity_count_no_attempt(
+    client: FlaskClient, session: Session, settings: IdentitySettings, busy_hashing: None
+) -> None:
+    user = make_user(session)
+    credentials = {"email": user.email, "password": DEFAULT_PASSWORD}
+
+    refused = [
+        client.post("/api/v1/auth/login", json=credentials)
+        for _ in range(settings.login_throttle_max_failures + 1)
+    ]
+
+    for response in refused:
+        assert_overloaded(response)
+    assert session.scalar(select(func.count()).select_from(Throttle)) == 0
+
+
+def test_password_changes_refused_for_hashing_capacity_count_no_attempt(
+    client: FlaskClient,
+    auth: AuthActions,
+    session: Session,
+    settings: IdentitySettings,
+    app_hasher: BulkheadHasher,
+) -> None:
+    user = make_user(session)
+    tokens = auth.login(user.email)
+
+    with app_hasher.bulkhead.slot():
+        refused = [
+            client.post(
+                "/api/v1/users/me/password",
+                json={"current_password": "a wrong guess", "new_password": "another long one"},
+                headers=bearer(tokens["access_token"]),
+            )
+            for _ in range(settings.login_throttle_max_failures + 1)
+        ]
+
+    for response in refused:
+        assert_overloaded(response)
+    assert session.scalar(select(func.count()).select_from(Throttle)) == 0
+    assert auth.login(user.email, DEFAULT_PASSWORD)["access_token"]

@@ -63,6 +63,7 @@ class Bulkhead:
             if capacity and niceness
             else None
         )
+        self._reserved = threading.local()
 
     @contextmanager
     def slot(self) -> Iterator[None]:
@@ -87,7 +88,32 @@ class Bulkhead:
         Raises:
             OverloadedError: every slot is taken; `fn` did not run.
         """
+        if getattr(self._reserved, "held", False):
+            return self._run(fn, *args, **kwargs)
         with self.slot():
-            if self._executor is None:
-                return fn(*args, **kwargs)
-            return self._executor.submit(fn, *args, **kwargs).result()
+            return self._run(fn, *args, **kwargs)
+
+    @contextmanager
+    def reserved(self) -> Iterator[None]:
+        """Hold one slot for the calling thread's `call`s in the block (they take no other).
+
+        For work that must not start unless its expensive part can run: a login counts its
+        attempt, then hashes; reserved first, a login refused for capacity has counted nothing.
+
+        Raises:
+            OverloadedError: every slot is taken; the block did not run.
+        """
+        if getattr(self._reserved, "held", False):
+            yield
+            return
+        with self.slot():
+            self._reserved.held = True
+            try:
+                yield
+            finally:
+                self._reserved.held = False
+
+    def _run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if self._executor is None:
+            return fn(*args, **kwargs)
+        return self._executor.submit(fn, *args, **kwargs).result()

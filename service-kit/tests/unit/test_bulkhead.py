@@ -116,3 +116,48 @@ def test_call_refuses_without_running_the_work_when_every_slot_is_held() -> None
         bulkhead.call(ran.append, 1)
 
     assert ran == []
+
+
+def test_calls_inside_a_reservation_use_its_slot_and_others_are_refused() -> None:
+    bulkhead = Bulkhead(1)
+    results: list[str] = []
+
+    with bulkhead.reserved():
+        results.append(bulkhead.call(lambda: "first"))
+        results.append(bulkhead.call(lambda: "second"))
+        with pytest.raises(OverloadedError), bulkhead.slot():
+            pass  # the reservation holds the only slot
+
+    assert results == ["first", "second"]
+    with bulkhead.slot():  # released when the block ends
+        pass
+
+
+def test_a_reservation_is_refused_before_its_block_runs_when_every_slot_is_held() -> None:
+    bulkhead = Bulkhead(1)
+    ran = False
+
+    with bulkhead.slot(), pytest.raises(OverloadedError), bulkhead.reserved():
+        ran = True
+
+    assert not ran
+
+
+def test_a_reservation_is_the_calling_threads_own() -> None:
+    bulkhead = Bulkhead(2)
+    other: list[BaseException | str] = []
+
+    def call_from_another_thread() -> None:
+        try:
+            with bulkhead.slot():  # the second slot: the reservation took only one
+                other.append(bulkhead.call(lambda: "admitted"))
+        except OverloadedError as exc:
+            other.append(exc)
+
+    with bulkhead.reserved():
+        thread = threading.Thread(target=call_from_another_thread)
+        thread.start()
+        thread.join()
+
+    assert len(other) == 1
+    assert isinstance(other[0], OverloadedError)  # its call needed a third slot

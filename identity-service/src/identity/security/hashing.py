@@ -9,6 +9,7 @@ identity_password_hash_seconds{operation}  histogram  time inside the hasher (ha
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Final, ParamSpec, Protocol, TypeVar
 
 from argon2 import PasswordHasher as Argon2
@@ -57,6 +58,11 @@ class PasswordHasher(Protocol):
         """Spend what a verification costs, for accounts that do not exist."""
         ...
 
+    def reserved(self) -> AbstractContextManager[None]:
+        """The block's hashing may run: its capacity is held for it, or `OverloadedError` is
+        raised before the block starts (so nothing is counted for a refused login)."""
+        ...
+
 
 class Argon2idHasher:
     """Argon2id via argon2-cffi."""
@@ -89,6 +95,9 @@ class Argon2idHasher:
             self._dummy_hash = self._argon2.hash("not-a-real-password")
         self.verify(self._dummy_hash, password)
 
+    def reserved(self) -> AbstractContextManager[None]:
+        return nullcontext()  # no bound of its own: BulkheadHasher adds one
+
 
 class BulkheadHasher:
     """Runs another hasher's expensive calls (hash, verify, burn_time) inside a bulkhead.
@@ -120,3 +129,6 @@ class BulkheadHasher:
 
     def burn_time(self, password: str) -> None:
         self.bulkhead.call(self._burn_time, password)
+
+    def reserved(self) -> AbstractContextManager[None]:
+        return self.bulkhead.reserved()

@@ -151,7 +151,16 @@ class AuthService:
             TooManyAttemptsError: too many failed logins for this email (known or not) lately;
                 refused before the password is looked at.
             InvalidCredentialsError: unknown email, wrong password, inactive or deleted account.
+            OverloadedError: no hashing capacity free; refused before anything was counted.
         """
+        # The hashing capacity first: a login refused for it must not count as an attempt
+        # (a flood of right passwords would lock their accounts out).
+        with self._hasher.reserved():
+            return self._authenticate(email=email, password=password, user_agent=user_agent)
+
+    def _authenticate(
+        self, *, email: str, password: str, user_agent: str | None
+    ) -> TokenPair | MfaRequired:
         login = normalise_email(email)
         # Counted (and committed) before the password is looked at: concurrent attempts for
         # one email take turns here, so no burst gets more guesses than the throttle allows.

@@ -221,22 +221,25 @@ class UserService:
                 (logins and changes count together).
             InvalidCredentialsError: the current password is wrong.
             PasswordPolicyError: the new password breaks the length policy.
+            OverloadedError: no hashing capacity free; refused before anything was counted.
         """
         user = self.get_current_user(user_id)
-        # Guesses of the current password count as logins of the account's email: a stolen
-        # access token gets no more tries at the password than the login form gives.
-        self._throttle.attempt(ThrottleScope.LOGIN, user.email)
-        if not self._hasher.verify(user.password_hash, data.current_password):
-            logger.warning("password change refused", extra={"user_id": str(user_id)})
-            with transaction(self._session):
-                self._audit.record(
-                    AuditEventType.PASSWORD_CHANGE_FAILED,
-                    actor_id=user.public_id,
-                    subject_id=user.public_id,
-                )
-            raise InvalidCredentialsError("The current password is incorrect.")
-        self._password_policy.check(data.new_password)
-        password_hash = self._hasher.hash(data.new_password)
+        # As a login: the hashing capacity first, so a change refused for it counts nothing.
+        with self._hasher.reserved():
+            # Guesses of the current password count as logins of the account's email: a
+            # stolen access token gets no more tries at the password than the login form gives.
+            self._throttle.attempt(ThrottleScope.LOGIN, user.email)
+            if not self._hasher.verify(user.password_hash, data.current_password):
+                logger.warning("password change refused", extra={"user_id": str(user_id)})
+                with transaction(self._session):
+                    self._audit.record(
+                        AuditEventType.PASSWORD_CHANGE_FAILED,
+                        actor_id=user.public_id,
+                        subject_id=user.public_id,
+                    )
+                raise InvalidCredentialsError("The current password is incorrect.")
+            self._password_policy.check(data.new_password)
+            password_hash = self._hasher.hash(data.new_password)
         with transaction(self._session):
             user = self._lock_own(user)
             user.password_hash = password_hash
