@@ -42,6 +42,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from service_kit_testing.schemathesis import problem_code_documented
+
 FUZZ_TIMEOUT_SECONDS = 900
 ONE_MIB = 1024 * 1024
 FLOOD_CONCURRENCY = 8
@@ -50,6 +52,7 @@ CONFORMANCE_CHECKS = [
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
+    problem_code_documented,
 ]
 # Bodies that fail validation: the gateway counts them all the same, and the ones it lets
 # through cost the services no password hash and create nothing.

@@ -53,6 +53,7 @@ from service_kit_testing.schemathesis import (
     InProcessApi,
     is_positive,
     per_operation_settings,
+    problem_code_documented,
 )
 from tests.conftest import make_settings
 from tests.factories import DEFAULT_PASSWORD, make_user
@@ -245,7 +246,10 @@ def test_each_operation_conforms(case: ApiCase, served: OpenAPI, world: World) -
         caller = _caller_for(case, world)
         _send_as_reported(case)
         _make_real(case, world, caller)
-        case.call_and_validate(headers=caller.headers if caller else None)
+        case.call_and_validate(
+            headers=caller.headers if caller else None,
+            additional_checks=[problem_code_documented],
+        )
 
 
 def test_workflows_conform(served: OpenAPI, world: World) -> None:
@@ -280,7 +284,7 @@ def test_workflows_conform(served: OpenAPI, world: World) -> None:
             # ours and valid, so it probes without one and with a bad one.
             case.validate_response(
                 response,
-                additional_checks=additional_checks,
+                additional_checks=[*(additional_checks or []), problem_code_documented],
                 headers=kwargs.get("headers"),
                 transport_kwargs=kwargs or None,
                 recorder=self.recorder,

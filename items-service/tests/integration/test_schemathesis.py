@@ -33,6 +33,7 @@ from service_kit_testing.schemathesis import (
     InProcessApi,
     is_positive,
     per_operation_settings,
+    problem_code_documented,
 )
 from tests.conftest import TokenIssuer, make_settings
 from tests.factories import make_deleted_item, make_item
@@ -141,4 +142,7 @@ def test_operation_conforms_to_the_openapi_document_when_called_with_a_valid_tok
     is_admin = "owner" in query and _coin(case, "admin")
     _point_at_real_data(case, callers, user_id)
 
-    case.call_and_validate(headers=bearer(callers.token(user_id, is_admin=is_admin)))
+    case.call_and_validate(
+        headers=bearer(callers.token(user_id, is_admin=is_admin)),
+        additional_checks=[problem_code_documented],
+    )

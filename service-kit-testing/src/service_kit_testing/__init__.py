@@ -20,6 +20,7 @@ pytest.register_assert_rewrite(
     "service_kit_testing.auth",
     "service_kit_testing.concurrency",
     "service_kit_testing.migration_tests",
+    "service_kit_testing.openapi",
     "service_kit_testing.problems",
     "service_kit_testing.schemathesis",
 )

@@ -25,6 +25,7 @@ from flask import Flask
 from hypothesis import HealthCheck, settings
 from schemathesis.schemas import BaseSchema
 
+from service_kit.http.openapi import PROBLEM_CODES_EXTENSION
 from service_kit_testing.migrations import app_database
 
 ApiCase: TypeAlias = schemathesis.Case[Any]
@@ -75,3 +76,20 @@ def per_operation_settings(*, max_examples: int) -> settings:
 def is_positive(case: ApiCase) -> bool:
     """Whether the case was generated to satisfy the schema (the positive mode)."""
     return case.meta is not None and case.meta.generation.mode.is_positive
+
+
+def problem_code_documented(ctx: Any, response: Any, case: ApiCase) -> bool | None:
+    """A schemathesis check: an error's `code` is one the operation's document names for that
+    status (`x-problem-codes`, which `service_kit.http.openapi.problem_responses` writes); an
+    error response without the list may answer any code."""
+    definition = case.operation.responses.find_by_status_code(response.status_code)
+    codes = definition.definition.get(PROBLEM_CODES_EXTENSION) if definition else None
+    if not codes:
+        return None
+    code = response.json().get("code")
+    if code not in codes:
+        raise AssertionError(
+            f"{case.operation.label} answered {response.status_code} with code {code!r}; "
+            f"its document names {codes}"
+        )
+    return True

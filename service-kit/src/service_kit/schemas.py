@@ -47,6 +47,13 @@ optional query parameter or header cannot be null on the wire at all (a document
 invite clients, and fuzzers, to send the text `null`)."""
 
 
+def example(value: JsonDict, **extra: Any) -> ConfigDict:
+    """A body model's `model_config` that documents `value` as its example (with `extra`, more
+    of its JSON Schema). flask-openapi3 keeps a schema's `example`; the document then lists it
+    in `examples`, as OpenAPI 3.1 has it (`service_kit.http.openapi`)."""
+    return ConfigDict(json_schema_extra={"example": value, **extra})
+
+
 class InputModel(BaseModel):
     """Request bodies: unknown fields are errors, no type coercion. Strings are taken as sent
     (trimming would make the documented lengths lie: "  a" would pass `minLength` and fail)."""

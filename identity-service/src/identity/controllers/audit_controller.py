@@ -1,6 +1,5 @@
 """`/api/v1/audit-events`: the audit log, newest first (admins)."""
 
-from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 
 from identity import wiring
@@ -10,12 +9,13 @@ from service_kit.http.auth import current_principal, require_admin
 from service_kit.http.openapi import (
     BEARER_SECURITY,
     CURSOR_VALIDATION_CODES,
+    ApiBlueprint,
     ViewResult,
     json_response,
     problem_responses,
 )
 
-audit_bp = APIBlueprint(
+audit_bp = ApiBlueprint(
     "audit",
     __name__,
     url_prefix="/api/v1/audit-events",

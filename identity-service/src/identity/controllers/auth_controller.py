@@ -1,7 +1,6 @@
 """`/api/v1/auth`: register, login, refresh, logout and sessions."""
 
 from flask import request
-from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 
 from identity import wiring
@@ -24,13 +23,14 @@ from identity.services.results import MfaRequired
 from service_kit.http.auth import current_principal, require_auth
 from service_kit.http.openapi import (
     BEARER_SECURITY,
+    ApiBlueprint,
     ViewResult,
     empty_response,
     json_response,
     problem_responses,
 )
 
-auth_bp = APIBlueprint(
+auth_bp = ApiBlueprint(
     "auth",
     __name__,
     url_prefix="/api/v1/auth",

@@ -1,7 +1,6 @@
 """`/api/v1/users`: the caller's own account, and account management for admins."""
 
 from flask import Response
-from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 
 from identity import wiring
@@ -24,13 +23,14 @@ from service_kit.http.auth import current_principal, require_admin, require_auth
 from service_kit.http.openapi import (
     BEARER_SECURITY,
     CURSOR_VALIDATION_CODES,
+    ApiBlueprint,
     ViewResult,
     empty_response,
     json_response,
     problem_responses,
 )
 
-users_bp = APIBlueprint(
+users_bp = ApiBlueprint(
     "users",
     __name__,
     url_prefix="/api/v1/users",

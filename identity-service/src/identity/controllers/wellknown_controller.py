@@ -1,13 +1,12 @@
 """`/.well-known`: the public keys (JWKS) and discovery metadata for resource servers."""
 
-from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 
 from identity import wiring
 from identity.schemas.wellknown_schemas import AuthorizationServerMetadataOut, Jwk, JwksOut
-from service_kit.http.openapi import ViewResult, json_response, problem_responses
+from service_kit.http.openapi import ApiBlueprint, ViewResult, json_response, problem_responses
 
-wellknown_bp = APIBlueprint(
+wellknown_bp = ApiBlueprint(
     "wellknown",
     __name__,
     url_prefix="/.well-known",

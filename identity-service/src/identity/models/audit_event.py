@@ -14,6 +14,8 @@ from service_kit.db import PublicIdMixin, UTCDateTime, str_enum
 
 
 class AuditEventType(StrEnum):
+    """What happened to an account (the audit log's event kinds)."""
+
     LOGIN_SUCCEEDED = "login.succeeded"
     LOGIN_FAILED = "login.failed"
     REFRESH_TOKEN_REUSED = "refresh_token.reused"  # noqa: S105 - an event name

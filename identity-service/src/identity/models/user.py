@@ -11,6 +11,8 @@ from service_kit.db import PublicIdMixin, SoftDeleteMixin, TimestampMixin, UTCDa
 
 
 class Role(StrEnum):
+    """What an account may do: `user` (its own data) or `admin` (everyone's)."""
+
     USER = "user"
     ADMIN = "admin"
 

@@ -6,6 +6,7 @@ from typing import Annotated, ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, Field, StringConstraints
+from pydantic.config import JsonDict
 
 from identity.models import Role
 from identity.security.password_limits import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
@@ -17,6 +18,7 @@ from service_kit.schemas import (
     ParamModel,
     PatchModel,
     Text,
+    example,
 )
 
 Password = Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
@@ -50,18 +52,46 @@ EmailAddress = Annotated[
 ]
 
 
+USER_EXAMPLE: JsonDict = {
+    "id": "6f1c2b8e-3d4a-4e5f-9a0b-1c2d3e4f5a6b",
+    "email": "ada@example.com",
+    "email_verified": True,
+    "full_name": "Ada Lovelace",
+    "role": "user",
+    "is_active": True,
+    "created_at": "2026-11-30T09:15:00Z",
+    "updated_at": "2026-12-01T17:40:12Z",
+}
+
+
 class UserCreate(InputModel):
+    """A new account (`role` user); a verification mail goes to `email`."""
+
+    model_config = example(
+        {
+            "email": "ada@example.com",
+            "password": "correct horse battery staple",
+            "full_name": "Ada Lovelace",
+        }
+    )
+
     email: EmailAddress
     password: NewPassword
     full_name: FullName | None = None
 
 
 class UserUpdate(InputModel):
+    """The caller's own changes; `full_name: null` clears the name."""
+
+    model_config = example({"full_name": "Ada King"})
+
     full_name: FullName | None = None
 
 
 class AdminUserUpdate(PatchModel):
     """Only the fields present change; `full_name: null` clears the name."""
+
+    model_config = example({"role": "admin"})
 
     not_nullable: ClassVar[tuple[str, ...]] = ("role", "is_active")
 
@@ -71,11 +101,24 @@ class AdminUserUpdate(PatchModel):
 
 
 class PasswordChange(InputModel):
+    """The current password, and the one to set; the caller's other sessions end."""
+
+    model_config = example(
+        {
+            "current_password": "correct horse battery staple",
+            "new_password": "a longer and newer passphrase",
+        }
+    )
+
     current_password: Password
     new_password: NewPassword
 
 
 class UserOut(OutputModel):
+    """An account."""
+
+    model_config = example(USER_EXAMPLE)
+
     id: uuid.UUID = Field(validation_alias="public_id")
     email: str
     email_verified: bool
@@ -87,6 +130,10 @@ class UserOut(OutputModel):
 
 
 class UserPage(OutputModel):
+    """A page of accounts; `next_cursor` (null on the last page) asks for the next."""
+
+    model_config = example({"data": [USER_EXAMPLE], "next_cursor": None})
+
     data: list[UserOut]
     next_cursor: str | None
 

@@ -3,7 +3,6 @@
 from typing import Final
 
 from flask import url_for
-from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from pydantic import TypeAdapter
 
@@ -27,17 +26,19 @@ from service_kit.http.etags import if_match_versions, if_none_match_hits, versio
 from service_kit.http.openapi import (
     BEARER_SECURITY,
     CURSOR_VALIDATION_CODES,
+    ApiBlueprint,
     ViewResult,
     empty_response,
     json_response,
     problem_responses,
+    response_headers,
 )
 
 _ITEM_LIST: Final = TypeAdapter(list[ItemOut])
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 """Set (to `true`) on the answer to a repeated Idempotency-Key: the first response again."""
 
-items_bp = APIBlueprint(
+items_bp = ApiBlueprint(
     "items",
     __name__,
     url_prefix="/api/v1/items",
@@ -65,6 +66,7 @@ def _item_response(
         201: ItemOut,
         **problem_responses(422, codes={422: ("validation_failed", "idempotency_key_reused")}),
     },
+    openapi_extensions=response_headers({201: ("Location", "ETag", REPLAYED_HEADER)}),
 )
 @require_auth
 def create_item(body: ItemCreate, header: CreateHeaders) -> ViewResult:
@@ -113,6 +115,7 @@ def list_items(query: ItemListQuery) -> ViewResult:
 @items_bp.get(
     "/<item_id>",
     responses={200: ItemOut, 304: empty_response("Not modified"), **problem_responses(404)},
+    openapi_extensions=response_headers({200: ("ETag",), 304: ("ETag",)}),
 )
 @require_auth
 def get_item(path: ItemPath, header: ReadHeaders) -> ViewResult:
@@ -124,7 +127,11 @@ def get_item(path: ItemPath, header: ReadHeaders) -> ViewResult:
     return _item_response(item, 200)
 
 
-@items_bp.patch("/<item_id>", responses={200: ItemOut, **problem_responses(404, 409, 412)})
+@items_bp.patch(
+    "/<item_id>",
+    responses={200: ItemOut, **problem_responses(404, 409, 412)},
+    openapi_extensions=response_headers({200: ("ETag",)}),
+)
 @require_auth
 def update_item(path: ItemPath, body: ItemUpdate, header: UpdateHeaders) -> ViewResult:
     """Change name, description or status. With `If-Match`, only if unchanged since (else 412)."""
@@ -142,7 +149,11 @@ def delete_item(path: ItemPath) -> ViewResult:
     return "", 204
 
 
-@items_bp.post("/<item_id>/restore", responses={200: ItemOut, **problem_responses(404)})
+@items_bp.post(
+    "/<item_id>/restore",
+    responses={200: ItemOut, **problem_responses(404)},
+    openapi_extensions=response_headers({200: ("ETag",)}),
+)
 @require_auth
 def restore_item(path: ItemPath) -> ViewResult:
     """Undo a delete. A live item is answered unchanged, so a retried restore is safe."""

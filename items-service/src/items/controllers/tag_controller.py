@@ -2,7 +2,6 @@
 
 from typing import Final
 
-from flask_openapi3.blueprint import APIBlueprint
 from flask_openapi3.models.tag import Tag
 from pydantic import TypeAdapter
 
@@ -12,6 +11,7 @@ from items.schemas.tag_schemas import ItemTagsPath, TagList, TagOut, TagPath
 from service_kit.http.auth import require_auth
 from service_kit.http.openapi import (
     BEARER_SECURITY,
+    ApiBlueprint,
     ViewResult,
     empty_response,
     json_response,
@@ -20,7 +20,7 @@ from service_kit.http.openapi import (
 
 _TAG_LIST: Final = TypeAdapter(list[TagOut])
 
-tags_bp = APIBlueprint(
+tags_bp = ApiBlueprint(
     "tags",
     __name__,
     url_prefix="/api/v1/items/<item_id>/tags",

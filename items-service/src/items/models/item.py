@@ -21,6 +21,8 @@ from service_kit.db import (
 
 
 class ItemStatus(StrEnum):
+    """An item's stage: `draft` (the default), `active` or `archived`."""
+
     DRAFT = "draft"
     ACTIVE = "active"
     ARCHIVED = "archived"

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints
+from pydantic.config import JsonDict
 
 from items.models import ItemStatus
 from service_kit.schemas import (
@@ -17,6 +18,7 @@ from service_kit.schemas import (
     ParamModel,
     PatchModel,
     Text,
+    example,
 )
 
 Name = Annotated[Text, StringConstraints(min_length=1, max_length=100)]
@@ -24,7 +26,22 @@ Description = Annotated[Text, StringConstraints(max_length=2000)]
 LaxStatus = Annotated[ItemStatus, Field(strict=False)]
 
 
+_ITEM: JsonDict = {
+    "id": "0b7c9d43-56f6-4a4e-9f3c-2a4a9f0c1d2e",
+    "name": "Garden shears",
+    "description": "Sharpened in spring",
+    "status": "active",
+    "owner_id": "6f1c2b8e-3d4a-4e5f-9a0b-1c2d3e4f5a6b",
+    "created_at": "2026-11-30T09:15:00Z",
+    "updated_at": "2026-12-01T17:40:12Z",
+}
+
+
 class ItemCreate(InputModel):
+    """A new item; it belongs to the caller."""
+
+    model_config = example({"name": "Garden shears", "description": "Sharpened"})
+
     name: Name
     description: Description | None = None
     status: LaxStatus = ItemStatus.DRAFT
@@ -32,6 +49,8 @@ class ItemCreate(InputModel):
 
 class ItemUpdate(PatchModel):
     """Only the fields present change; `description: null` clears it."""
+
+    model_config = example({"status": "archived"})
 
     not_nullable: ClassVar[tuple[str, ...]] = ("name", "status")
 
@@ -41,6 +60,10 @@ class ItemUpdate(PatchModel):
 
 
 class ItemOut(OutputModel):
+    """An item; its version is the response's `ETag`."""
+
+    model_config = example(_ITEM)
+
     id: uuid.UUID = Field(validation_alias="public_id")
     name: str
     description: str | None
@@ -52,6 +75,10 @@ class ItemOut(OutputModel):
 
 
 class ItemPage(OutputModel):
+    """A page of items; `next_cursor` (null on the last page) asks for the next."""
+
+    model_config = example({"data": [_ITEM], "next_cursor": None})
+
     data: list[ItemOut]
     next_cursor: str | None
 
