@@ -68,9 +68,9 @@ again (the harness's own requests do the same), and the one check that cannot ta
 (`missing_required_header` wants exactly 401 when Authorization is missing, but the budget is
 counted before the service looks at credentials) drops that failure after checking it was the
 gateway's 429. The gateway's 429 on each of those operations is tested on its own. Login
-is the exception to the waiting, with the operations that take a TOTP code: identity's
-per-email and per-account throttles answer them 429 too, with a `Retry-After` of up to an hour,
-so their 429 is validated and not waited out.
+is the exception to the waiting, with the password change and the operations that take a TOTP
+code: identity's per-email and per-account throttles answer them 429 too, with a `Retry-After`
+of up to an hour, so their 429 is validated and not waited out.
 """
 
 import base64
@@ -132,8 +132,10 @@ ACCOUNT_THROTTLED: Final = (
     "/api/v1/auth/mfa/verify",
     "/api/v1/users/me/mfa/totp/confirm",
     "/api/v1/users/me/mfa/totp/disable",
+    "/api/v1/users/me/password",
 )
-"""What identity also throttles per account (email or user), with long `Retry-After`s."""
+"""What identity also throttles per account (email or user), with long `Retry-After`s: a wrong
+current password at a password change counts as a failed login of the account's email."""
 MAILED_TOKEN_PATHS: Final = frozenset(
     {"/api/v1/auth/verify-email", "/api/v1/auth/password-reset/confirm"}
 )
