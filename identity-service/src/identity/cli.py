@@ -24,6 +24,7 @@ from service_kit.errors import DomainError
 from service_kit.events.broker import describe
 from service_kit.events.relay_metrics import RelayMetrics
 from service_kit.http.migrations import init_migrations
+from service_kit.progress import progress
 
 P = ParamSpec("P")
 
@@ -233,8 +234,11 @@ tokens_cli = AppGroup("tokens", help="Refresh-token housekeeping.")
 @tokens_cli.command("prune")
 def tokens_prune() -> None:
     """Delete expired refresh tokens, dead families and expired verification, reset and
-    two-factor login tokens; forget stale grace-window secrets and idle throttles."""
-    result = wiring.auth_service().prune_tokens()
+    two-factor login tokens; forget stale grace-window secrets and idle throttles (a bar of
+    its steps on a terminal)."""
+    service = wiring.auth_service()
+    with progress("pruning tokens", total=service.PRUNE_STEPS, unit=" steps") as advance:
+        result = service.prune_tokens(on_progress=advance)
     click.echo(
         f"deleted {result.tokens_deleted} tokens, {result.families_deleted} families; "
         f"cleared {result.grace_secrets_cleared} grace-window secrets; "

@@ -21,6 +21,7 @@ from service_kit.events.broker import (
 )
 from service_kit.http.db import get_database, get_session
 from service_kit.http.migrations import init_migrations
+from service_kit.progress import progress
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 DEFAULT_METRICS_PORT = 9102
@@ -31,9 +32,10 @@ DEFAULT_METRICS_PORT = 9102
 @click.option("--count", default=20, show_default=True, type=click.IntRange(1, 1_000_000))
 @with_appcontext
 def seed_command(owner: uuid.UUID, count: int) -> None:
-    """Create COUNT items for OWNER (bulk insert)."""
-    created = wiring.item_service().seed_items(owner_id=owner, count=count)
-    click.echo(f"created {created} items for {owner}")
+    """Create COUNT items for OWNER (bulk insert, 5,000 per transaction; a progress bar on a
+    terminal, then a summary with the rate)."""
+    with progress(f"seeding items for {owner}", total=count, unit=" items") as advance:
+        wiring.item_service().seed_items(owner_id=owner, count=count, on_progress=advance)
 
 
 idempotency_cli = AppGroup("idempotency", help="Idempotency-key housekeeping.")
@@ -41,9 +43,10 @@ idempotency_cli = AppGroup("idempotency", help="Idempotency-key housekeeping.")
 
 @idempotency_cli.command("prune")
 def idempotency_prune() -> None:
-    """Delete idempotency records past their TTL (the stack's housekeeping runs it hourly)."""
-    deleted = wiring.item_service().prune_idempotency_records()
-    click.echo(f"deleted {deleted} idempotency records")
+    """Delete idempotency records past their TTL, 10,000 per transaction (the stack's
+    housekeeping runs it hourly); a running count on a terminal, then a summary."""
+    with progress("deleting expired idempotency records", unit=" records") as advance:
+        wiring.item_service().prune_idempotency_records(on_progress=advance)
 
 
 events_cli = AppGroup("events", help="identity's integration events: consumer and housekeeping.")

@@ -1,5 +1,6 @@
 """items' Flask CLI through `app.test_cli_runner()`: seed data and idempotency pruning."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from flask_openapi3.openapi import OpenAPI
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from items import wiring
 from items.models import IdempotencyRecord, Item
 from service_kit_testing import FakeClock
 from tests.factories import make_item
@@ -57,7 +59,24 @@ def test_idempotency_prune_deletes_expired_records_and_keeps_fresh_ones(
     result = invoke(runner, "idempotency", "prune")
 
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "deleted 1 idempotency records"
+    assert result.output.startswith("deleting expired idempotency records: 1 records in ")
+    assert stored_keys(session) == {"fresh"}
+
+
+def test_idempotency_prune_deletes_in_batches_and_reports_each(
+    app: OpenAPI, session: Session, clock: FakeClock
+) -> None:
+    for number in range(5):
+        make_record(session, clock, key=f"expired-{number}", expires_in=timedelta(seconds=-1))
+    make_record(session, clock, key="fresh", expires_in=timedelta(hours=1))
+    reported: list[int] = []
+
+    with app.app_context():
+        deleted = wiring.item_service().prune_idempotency_records(
+            batch_size=2, on_progress=reported.append
+        )
+
+    assert (deleted, reported) == (5, [2, 2, 1])
     assert stored_keys(session) == {"fresh"}
 
 
@@ -69,7 +88,7 @@ def test_idempotency_prune_deletes_record_when_clock_passes_its_expiry(
 
     result = invoke(runner, "idempotency", "prune")
 
-    assert result.output.strip() == "deleted 1 idempotency records"
+    assert result.output.startswith("deleting expired idempotency records: 1 records in ")
     assert stored_keys(session) == set()
 
 
@@ -92,3 +111,7 @@ def test_seed_creates_count_items_for_owner(runner: FlaskCliRunner, session: Ses
     count = session.scalar(select(func.count()).select_from(Item).where(Item.owner_id == owner))
     assert result.exit_code == 0, result.output
     assert count == 3
+    # Not a terminal: one summary line with the rate.
+    assert re.fullmatch(
+        rf"seeding items for {owner}: 3 items in [0-9.]+ s \([0-9,]+ items/s\)\n", result.output
+    )

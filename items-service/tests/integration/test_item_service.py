@@ -1,5 +1,6 @@
 """ItemService on a real database: ownership, status rules, versions, idempotency and pages."""
 
+import tracemalloc
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -705,3 +706,27 @@ def test_seed_items_creates_items_in_creation_order_when_seeding_in_batches(
         user, ItemListParams(order=CreationOrder.OLDEST_FIRST), limit=10, after=None
     )
     assert [item.name for item in page.items] == [f"Item {n}" for n in range(1, 6)]
+
+
+def test_seed_items_reports_each_committed_batch(service: ItemService, user: Actor) -> None:
+    reported: list[int] = []
+
+    service.seed_items(owner_id=user.user_id, count=5, batch_size=2, on_progress=reported.append)
+
+    assert reported == [2, 2, 1]
+
+
+def test_seeding_holds_one_batch_in_memory_however_many_items(
+    service: ItemService, user: Actor
+) -> None:
+    def peak_bytes(count: int) -> int:
+        tracemalloc.start()
+        try:
+            service.seed_items(owner_id=user.user_id, count=count, batch_size=2_000)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    few, many = peak_bytes(4_000), peak_bytes(40_000)
+
+    assert many < few * 1.5  # ten times the items, not ten times the memory

@@ -2,9 +2,10 @@
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import Final, NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -47,6 +48,7 @@ from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.db import BoundWrite, transaction
 from service_kit.errors import InvalidTokenError
 from service_kit.origin import clip_user_agent
+from service_kit.progress import Advance, no_progress
 
 logger = logging.getLogger(__name__)
 
@@ -460,18 +462,33 @@ class AuthService:
             )
         raise EmailNotVerifiedError()
 
-    def prune_tokens(self) -> PruneResult:
+    PRUNE_STEPS: Final = 5
+
+    def prune_tokens(self, *, on_progress: Advance = no_progress) -> PruneResult:
         """Delete expired tokens and dead families; forget grace-window secrets past the window
-        and the failed logins of emails idle for longer than the throttle remembers."""
+        and the failed logins of emails idle for longer than the throttle remembers. Each of
+        the `PRUNE_STEPS` steps is a transaction of its own, reported when committed."""
         now = self._clock.now()
         grace = timedelta(seconds=self._policy.reuse_grace_seconds)
-        with transaction(self._session):
-            cleared = self._tokens.clear_stale_successor_ciphertexts(used_before=now - grace)
-            tokens_deleted = self._tokens.delete_expired(now=now)
-            families_deleted = self._families.delete_dead(now=now)
-            throttles = self._throttle.prune()
-            account_tokens = self._account_tokens.delete_expired(before=now)
-            account_tokens += self._challenges.delete_expired(before=now)
+
+        def step(work: Callable[[], int]) -> int:
+            with transaction(self._session):
+                done = work()
+            on_progress(1)
+            return done
+
+        cleared = step(
+            lambda: self._tokens.clear_stale_successor_ciphertexts(used_before=now - grace)
+        )
+        tokens_deleted = step(lambda: self._tokens.delete_expired(now=now))
+        families_deleted = step(lambda: self._families.delete_dead(now=now))
+        throttles = step(self._throttle.prune)
+        account_tokens = step(
+            lambda: (
+                self._account_tokens.delete_expired(before=now)
+                + self._challenges.delete_expired(before=now)
+            )
+        )
         logger.info(
             "refresh tokens pruned",
             extra={

@@ -28,10 +28,13 @@ class IdempotencyRepository(BaseRepository[IdempotencyRecord]):
             )
         )
 
-    def delete_expired(self, *, now: datetime) -> int:
+    def delete_expired(self, *, now: datetime, limit: int) -> int:
+        """Delete up to `limit` records past their TTL; how many were deleted."""
+        batch = select(IdempotencyRecord.id).where(IdempotencyRecord.expires_at <= now).limit(limit)
         return affected_rows(
             self.session.execute(
-                delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now)
+                delete(IdempotencyRecord).where(IdempotencyRecord.id.in_(batch.scalar_subquery())),
+                execution_options={"synchronize_session": False},
             )
         )
 

@@ -30,6 +30,7 @@ from service_kit.db import (
     transaction,
 )
 from service_kit.errors import PreconditionFailedError, ServiceUnavailableError
+from service_kit.progress import Advance, no_progress
 
 logger = logging.getLogger(__name__)
 
@@ -234,8 +235,16 @@ class ItemService:
             logger.info("item restored", extra={"item_id": str(item_id)})
         return item
 
-    def seed_items(self, *, owner_id: uuid.UUID, count: int, batch_size: int = 5000) -> int:
-        """Bulk-create `count` draft items for an owner (development and benchmarks)."""
+    def seed_items(
+        self,
+        *,
+        owner_id: uuid.UUID,
+        count: int,
+        batch_size: int = 5000,
+        on_progress: Advance = no_progress,
+    ) -> int:
+        """Bulk-create `count` draft items for an owner (development and benchmarks), one
+        transaction per `batch_size`: memory stays that of one batch, however many."""
         start = self._clock.now()
         for offset in range(0, count, batch_size):
             with transaction(self._session):
@@ -255,13 +264,24 @@ class ItemService:
                         for number in range(offset, min(offset + batch_size, count))
                     ]
                 )
+            on_progress(min(batch_size, count - offset))
         logger.info("items seeded", extra={"owner_id": str(owner_id), "count": count})
         return count
 
-    def prune_idempotency_records(self) -> int:
-        """Delete idempotency records past their TTL; returns how many were deleted."""
-        with transaction(self._session):
-            deleted = self._idempotency.delete_expired(now=self._clock.now())
+    def prune_idempotency_records(
+        self, *, batch_size: int = 10_000, on_progress: Advance = no_progress
+    ) -> int:
+        """Delete idempotency records past their TTL, `batch_size` per transaction (short
+        transactions, however many expired); returns how many were deleted."""
+        now = self._clock.now()
+        deleted = 0
+        while True:
+            with transaction(self._session):
+                batch = self._idempotency.delete_expired(now=now, limit=batch_size)
+            deleted += batch
+            on_progress(batch)
+            if batch < batch_size:
+                break
         logger.info("idempotency records pruned", extra={"count": deleted})
         return deleted
 
