@@ -13,7 +13,7 @@ SOURCES := service-kit/src service-kit-testing/src identity-service/src items-se
 STACK ?= native
 
 
-.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench bench-reference bench-flood bench-revocation bench-scale bench-auth asyncapi clean images up down
+.PHONY: help uv install lint fmt test test-unit e2e run migrate seed bench bench-reference bench-flood bench-revocation bench-scale bench-auth asyncapi clients clean images up down
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -44,6 +44,7 @@ test: lint ## Lint, then every test suite (each package's tests run in their own
 	$(PYTEST) gateway/tests
 	$(PYTEST) deploy/tests
 	$(PYTEST) docs/tests
+	$(PYTEST) clients/tests
 	@# e2e: native always; compose too when a Docker engine answers. Where one is required (CI
 	@# set, or REQUIRE_DOCKER=1) a missing engine fails the run instead of skipping compose.
 	@modes=native; \
@@ -99,6 +100,9 @@ bench-scale: install ## Only the 1,000,000-item run: deep pages and the admin na
 
 bench-auth: install ## Only login and refresh costs: login beyond its hash, refresh vs create
 	$(RUN) python bench/auth_costs.py
+
+clients: install ## Regenerate the committed OpenAPI documents and typed clients (clients/; a test checks them)
+	$(RUN) python clients/generate.py
 
 asyncapi: install ## Regenerate docs/events.asyncapi.json from the event contract (a test checks it)
 	$(RUN) python -m service_kit.events.asyncapi > docs/events.asyncapi.json

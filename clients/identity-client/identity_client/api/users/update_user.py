@@ -1,0 +1,214 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.admin_user_update import AdminUserUpdate
+from ...models.problem import Problem
+from ...models.user_out import UserOut
+from ...models.validation_problem import ValidationProblem
+from ...types import Response
+
+
+def _get_kwargs(
+    user_id: UUID,
+    *,
+    body: AdminUserUpdate,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "patch",
+        "url": "/api/v1/users/{user_id}".format(
+            user_id=quote(str(user_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Problem | UserOut | ValidationProblem | None:
+    if response.status_code == 200:
+        response_200 = UserOut.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = Problem.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 422:
+        response_422 = ValidationProblem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Problem | UserOut | ValidationProblem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    user_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: AdminUserUpdate,
+) -> Response[Problem | UserOut | ValidationProblem]:
+    """Admins: change role, activity or name; deactivating revokes every session.
+
+    Args:
+        user_id (UUID):
+        body (AdminUserUpdate): Only the fields present change; `full_name: null` clears the name.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | UserOut | ValidationProblem]
+    """
+
+    kwargs = _get_kwargs(
+        user_id=user_id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    user_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: AdminUserUpdate,
+) -> Problem | UserOut | ValidationProblem | None:
+    """Admins: change role, activity or name; deactivating revokes every session.
+
+    Args:
+        user_id (UUID):
+        body (AdminUserUpdate): Only the fields present change; `full_name: null` clears the name.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | UserOut | ValidationProblem
+    """
+
+    return sync_detailed(
+        user_id=user_id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    user_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: AdminUserUpdate,
+) -> Response[Problem | UserOut | ValidationProblem]:
+    """Admins: change role, activity or name; deactivating revokes every session.
+
+    Args:
+        user_id (UUID):
+        body (AdminUserUpdate): Only the fields present change; `full_name: null` clears the name.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Problem | UserOut | ValidationProblem]
+    """
+
+    kwargs = _get_kwargs(
+        user_id=user_id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    user_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: AdminUserUpdate,
+) -> Problem | UserOut | ValidationProblem | None:
+    """Admins: change role, activity or name; deactivating revokes every session.
+
+    Args:
+        user_id (UUID):
+        body (AdminUserUpdate): Only the fields present change; `full_name: null` clears the name.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Problem | UserOut | ValidationProblem
+    """
+
+    return (
+        await asyncio_detailed(
+            user_id=user_id,
+            client=client,
+            body=body,
+        )
+    ).parsed

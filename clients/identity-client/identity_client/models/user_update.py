@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar, cast
+
+from attrs import define as _attrs_define
+
+from ..types import UNSET, Unset
+
+T = TypeVar("T", bound="UserUpdate")
+
+
+@_attrs_define
+class UserUpdate:
+    """The caller's own changes; `full_name: null` clears the name.
+
+    Attributes:
+        full_name (None | str | Unset):
+    """
+
+    full_name: None | str | Unset = UNSET
+
+    def to_dict(self) -> dict[str, Any]:
+        full_name: None | str | Unset
+        if isinstance(self.full_name, Unset):
+            full_name = UNSET
+        else:
+            full_name = self.full_name
+
+        field_dict: dict[str, Any] = {}
+
+        field_dict.update({})
+        if full_name is not UNSET:
+            field_dict["full_name"] = full_name
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+
+        def _parse_full_name(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        full_name = _parse_full_name(d.pop("full_name", UNSET))
+
+        user_update = cls(
+            full_name=full_name,
+        )
+
+        return user_update

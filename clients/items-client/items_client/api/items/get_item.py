@@ -1,0 +1,214 @@
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.item_out import ItemOut
+from ...models.problem import Problem
+from ...models.validation_problem import ValidationProblem
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    item_id: UUID,
+    *,
+    if_none_match: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(if_none_match, Unset):
+        headers["If-None-Match"] = if_none_match
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/api/v1/items/{item_id}".format(
+            item_id=quote(str(item_id), safe=""),
+        ),
+    }
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Any | ItemOut | Problem | ValidationProblem | None:
+    if response.status_code == 200:
+        response_200 = ItemOut.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 304:
+        response_304 = cast(Any, None)
+        return response_304
+
+    if response.status_code == 400:
+        response_400 = Problem.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = Problem.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = Problem.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 413:
+        response_413 = Problem.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 422:
+        response_422 = ValidationProblem.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 503:
+        response_503 = Problem.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[Any | ItemOut | Problem | ValidationProblem]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    item_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    if_none_match: str | Unset = UNSET,
+) -> Response[Any | ItemOut | Problem | ValidationProblem]:
+    """One item with its ETag; `If-None-Match` with that ETag answers 304.
+
+    Args:
+        item_id (UUID):
+        if_none_match (str | Unset): ETag(s) the client has (RFC 9110 syntax); 304 when one still
+            matches
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | ItemOut | Problem | ValidationProblem]
+    """
+
+    kwargs = _get_kwargs(
+        item_id=item_id,
+        if_none_match=if_none_match,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    item_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    if_none_match: str | Unset = UNSET,
+) -> Any | ItemOut | Problem | ValidationProblem | None:
+    """One item with its ETag; `If-None-Match` with that ETag answers 304.
+
+    Args:
+        item_id (UUID):
+        if_none_match (str | Unset): ETag(s) the client has (RFC 9110 syntax); 304 when one still
+            matches
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | ItemOut | Problem | ValidationProblem
+    """
+
+    return sync_detailed(
+        item_id=item_id,
+        client=client,
+        if_none_match=if_none_match,
+    ).parsed
+
+
+async def asyncio_detailed(
+    item_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    if_none_match: str | Unset = UNSET,
+) -> Response[Any | ItemOut | Problem | ValidationProblem]:
+    """One item with its ETag; `If-None-Match` with that ETag answers 304.
+
+    Args:
+        item_id (UUID):
+        if_none_match (str | Unset): ETag(s) the client has (RFC 9110 syntax); 304 when one still
+            matches
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Any | ItemOut | Problem | ValidationProblem]
+    """
+
+    kwargs = _get_kwargs(
+        item_id=item_id,
+        if_none_match=if_none_match,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    item_id: UUID,
+    *,
+    client: AuthenticatedClient,
+    if_none_match: str | Unset = UNSET,
+) -> Any | ItemOut | Problem | ValidationProblem | None:
+    """One item with its ETag; `If-None-Match` with that ETag answers 304.
+
+    Args:
+        item_id (UUID):
+        if_none_match (str | Unset): ETag(s) the client has (RFC 9110 syntax); 304 when one still
+            matches
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Any | ItemOut | Problem | ValidationProblem
+    """
+
+    return (
+        await asyncio_detailed(
+            item_id=item_id,
+            client=client,
+            if_none_match=if_none_match,
+        )
+    ).parsed
