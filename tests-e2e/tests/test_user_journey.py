@@ -1,46 +1,113 @@
-"""The whole journey of one user, across both services, through the gateway."""
+"""The whole journey of one user, across both services, through the gateway, driven by the
+generated typed clients (clients/identity-client, clients/items-client) as a client developer
+would."""
 
-from e2e.api_client import ApiClient, unique_email
+from collections.abc import Iterator
+from contextlib import ExitStack
+
+import pytest
+from e2e.api_client import unique_email
+from e2e.stack import Stack
+from identity_client import AuthenticatedClient as IdentityCaller
+from identity_client import Client as IdentityClient
+from identity_client.api.auth import login, logout, refresh, register
+from identity_client.api.users import get_me
+from identity_client.models import (
+    LoginRequest,
+    LogoutRequest,
+    RefreshRequest,
+    TokenPairOut,
+    UserCreate,
+    UserOut,
+)
+from identity_client.models import Problem as IdentityProblem
+from items_client import AuthenticatedClient as ItemsCaller
+from items_client.api.items import create_item, delete_item, get_item, list_items, update_item
+from items_client.models import ItemCreate, ItemOut, ItemPage, ItemStatus, ItemUpdate
+from items_client.models import Problem as ItemsProblem
 
 
-def test_a_user_registers_logs_in_manages_items_refreshes_and_logs_out(api: ApiClient) -> None:
+@pytest.fixture
+def opened() -> Iterator[ExitStack]:
+    """Closes every client a test opens (each keeps a connection pool)."""
+    with ExitStack() as clients:
+        yield clients
+
+
+@pytest.fixture
+def identity(stack: Stack, opened: ExitStack) -> IdentityClient:
+    return opened.enter_context(IdentityClient(stack.base_url, raise_on_unexpected_status=True))
+
+
+def items_as(stack: Stack, opened: ExitStack, token: str) -> ItemsCaller:
+    caller = ItemsCaller(stack.base_url, token=token, raise_on_unexpected_status=True)
+    return opened.enter_context(caller)
+
+
+def test_a_user_registers_logs_in_manages_items_refreshes_and_logs_out(
+    stack: Stack, identity: IdentityClient, opened: ExitStack
+) -> None:
     email, password = unique_email(), "correct horse battery"
 
-    registered = api.register(email, password)
-    assert registered.status_code == 201, registered.text
-    user = registered.json()
-    assert user["email"] == email
-    tokens = api.login_ok(email, password)
-    me = api.me(tokens.access_token)
-    assert me.status_code == 200
-    assert me.json()["id"] == user["id"]
-
-    created = api.create_item(tokens.access_token, name="First item", description="from e2e")
-    assert created.status_code == 201, created.text
-    item = created.json()
-    assert item["owner_id"] == user["id"]
-    assert item["status"] == "draft"
-    assert created.headers["Location"].endswith(f"/api/v1/items/{item['id']}")
-    listed = api.list_items(tokens.access_token)
-    assert [row["id"] for row in listed.json()["data"]] == [item["id"]]
-    fetched = api.get_item(tokens.access_token, item["id"])
-    assert fetched.json() == item
-    updated = api.update_item(
-        tokens.access_token, item["id"], if_match=fetched.headers["ETag"], status="active"
+    registered = register.sync_detailed(
+        client=identity, body=UserCreate(email=email, password=password)
     )
-    assert updated.status_code == 200, updated.text
-    assert updated.json()["status"] == "active"
+    assert registered.status_code == 201, registered.content
+    user = registered.parsed
+    assert isinstance(user, UserOut)
+    assert user.email == email
+    tokens = login.sync(client=identity, body=LoginRequest(email=email, password=password))
+    assert isinstance(tokens, TokenPairOut)
+    caller = opened.enter_context(IdentityCaller(stack.base_url, token=tokens.access_token))
+    me = get_me.sync(client=caller)
+    assert isinstance(me, UserOut)
+    assert me.id == user.id
+
+    items = items_as(stack, opened, tokens.access_token)
+    created = create_item.sync_detailed(
+        client=items, body=ItemCreate(name="First item", description="from e2e")
+    )
+    assert created.status_code == 201, created.content
+    item = created.parsed
+    assert isinstance(item, ItemOut)
+    assert item.owner_id == user.id
+    assert item.status == ItemStatus.DRAFT
+    assert created.headers["Location"].endswith(f"/api/v1/items/{item.id}")
+    listed = list_items.sync(client=items)
+    assert isinstance(listed, ItemPage)
+    assert [row.id for row in listed.data] == [item.id]
+    fetched = get_item.sync_detailed(item.id, client=items)
+    assert fetched.parsed == item
+    updated = update_item.sync_detailed(
+        item.id,
+        client=items,
+        body=ItemUpdate(status=ItemStatus.ACTIVE),
+        if_match=fetched.headers["ETag"],
+    )
+    assert updated.status_code == 200, updated.content
+    assert isinstance(updated.parsed, ItemOut)
+    assert updated.parsed.status == ItemStatus.ACTIVE
     assert updated.headers["ETag"] != fetched.headers["ETag"]
-    assert api.delete_item(tokens.access_token, item["id"]).status_code == 204
-    assert api.get_item(tokens.access_token, item["id"]).status_code == 404
+    assert delete_item.sync_detailed(item.id, client=items).status_code == 204
+    gone = get_item.sync(item.id, client=items)
+    assert isinstance(gone, ItemsProblem)
+    assert (gone.status, gone.code) == (404, "item_not_found")
 
-    refreshed = api.refresh(tokens.refresh_token)
-    assert refreshed.status_code == 200, refreshed.text
-    new_pair = refreshed.json()
-    assert new_pair["refresh_token"] != tokens.refresh_token
-    assert api.list_items(new_pair["access_token"]).status_code == 200
+    new_pair = refresh.sync(
+        client=identity, body=RefreshRequest(refresh_token=tokens.refresh_token)
+    )
+    assert isinstance(new_pair, TokenPairOut)
+    assert new_pair.refresh_token != tokens.refresh_token
+    assert isinstance(
+        list_items.sync(client=items_as(stack, opened, new_pair.access_token)), ItemPage
+    )
 
-    assert api.logout(new_pair["refresh_token"]).status_code == 204
-    after_logout = api.refresh(new_pair["refresh_token"])
-    assert after_logout.status_code == 401
-    assert after_logout.json()["code"] == "invalid_refresh_token"
+    logged_out = logout.sync_detailed(
+        client=identity, body=LogoutRequest(refresh_token=new_pair.refresh_token)
+    )
+    assert logged_out.status_code == 204
+    after_logout = refresh.sync(
+        client=identity, body=RefreshRequest(refresh_token=new_pair.refresh_token)
+    )
+    assert isinstance(after_logout, IdentityProblem)
+    assert (after_logout.status, after_logout.code) == (401, "invalid_refresh_token")
