@@ -14,6 +14,7 @@ from contextlib import ExitStack
 import pytest
 from e2e.api_client import Account, ApiClient, unique_email
 from e2e.stack import MODES, Stack, StackUnavailableError, running_stack
+from e2e.typed_clients import TypedClients
 
 from service_kit_testing.postgres import REQUIRE_POSTGRES_ENV, PostgresUnavailableError
 from service_kit_testing.rabbitmq import REQUIRE_RABBITMQ_ENV, RabbitMQUnavailableError
@@ -85,6 +86,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def api(stack: Stack) -> Iterator[ApiClient]:
     with ApiClient(stack.base_url) as client:
         yield client
+
+
+@pytest.fixture
+def typed(stack: Stack) -> Iterator[TypedClients]:
+    """The generated typed clients on the gateway (closed after the test)."""
+    with TypedClients(stack.base_url) as clients:
+        yield clients
 
 
 @pytest.fixture

@@ -1,36 +1,43 @@
 """Users see only their own items: anyone else's is 404, exactly like a missing one."""
 
+from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import pytest
-import requests
-from e2e.api_client import Account, ApiClient, expect_problem
+from e2e.typed_clients import TypedClients, expect
+from items_client import AuthenticatedClient
+from items_client.api.items import create_item, delete_item, get_item, list_items, update_item
+from items_client.models import ItemCreate, ItemOut, ItemPage, ItemUpdate, Problem
 
-ACTIONS: dict[str, Any] = {
-    "get": lambda api, token, item_id: api.get_item(token, item_id),
-    "update": lambda api, token, item_id: api.update_item(token, item_id, name="taken over"),
-    "delete": lambda api, token, item_id: api.delete_item(token, item_id),
+ACTIONS: dict[str, Callable[[AuthenticatedClient, UUID], Any]] = {
+    "get": lambda items, item_id: get_item.sync(item_id, client=items),
+    "update": lambda items, item_id: update_item.sync(
+        item_id, client=items, body=ItemUpdate(name="taken over")
+    ),
+    "delete": lambda items, item_id: delete_item.sync(item_id, client=items),
 }
 
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_item_routes_answer_404_when_the_item_belongs_to_another_user(
-    api: ApiClient, account: Account, action: str
+    typed: TypedClients, action: str
 ) -> None:
-    item = api.create_item_ok(account.tokens.access_token, name="mine")
-    intruder = api.new_account()
+    owner = typed.items_as(typed.new_account().tokens.access_token)
+    item = expect(create_item.sync(client=owner, body=ItemCreate(name="mine")), ItemOut)
+    intruder = typed.items_as(typed.new_account().tokens.access_token)
 
-    response: requests.Response = ACTIONS[action](api, intruder.tokens.access_token, item["id"])
+    answer = expect(ACTIONS[action](intruder, item.id), Problem)
 
-    expect_problem(response, 404, "item_not_found")
-    assert api.get_item(account.tokens.access_token, item["id"]).json()["name"] == "mine"
+    assert (answer.status, answer.code) == (404, "item_not_found")
+    assert expect(get_item.sync(item.id, client=owner), ItemOut).name == "mine"
 
 
-def test_list_items_shows_no_items_of_other_users(api: ApiClient, account: Account) -> None:
-    api.create_item_ok(account.tokens.access_token, name="mine")
-    other = api.new_account()
+def test_list_items_shows_no_items_of_other_users(typed: TypedClients) -> None:
+    owner = typed.items_as(typed.new_account().tokens.access_token)
+    expect(create_item.sync(client=owner, body=ItemCreate(name="mine")), ItemOut)
+    other = typed.items_as(typed.new_account().tokens.access_token)
 
-    listed = api.list_items(other.tokens.access_token)
+    listed = expect(list_items.sync(client=other), ItemPage)
 
-    assert listed.status_code == 200
-    assert listed.json()["data"] == []
+    assert listed.data == []

@@ -1,33 +1,35 @@
 """Refresh-token families: rotation, and what a replayed token does to its family."""
 
-from e2e.api_client import Account, ApiClient, expect_problem
+from e2e.typed_clients import TypedClients, expect
+from identity_client.api.auth import refresh
+from identity_client.models import Problem, RefreshRequest, TokenPairOut
 
 
-def _refresh_ok(api: ApiClient, refresh_token: str) -> str:
-    response = api.refresh(refresh_token)
-    assert response.status_code == 200, response.text
-    successor: str = response.json()["refresh_token"]
-    return successor
+def _refreshed(typed: TypedClients, refresh_token: str) -> str:
+    answer = refresh.sync(client=typed.identity, body=RefreshRequest(refresh_token=refresh_token))
+    return expect(answer, TokenPairOut).refresh_token
+
+
+def _refused(typed: TypedClients, refresh_token: str) -> tuple[int, str]:
+    answer = refresh.sync(client=typed.identity, body=RefreshRequest(refresh_token=refresh_token))
+    problem = expect(answer, Problem)
+    return problem.status, problem.code
 
 
 def test_refresh_rejects_a_replayed_ancestor_token_with_401_refresh_token_reused(
-    api: ApiClient, account: Account
+    typed: TypedClients,
 ) -> None:
-    first = account.tokens.refresh_token
-    _refresh_ok(api, _refresh_ok(api, first))  # first -> second -> third (live)
+    first = typed.new_account().tokens.refresh_token
+    _refreshed(typed, _refreshed(typed, first))  # first -> second -> third (live)
 
-    replayed = api.refresh(first)
-
-    expect_problem(replayed, 401, "refresh_token_reused")
+    assert _refused(typed, first) == (401, "refresh_token_reused")
 
 
 def test_refresh_rejects_the_live_token_once_its_family_was_revoked_for_reuse(
-    api: ApiClient, account: Account
+    typed: TypedClients,
 ) -> None:
-    first = account.tokens.refresh_token
-    live = _refresh_ok(api, _refresh_ok(api, first))
-    expect_problem(api.refresh(first), 401, "refresh_token_reused")
+    first = typed.new_account().tokens.refresh_token
+    live = _refreshed(typed, _refreshed(typed, first))
+    assert _refused(typed, first) == (401, "refresh_token_reused")
 
-    after = api.refresh(live)
-
-    expect_problem(after, 401, "invalid_refresh_token")
+    assert _refused(typed, live) == (401, "invalid_refresh_token")

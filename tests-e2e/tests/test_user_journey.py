@@ -2,14 +2,8 @@
 generated typed clients (clients/identity-client, clients/items-client) as a client developer
 would."""
 
-from collections.abc import Iterator
-from contextlib import ExitStack
-
-import pytest
 from e2e.api_client import unique_email
-from e2e.stack import Stack
-from identity_client import AuthenticatedClient as IdentityCaller
-from identity_client import Client as IdentityClient
+from e2e.typed_clients import TypedClients
 from identity_client.api.auth import login, logout, refresh, register
 from identity_client.api.users import get_me
 from identity_client.models import (
@@ -21,32 +15,15 @@ from identity_client.models import (
     UserOut,
 )
 from identity_client.models import Problem as IdentityProblem
-from items_client import AuthenticatedClient as ItemsCaller
 from items_client.api.items import create_item, delete_item, get_item, list_items, update_item
 from items_client.models import ItemCreate, ItemOut, ItemPage, ItemStatus, ItemUpdate
 from items_client.models import Problem as ItemsProblem
 
 
-@pytest.fixture
-def opened() -> Iterator[ExitStack]:
-    """Closes every client a test opens (each keeps a connection pool)."""
-    with ExitStack() as clients:
-        yield clients
-
-
-@pytest.fixture
-def identity(stack: Stack, opened: ExitStack) -> IdentityClient:
-    return opened.enter_context(IdentityClient(stack.base_url, raise_on_unexpected_status=True))
-
-
-def items_as(stack: Stack, opened: ExitStack, token: str) -> ItemsCaller:
-    caller = ItemsCaller(stack.base_url, token=token, raise_on_unexpected_status=True)
-    return opened.enter_context(caller)
-
-
 def test_a_user_registers_logs_in_manages_items_refreshes_and_logs_out(
-    stack: Stack, identity: IdentityClient, opened: ExitStack
+    typed: TypedClients,
 ) -> None:
+    identity = typed.identity
     email, password = unique_email(), "correct horse battery"
 
     registered = register.sync_detailed(
@@ -58,12 +35,12 @@ def test_a_user_registers_logs_in_manages_items_refreshes_and_logs_out(
     assert user.email == email
     tokens = login.sync(client=identity, body=LoginRequest(email=email, password=password))
     assert isinstance(tokens, TokenPairOut)
-    caller = opened.enter_context(IdentityCaller(stack.base_url, token=tokens.access_token))
+    caller = typed.identity_as(tokens.access_token)
     me = get_me.sync(client=caller)
     assert isinstance(me, UserOut)
     assert me.id == user.id
 
-    items = items_as(stack, opened, tokens.access_token)
+    items = typed.items_as(tokens.access_token)
     created = create_item.sync_detailed(
         client=items, body=ItemCreate(name="First item", description="from e2e")
     )
@@ -98,9 +75,7 @@ def test_a_user_registers_logs_in_manages_items_refreshes_and_logs_out(
     )
     assert isinstance(new_pair, TokenPairOut)
     assert new_pair.refresh_token != tokens.refresh_token
-    assert isinstance(
-        list_items.sync(client=items_as(stack, opened, new_pair.access_token)), ItemPage
-    )
+    assert isinstance(list_items.sync(client=typed.items_as(new_pair.access_token)), ItemPage)
 
     logged_out = logout.sync_detailed(
         client=identity, body=LogoutRequest(refresh_token=new_pair.refresh_token)

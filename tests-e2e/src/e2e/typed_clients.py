@@ -1,0 +1,73 @@
+"""The generated typed clients (clients/identity-client, clients/items-client) against the
+stack's gateway, as a client developer uses them; every client opened is closed with this."""
+
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any, Self, TypeVar
+
+from identity_client import AuthenticatedClient as IdentityCaller
+from identity_client import Client as IdentityClient
+from identity_client.api.auth import login, register
+from identity_client.models import LoginRequest, TokenPairOut, UserCreate, UserOut
+from items_client import AuthenticatedClient as ItemsCaller
+
+from e2e.api_client import unique_email
+
+T = TypeVar("T")
+
+
+def expect(answer: object, kind: type[T]) -> T:
+    """`answer` as the model it should be (a `Problem` or None otherwise fails the test)."""
+    assert isinstance(answer, kind), answer
+    return answer
+
+
+@dataclass(frozen=True, slots=True)
+class TypedAccount:
+    """A registered user, logged in once."""
+
+    email: str
+    password: str
+    user: UserOut
+    tokens: TokenPairOut
+
+
+class TypedClients:
+    """Opens the generated clients on the gateway's base URL; a status an operation's document
+    does not declare raises (`UnexpectedStatus`) instead of passing as None."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self._opened = ExitStack()
+        self.identity = self._open(IdentityClient(base_url, raise_on_unexpected_status=True))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._opened.close()
+
+    def identity_as(self, token: str) -> IdentityCaller:
+        return self._open(
+            IdentityCaller(self.base_url, token=token, raise_on_unexpected_status=True)
+        )
+
+    def items_as(self, token: str) -> ItemsCaller:
+        return self._open(ItemsCaller(self.base_url, token=token, raise_on_unexpected_status=True))
+
+    def new_account(self) -> TypedAccount:
+        """Register a user with a unique email and log in."""
+        email, password = unique_email(), f"pw-{uuid.uuid4().hex}"
+        user = expect(
+            register.sync(client=self.identity, body=UserCreate(email=email, password=password)),
+            UserOut,
+        )
+        tokens = expect(
+            login.sync(client=self.identity, body=LoginRequest(email=email, password=password)),
+            TokenPairOut,
+        )
+        return TypedAccount(email, password, user, tokens)
+
+    def _open(self, client: Any) -> Any:
+        return self._opened.enter_context(client)
