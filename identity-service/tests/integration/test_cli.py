@@ -277,13 +277,14 @@ def test_get_me_returns_401_when_token_signing_key_was_retired(
     runner: FlaskCliRunner, client: FlaskClient, auth: AuthActions
 ) -> None:
     headers, kid = _token_and_kid(auth)
-    invoke(runner, "keys", "rotate")
-    invoke(runner, "keys", "retire", kid)
+    rotated = invoke(runner, "keys", "rotate")
+    retired = invoke(runner, "keys", "retire", kid)
 
     response = client.get("/api/v1/users/me", headers=headers)
 
+    assert (rotated.exit_code, retired.exit_code) == (0, 0), rotated.output + retired.output
     body: dict[str, Any] = response.get_json(force=True)
-    assert (response.status_code, body["code"]) == (401, "invalid_token")
+    assert (response.status_code, body["code"]) == (401, "invalid_token"), (kid, body)
 
 
 def test_jwks_omits_key_when_keys_retire_retired_it(
