@@ -3,9 +3,11 @@
 import base64
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
-from e2e.api_client import Account, ApiClient, expect_problem
+from e2e.api_client import ApiClient, expect_problem
+from e2e.typed_clients import TypedClients, expect
+from identity_client.api.discovery import authorization_server_metadata, jwks
+from identity_client.models import AuthorizationServerMetadataOut, JwksOut
 
 
 def token_part(token: str, index: int) -> dict[str, Any]:
@@ -17,26 +19,33 @@ def token_part(token: str, index: int) -> dict[str, Any]:
 
 
 def test_authorization_server_metadata_names_the_issuer_of_the_access_tokens(
-    api: ApiClient, account: Account
+    typed: TypedClients,
 ) -> None:
-    response = api.request("GET", "/.well-known/oauth-authorization-server")
+    token = typed.new_account().tokens.access_token
 
-    assert response.status_code == 200, response.text[:500]
-    assert response.json()["issuer"] == token_part(account.tokens.access_token, 1)["iss"]
+    metadata = expect(
+        authorization_server_metadata.sync(client=typed.identity), AuthorizationServerMetadataOut
+    )
+
+    assert metadata.issuer == token_part(token, 1)["iss"]
 
 
 def test_authorization_server_metadata_jwks_uri_publishes_the_key_that_signed_a_token(
-    api: ApiClient, account: Account
+    typed: TypedClients,
 ) -> None:
-    metadata = api.request("GET", "/.well-known/oauth-authorization-server").json()
+    token = typed.new_account().tokens.access_token
+    metadata = expect(
+        authorization_server_metadata.sync(client=typed.identity), AuthorizationServerMetadataOut
+    )
 
-    jwks = api.request("GET", urlsplit(metadata["jwks_uri"]).path).json()
+    keys = expect(jwks.sync(client=typed.identity), JwksOut)
 
-    kid = token_part(account.tokens.access_token, 0)["kid"]
-    assert kid in [key["kid"] for key in jwks["keys"]]
+    assert metadata.jwks_uri.endswith("/.well-known/jwks.json")
+    assert token_part(token, 0)["kid"] in [key.kid for key in keys.keys]
 
 
 def test_openid_configuration_is_a_404_problem(api: ApiClient) -> None:
+    # No operation of the document: raw HTTP.
     response = api.request("GET", "/.well-known/openid-configuration")
 
     expect_problem(response, 404, "not_found")

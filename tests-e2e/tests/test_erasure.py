@@ -6,39 +6,52 @@ items listed with `owner`, and a restore of their soft-deleted item (which an ad
 do to any item that still exists).
 """
 
-from e2e.api_client import Account, ApiClient, expect_problem
+from uuid import UUID
+
+from e2e.typed_clients import TypedClients, expect
 from e2e.waiting import wait_until
+from identity_client.api.users import delete_user
+from items_client import AuthenticatedClient
+from items_client.api.items import create_item, delete_item, list_items, restore_item
+from items_client.models import ItemCreate, ItemOut, ItemPage, Problem
 
 ERASURE_SECONDS = 5
 
 
-def owned(api: ApiClient, admin_token: str, user_id: str) -> list[str]:
+def owned(admin: AuthenticatedClient, user_id: UUID) -> list[UUID]:
     """The ids of the user's (not soft-deleted) items, as an administrator lists them."""
-    response = api.list_items(admin_token, owner=user_id, limit=100)
-    assert response.status_code == 200, response.text
-    return [item["id"] for item in response.json()["data"]]
+    page = expect(list_items.sync(client=admin, owner=user_id, limit=100), ItemPage)
+    return [item.id for item in page.data]
 
 
 def test_deleting_a_user_erases_their_items_at_items_within_seconds(
-    api: ApiClient, admin_token: str, account: Account
+    typed: TypedClients, admin_token: str
 ) -> None:
-    token = account.tokens.access_token
-    kept = api.create_item_ok(token, name="kept")
-    binned = api.create_item_ok(token, name="binned")
-    assert api.delete_item(token, binned["id"]).status_code == 204  # soft-deleted
-    bystander = api.new_account()
-    theirs = api.create_item_ok(bystander.tokens.access_token, name="someone else's")
-    assert owned(api, admin_token, account.user_id) == [kept["id"]]
+    account = typed.new_account()
+    mine, admin = typed.items_as(account.tokens.access_token), typed.items_as(admin_token)
+    kept = expect(create_item.sync(client=mine, body=ItemCreate(name="kept")), ItemOut)
+    binned = expect(create_item.sync(client=mine, body=ItemCreate(name="binned")), ItemOut)
+    assert delete_item.sync_detailed(binned.id, client=mine).status_code == 204  # soft-deleted
+    bystander = typed.new_account()
+    theirs = expect(
+        create_item.sync(
+            client=typed.items_as(bystander.tokens.access_token),
+            body=ItemCreate(name="someone else's"),
+        ),
+        ItemOut,
+    )
+    assert owned(admin, account.user.id) == [kept.id]
 
-    deleted = api.delete_user(admin_token, account.user_id)
+    deleted = delete_user.sync_detailed(account.user.id, client=typed.identity_as(admin_token))
 
-    assert deleted.status_code == 204, deleted.text
+    assert deleted.status_code == 204, deleted.content
     wait_until(
-        lambda: owned(api, admin_token, account.user_id) == [],
+        lambda: owned(admin, account.user.id) == [],
         timeout=ERASURE_SECONDS,
         interval=0.1,
         what="the deleted user's items erased",
     )
     # The same erasure batch deleted the soft-deleted item: there is nothing left to restore.
-    expect_problem(api.restore_item(admin_token, binned["id"]), 404, "item_not_found")
-    assert owned(api, admin_token, bystander.user_id) == [theirs["id"]]
+    gone = expect(restore_item.sync(binned.id, client=admin), Problem)
+    assert (gone.status, gone.code) == (404, "item_not_found")
+    assert owned(admin, bystander.user.id) == [theirs.id]
