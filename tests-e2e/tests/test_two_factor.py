@@ -5,67 +5,80 @@ the access token the second step gives."""
 import time
 
 import pyotp
-from e2e.api_client import Account, ApiClient, expect_problem
+from e2e.typed_clients import TypedAccount, TypedClients, expect
+from identity_client.api.auth import login, verify_mfa
+from identity_client.api.users import confirm_totp, start_totp
+from identity_client.models import (
+    LoginRequest,
+    MfaCodeVerify,
+    MfaRecoveryVerify,
+    MfaRequiredOut,
+    Problem,
+    RecoveryCodesOut,
+    TokenPairOut,
+    TotpCodeRequest,
+    TotpEnrolmentOut,
+)
+from items_client.api.items import list_items
+from items_client.models import ItemPage
 
-TOTP = "/api/v1/users/me/mfa/totp"
-VERIFY = "/api/v1/auth/mfa/verify"
 
-
-def _enrol(api: ApiClient, account: Account) -> tuple[pyotp.TOTP, list[str]]:
-    started = api.request("POST", TOTP, token=account.tokens.access_token)
-    assert started.status_code == 201, started.text
-    assert started.json()["otpauth_uri"].startswith("otpauth://totp/")
-    totp = pyotp.TOTP(started.json()["secret"])
+def _enrol(typed: TypedClients, account: TypedAccount) -> tuple[pyotp.TOTP, list[str]]:
+    caller = typed.identity_as(account.tokens.access_token)
+    started = expect(start_totp.sync(client=caller), TotpEnrolmentOut)
+    assert started.otpauth_uri.startswith("otpauth://totp/")
+    totp = pyotp.TOTP(started.secret)
     # The previous step's code (accepted: one step of drift), so that the current step's code
     # is still unused for the login below.
-    confirmed = api.request(
-        "POST",
-        f"{TOTP}/confirm",
-        token=account.tokens.access_token,
-        json={"code": totp.at(time.time() - totp.interval)},
+    confirmed = expect(
+        confirm_totp.sync(
+            client=caller, body=TotpCodeRequest(code=totp.at(time.time() - totp.interval))
+        ),
+        RecoveryCodesOut,
     )
-    assert confirmed.status_code == 200, confirmed.text
-    codes: list[str] = confirmed.json()["recovery_codes"]
-    assert len(codes) == 10
-    return totp, codes
+    assert len(confirmed.recovery_codes) == 10
+    return totp, confirmed.recovery_codes
 
 
-def _challenge(api: ApiClient, account: Account) -> str:
-    login = api.login(account.email, account.password)
-    assert login.status_code == 200, login.text
-    assert login.json()["mfa_required"] is True
-    assert "access_token" not in login.json()
-    return str(login.json()["mfa_token"])
+def _challenge(typed: TypedClients, account: TypedAccount) -> str:
+    answer = login.sync(
+        client=typed.identity, body=LoginRequest(email=account.email, password=account.password)
+    )
+    return expect(answer, MfaRequiredOut).mfa_token  # not a token pair
 
 
 def test_with_two_factor_on_login_needs_a_code_and_the_tokens_work_at_items(
-    api: ApiClient,
+    typed: TypedClients,
 ) -> None:
-    account = api.new_account()
-    totp, _ = _enrol(api, account)
+    account = typed.new_account()
+    totp, _ = _enrol(typed, account)
 
-    wrong = api.request(
-        "POST", VERIFY, json={"mfa_token": _challenge(api, account), "code": "000000"}
+    wrong = verify_mfa.sync(
+        client=typed.identity,
+        body=MfaCodeVerify(mfa_token=_challenge(typed, account), code="000000"),
     )
-    finished = api.request(
-        "POST", VERIFY, json={"mfa_token": _challenge(api, account), "code": totp.now()}
-    )
-
-    expect_problem(wrong, 401, "invalid_mfa")
-    assert finished.status_code == 200, finished.text
-    assert api.list_items(finished.json()["access_token"]).status_code == 200
-
-
-def test_a_recovery_code_finishes_one_login_only(api: ApiClient) -> None:
-    account = api.new_account()
-    _, codes = _enrol(api, account)
-
-    first = api.request(
-        "POST", VERIFY, json={"mfa_token": _challenge(api, account), "recovery_code": codes[0]}
-    )
-    again = api.request(
-        "POST", VERIFY, json={"mfa_token": _challenge(api, account), "recovery_code": codes[0]}
+    finished = verify_mfa.sync(
+        client=typed.identity,
+        body=MfaCodeVerify(mfa_token=_challenge(typed, account), code=totp.now()),
     )
 
-    assert first.status_code == 200, first.text
-    expect_problem(again, 401, "invalid_mfa")
+    assert (expect(wrong, Problem).status, expect(wrong, Problem).code) == (401, "invalid_mfa")
+    pair = expect(finished, TokenPairOut)
+    assert isinstance(list_items.sync(client=typed.items_as(pair.access_token)), ItemPage)
+
+
+def test_a_recovery_code_finishes_one_login_only(typed: TypedClients) -> None:
+    account = typed.new_account()
+    _, codes = _enrol(typed, account)
+
+    first = verify_mfa.sync(
+        client=typed.identity,
+        body=MfaRecoveryVerify(mfa_token=_challenge(typed, account), recovery_code=codes[0]),
+    )
+    again = verify_mfa.sync(
+        client=typed.identity,
+        body=MfaRecoveryVerify(mfa_token=_challenge(typed, account), recovery_code=codes[0]),
+    )
+
+    expect(first, TokenPairOut)
+    assert (expect(again, Problem).status, expect(again, Problem).code) == (401, "invalid_mfa")

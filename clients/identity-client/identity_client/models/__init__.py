@@ -12,6 +12,8 @@ from .login_request import LoginRequest
 from .logout_request import LogoutRequest
 from .mail_request import MailRequest
 from .mfa_code_request import MfaCodeRequest
+from .mfa_code_verify import MfaCodeVerify
+from .mfa_recovery_verify import MfaRecoveryVerify
 from .mfa_required_out import MfaRequiredOut
 from .password_change import PasswordChange
 from .password_reset_confirm import PasswordResetConfirm
@@ -45,6 +47,8 @@ __all__ = (
     "LogoutRequest",
     "MailRequest",
     "MfaCodeRequest",
+    "MfaCodeVerify",
+    "MfaRecoveryVerify",
     "MfaRequiredOut",
     "PasswordChange",
     "PasswordResetConfirm",

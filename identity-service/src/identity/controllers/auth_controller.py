@@ -17,7 +17,12 @@ from identity.schemas.auth_schemas import (
     TokenPairOut,
     VerifyEmailRequest,
 )
-from identity.schemas.mfa_schemas import MfaRequiredOut, MfaVerifyRequest
+from identity.schemas.mfa_schemas import (
+    MfaCodeVerify,
+    MfaRecoveryVerify,
+    MfaRequiredOut,
+    MfaVerifyRequest,
+)
 from identity.schemas.user_schemas import UserCreate, UserOut
 from identity.services.results import MfaRequired
 from service_kit.http.auth import current_principal, require_auth
@@ -69,10 +74,11 @@ def login(body: LoginRequest) -> ViewResult:
 def verify_mfa(body: MfaVerifyRequest) -> ViewResult:
     """Finish a two-factor login: the `mfa_token` from login and a code from the app (used
     once) or a recovery code (used once). Five wrong codes void the `mfa_token`."""
+    factor = body.root
     pair = wiring.auth_service().complete_mfa_login(
-        body.mfa_token,
-        code=body.code,
-        recovery_code=body.recovery_code,
+        factor.mfa_token,
+        code=factor.code if isinstance(factor, MfaCodeVerify) else None,
+        recovery_code=factor.recovery_code if isinstance(factor, MfaRecoveryVerify) else None,
         user_agent=_user_agent(),
     )
     return json_response(TokenPairOut.model_validate(pair))

@@ -1,10 +1,10 @@
 """Two-factor login (TOTP) bodies."""
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, RootModel, StringConstraints
 
-from service_kit.schemas import InputModel, Omittable, OutputModel, example
+from service_kit.schemas import InputModel, OutputModel, example
 
 TotpCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")]
 RecoveryCodeStr = Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -67,20 +67,29 @@ class MfaRequiredOut(OutputModel):
     expires_in: int
 
 
-class MfaVerifyRequest(InputModel):
+MfaToken = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+_MFA_TOKEN_EXAMPLE = "Zk3Lq8Wm1Pn7Rt2Ys5Xv0Bc4Dg9Fh6Jj"  # noqa: S105 - a documented example
+
+
+class MfaCodeVerify(InputModel):
+    """The login's second step with a code from the authenticator app (used once)."""
+
+    model_config = example({"mfa_token": _MFA_TOKEN_EXAMPLE, "code": "492039"})
+
+    mfa_token: MfaToken
+    code: TotpCode
+
+
+class MfaRecoveryVerify(InputModel):
+    """The login's second step with one of the recovery codes (used once)."""
+
+    model_config = example({"mfa_token": _MFA_TOKEN_EXAMPLE, "recovery_code": "7QKD-M2XP"})
+
+    mfa_token: MfaToken
+    recovery_code: RecoveryCodeStr
+
+
+class MfaVerifyRequest(RootModel[MfaCodeVerify | MfaRecoveryVerify]):
     """The mfa_token and exactly one factor: `code` (from the app) or `recovery_code`."""
 
-    model_config = example(
-        {"mfa_token": "Zk3Lq8Wm1Pn7Rt2Ys5Xv0Bc4Dg9Fh6Jj", "code": "492039"},
-        oneOf=[{"required": ["code"]}, {"required": ["recovery_code"]}],
-    )
-
-    mfa_token: Annotated[str, StringConstraints(min_length=1, max_length=512)]
-    code: Omittable[TotpCode] = None
-    recovery_code: Omittable[RecoveryCodeStr] = None
-
-    @model_validator(mode="after")
-    def _one_factor(self) -> Self:
-        if (self.code is None) == (self.recovery_code is None):
-            raise ValueError("give exactly one of code and recovery_code")
-        return self
+    model_config = example({"mfa_token": _MFA_TOKEN_EXAMPLE, "code": "492039"})

@@ -5,6 +5,8 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
+from ...models.mfa_code_verify import MfaCodeVerify
+from ...models.mfa_recovery_verify import MfaRecoveryVerify
 from ...models.problem import Problem
 from ...models.token_pair_out import TokenPairOut
 from ...models.validation_problem import ValidationProblem
@@ -13,7 +15,7 @@ from ...types import Response
 
 def _get_kwargs(
     *,
-    body: Any,
+    body: MfaCodeVerify | MfaRecoveryVerify,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -22,7 +24,10 @@ def _get_kwargs(
         "url": "/api/v1/auth/mfa/verify",
     }
 
-    _kwargs["json"] = body
+    if isinstance(body, MfaCodeVerify):
+        _kwargs["json"] = body.to_dict()
+    else:
+        _kwargs["json"] = body.to_dict()
 
     headers["Content-Type"] = "application/json"
 
@@ -88,15 +93,15 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: Any,
+    body: MfaCodeVerify | MfaRecoveryVerify,
 ) -> Response[Problem | TokenPairOut | ValidationProblem]:
     """Finish a two-factor login: the `mfa_token` from login and a code from the app (used
 
      once) or a recovery code (used once). Five wrong codes void the `mfa_token`.
 
     Args:
-        body (Any): The mfa_token and exactly one factor: `code` (from the app) or
-            `recovery_code`.
+        body (MfaCodeVerify | MfaRecoveryVerify): The mfa_token and exactly one factor: `code`
+            (from the app) or `recovery_code`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -120,15 +125,15 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: Any,
+    body: MfaCodeVerify | MfaRecoveryVerify,
 ) -> Problem | TokenPairOut | ValidationProblem | None:
     """Finish a two-factor login: the `mfa_token` from login and a code from the app (used
 
      once) or a recovery code (used once). Five wrong codes void the `mfa_token`.
 
     Args:
-        body (Any): The mfa_token and exactly one factor: `code` (from the app) or
-            `recovery_code`.
+        body (MfaCodeVerify | MfaRecoveryVerify): The mfa_token and exactly one factor: `code`
+            (from the app) or `recovery_code`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -147,15 +152,15 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: Any,
+    body: MfaCodeVerify | MfaRecoveryVerify,
 ) -> Response[Problem | TokenPairOut | ValidationProblem]:
     """Finish a two-factor login: the `mfa_token` from login and a code from the app (used
 
      once) or a recovery code (used once). Five wrong codes void the `mfa_token`.
 
     Args:
-        body (Any): The mfa_token and exactly one factor: `code` (from the app) or
-            `recovery_code`.
+        body (MfaCodeVerify | MfaRecoveryVerify): The mfa_token and exactly one factor: `code`
+            (from the app) or `recovery_code`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -177,15 +182,15 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: Any,
+    body: MfaCodeVerify | MfaRecoveryVerify,
 ) -> Problem | TokenPairOut | ValidationProblem | None:
     """Finish a two-factor login: the `mfa_token` from login and a code from the app (used
 
      once) or a recovery code (used once). Five wrong codes void the `mfa_token`.
 
     Args:
-        body (Any): The mfa_token and exactly one factor: `code` (from the app) or
-            `recovery_code`.
+        body (MfaCodeVerify | MfaRecoveryVerify): The mfa_token and exactly one factor: `code`
+            (from the app) or `recovery_code`.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
