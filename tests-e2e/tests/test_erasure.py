@@ -8,12 +8,12 @@ do to any item that still exists).
 
 from uuid import UUID
 
-from e2e.typed_clients import TypedClients, expect
+from e2e.typed_clients import TypedClients, expect, problem
 from e2e.waiting import wait_until
 from identity_client.api.users import delete_user
 from items_client import AuthenticatedClient
 from items_client.api.items import create_item, delete_item, list_items, restore_item
-from items_client.models import ItemCreate, ItemOut, ItemPage, Problem
+from items_client.models import ItemCreate, ItemOut, ItemPage
 
 ERASURE_SECONDS = 5
 
@@ -52,6 +52,5 @@ def test_deleting_a_user_erases_their_items_at_items_within_seconds(
         what="the deleted user's items erased",
     )
     # The same erasure batch deleted the soft-deleted item: there is nothing left to restore.
-    gone = expect(restore_item.sync(binned.id, client=admin), Problem)
-    assert (gone.status, gone.code) == (404, "item_not_found")
+    assert problem(restore_item.sync(binned.id, client=admin)) == (404, "item_not_found")
     assert owned(admin, bystander.user.id) == [theirs.id]

@@ -1,8 +1,8 @@
 """Refresh-token families: rotation, and what a replayed token does to its family."""
 
-from e2e.typed_clients import TypedClients, expect
+from e2e.typed_clients import TypedClients, expect, problem
 from identity_client.api.auth import refresh
-from identity_client.models import Problem, RefreshRequest, TokenPairOut
+from identity_client.models import RefreshRequest, TokenPairOut
 
 
 def _refreshed(typed: TypedClients, refresh_token: str) -> str:
@@ -12,8 +12,7 @@ def _refreshed(typed: TypedClients, refresh_token: str) -> str:
 
 def _refused(typed: TypedClients, refresh_token: str) -> tuple[int, str]:
     answer = refresh.sync(client=typed.identity, body=RefreshRequest(refresh_token=refresh_token))
-    problem = expect(answer, Problem)
-    return problem.status, problem.code
+    return problem(answer)
 
 
 def test_refresh_rejects_a_replayed_ancestor_token_with_401_refresh_token_reused(

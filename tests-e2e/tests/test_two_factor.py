@@ -5,7 +5,7 @@ the access token the second step gives."""
 import time
 
 import pyotp
-from e2e.typed_clients import TypedAccount, TypedClients, expect
+from e2e.typed_clients import TypedAccount, TypedClients, expect, problem
 from identity_client.api.auth import login, verify_mfa
 from identity_client.api.users import confirm_totp, start_totp
 from identity_client.models import (
@@ -13,7 +13,6 @@ from identity_client.models import (
     MfaCodeVerify,
     MfaRecoveryVerify,
     MfaRequiredOut,
-    Problem,
     RecoveryCodesOut,
     TokenPairOut,
     TotpCodeRequest,
@@ -62,7 +61,7 @@ def test_with_two_factor_on_login_needs_a_code_and_the_tokens_work_at_items(
         body=MfaCodeVerify(mfa_token=_challenge(typed, account), code=totp.now()),
     )
 
-    assert (expect(wrong, Problem).status, expect(wrong, Problem).code) == (401, "invalid_mfa")
+    assert problem(wrong) == (401, "invalid_mfa")
     pair = expect(finished, TokenPairOut)
     assert isinstance(list_items.sync(client=typed.items_as(pair.access_token)), ItemPage)
 
@@ -81,4 +80,4 @@ def test_a_recovery_code_finishes_one_login_only(typed: TypedClients) -> None:
     )
 
     expect(first, TokenPairOut)
-    assert (expect(again, Problem).status, expect(again, Problem).code) == (401, "invalid_mfa")
+    assert problem(again) == (401, "invalid_mfa")

@@ -43,6 +43,7 @@ def progress(
     progress bar when the `total` is known, as a running count when not; then one summary line
     with the count, the time and the rate."""
     out = file or sys.stdout
+    interactive = out.isatty()
     started = clock()
     done = 0
 
@@ -51,7 +52,7 @@ def progress(
 
     with ExitStack() as stack:
         show: Advance = no_progress
-        if out.isatty() and total is not None:
+        if interactive and total is not None:
             bar: ProgressBar[int] = stack.enter_context(
                 click.progressbar(
                     length=total,
@@ -63,7 +64,7 @@ def progress(
                 )
             )
             show = bar.update
-        elif out.isatty():
+        elif interactive:
 
             def show(_count: int) -> None:
                 click.echo(f"\r{label}: {done:,}{unit} ({rate()})", file=out, nl=False)
@@ -74,7 +75,7 @@ def progress(
             show(count)
 
         yield advance
-        if out.isatty() and total is None:
+        if interactive and total is None:
             click.echo("", file=out)
     elapsed = clock() - started
     click.echo(

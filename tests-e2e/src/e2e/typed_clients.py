@@ -10,7 +10,9 @@ from identity_client import AuthenticatedClient as IdentityCaller
 from identity_client import Client as IdentityClient
 from identity_client.api.auth import login, register
 from identity_client.models import LoginRequest, TokenPairOut, UserCreate, UserOut
+from identity_client.models import Problem as IdentityProblem
 from items_client import AuthenticatedClient as ItemsCaller
+from items_client.models import Problem as ItemsProblem
 
 from e2e.api_client import unique_email
 
@@ -21,6 +23,13 @@ def expect(answer: object, kind: type[T]) -> T:
     """`answer` as the model it should be (a `Problem` or None otherwise fails the test)."""
     assert isinstance(answer, kind), answer
     return answer
+
+
+def problem(answer: object) -> tuple[int, str]:
+    """`answer`'s status and stable `code`: it must be a problem+json body (either client's
+    `Problem`), not a success."""
+    assert isinstance(answer, IdentityProblem | ItemsProblem), answer
+    return answer.status, answer.code
 
 
 @dataclass(frozen=True, slots=True)
