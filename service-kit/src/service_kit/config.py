@@ -2,7 +2,7 @@
 
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -84,6 +84,14 @@ class ServiceSettings(BaseSettings):
     events_broker_url: SecretStr = SecretStr(EMBEDDED_BROKER_URL)
     """Where integration events travel: `amqp://user:password@host:5672/vhost` (RabbitMQ), or
     the embedded transport when there is no broker (development)."""
+
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("otel_exporter_otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    """Where to export OpenTelemetry traces (OTLP over HTTP, e.g. `http://collector:4318`); the
+    standard variable, without the service's prefix. Unset or empty: no tracing
+    (`service_kit.tracing`)."""
 
     def secret_fields(self) -> dict[str, SecretStr]:
         """Every secret setting, by name, for the production guard."""

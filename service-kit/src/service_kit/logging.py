@@ -1,7 +1,8 @@
 """JSON logging for the app and gunicorn: stdlib loggers feed one JSON line per record.
 
 Every line carries `event` (the message), `level`, `logger`, `timestamp` (ISO 8601, UTC), `pid`,
-the request id bound for the request (structlog's context variables) and the record's `extra`
+the request id bound for the request (structlog's context variables), `trace_id` and `span_id`
+when tracing is on and a span is in progress (`service_kit.tracing`) and the record's `extra`
 fields, sensitive ones redacted. `JsonFormatter` writes them in one step; the human-readable
 console form (`json=False`, development) goes through structlog's renderer.
 """
@@ -14,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import structlog
+
+from service_kit import tracing
 
 _SENSITIVE_KEYS = frozenset(
     {
@@ -52,6 +55,9 @@ class JsonFormatter(logging.Formatter):
         line["logger"] = record.name
         line["timestamp"] = _iso_utc(record.created)
         line["pid"] = record.process
+        ids = tracing.current_ids()
+        if ids is not None:
+            line["trace_id"], line["span_id"] = ids
         for key, value in record.__dict__.items():
             if key not in _RECORD_FIELDS:
                 line[key] = value
@@ -86,6 +92,15 @@ def _add_pid(
     return event_dict
 
 
+def _add_trace_ids(
+    _logger: Any, _method: str, event_dict: structlog.typing.EventDict
+) -> structlog.typing.EventDict:
+    ids = tracing.current_ids()
+    if ids is not None:
+        event_dict["trace_id"], event_dict["span_id"] = ids
+    return event_dict
+
+
 def _shared_processors() -> list[structlog.typing.Processor]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -93,6 +108,7 @@ def _shared_processors() -> list[structlog.typing.Processor]:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_pid,
+        _add_trace_ids,
         structlog.stdlib.ExtraAdder(),
         _drop_sensitive,
     ]

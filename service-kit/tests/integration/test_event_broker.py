@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -37,32 +36,6 @@ def user_deleted() -> CloudEvent:
         event_id=uuid.uuid4(),
         time=datetime.now(UTC),
     )
-
-
-def purge(url: str) -> None:
-    with Connection(url) as connection:
-        declare_topology(connection)
-        channel = connection.default_channel
-        channel.queue_purge(ITEMS_SUBSCRIPTION.queue)
-        channel.queue_purge(ITEMS_SUBSCRIPTION.dead_letter_queue)
-
-
-@pytest.fixture
-def amqp_url(broker_url: str) -> str:
-    purge(broker_url)
-    return broker_url
-
-
-@pytest.fixture
-def embedded_url(tmp_path: Path) -> str:
-    return f"sqla+sqlite:///{tmp_path}/events.db"
-
-
-@pytest.fixture(params=["rabbitmq", "embedded"])
-def url(request: pytest.FixtureRequest) -> str:
-    name = "amqp_url" if request.param == "rabbitmq" else "embedded_url"
-    value: str = request.getfixturevalue(name)
-    return value
 
 
 class InfrastructureDownError(RuntimeError):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from identity.models import RevokeReason, User
 from identity.repositories.outbox_repository import OutboxRepository
+from service_kit import tracing
 from service_kit.clock import SYSTEM_CLOCK, Clock
 from service_kit.events.contract import (
     CloudEvent,
@@ -98,5 +99,10 @@ class EventRecorder:
         self._record(KeyRetired(kid=kid))
 
     def _record(self, payload: Payload) -> None:
-        event = CloudEvent.of(payload, event_id=uuid.uuid4(), time=self._clock.now())
+        event = CloudEvent.of(
+            payload,
+            event_id=uuid.uuid4(),
+            time=self._clock.now(),
+            traceparent=tracing.current_traceparent(),  # None unless tracing is on
+        )
         self._outbox.add_event(event)

@@ -32,6 +32,7 @@ from kombu.messaging import Producer
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from service_kit import tracing
 from service_kit.events.contract import (
     CONTENT_TYPE,
     DEAD_LETTER_EXCHANGE,
@@ -189,18 +190,26 @@ class EventPublisher:
         """
         producer = self._open()
         assert self._connection is not None  # noqa: S101 - set by _open
+        headers: dict[str, Any] = {}
         try:
-            producer.publish(
-                event.to_json(),
-                exchange=EXCHANGE,
-                routing_key=event.type.value,
-                delivery_mode=2,
-                content_type=CONTENT_TYPE,
-                content_encoding="utf-8",
-                message_id=str(event.id),
-                retry=False,
-                confirm_timeout=self._confirm_timeout,
-            )
+            with tracing.producer_span(
+                f"send {event.type.value}",
+                parent_traceparent=event.traceparent,
+                headers=headers,
+                attributes=_messaging_attributes(event, operation="send"),
+            ):
+                producer.publish(
+                    event.to_json(),
+                    exchange=EXCHANGE,
+                    routing_key=event.type.value,
+                    delivery_mode=2,
+                    content_type=CONTENT_TYPE,
+                    content_encoding="utf-8",
+                    message_id=str(event.id),
+                    headers=headers,
+                    retry=False,
+                    confirm_timeout=self._confirm_timeout,
+                )
         except _connection_errors(self._connection) as exc:
             self._abandon()
             raise BrokerUnavailableError(f"publish not confirmed: {type(exc).__name__}") from exc
@@ -362,13 +371,24 @@ class EventConsumer:
             self._dead_letter(message, error="unreadable")
             self._on_outcome(None, "dead_lettered")
             return
-        try:
-            outcome = self._handler(event)
-        except Exception as exc:  # noqa: BLE001 - any failure of a handler is retried, then parked
-            if self._is_transient(exc):
-                self._defer(message, event, exc)
+        with tracing.consumer_span(
+            f"process {event.type.value}",
+            headers=message.headers,
+            fallback_traceparent=event.traceparent,
+            attributes=_messaging_attributes(event, operation="process"),
+        ):
+            try:
+                outcome = self._handler(event)
+            except Exception as exc:  # noqa: BLE001 - a handler's failure is retried, then parked
+                tracing.record_failure(exc)
+                failure: Exception | None = exc
             else:
-                self._fail(message, event, exc)
+                failure = None
+        if failure is not None:  # handled outside the span: a deferral waits before it returns
+            if self._is_transient(failure):
+                self._defer(message, event, failure)
+            else:
+                self._fail(message, event, failure)
             return
         message.ack()
         self._deferrals = 0
@@ -448,6 +468,19 @@ class EventConsumer:
             retry=False,
             confirm_timeout=REPUBLISH_CONFIRM_TIMEOUT_SECONDS,
         )
+
+
+def _messaging_attributes(event: CloudEvent, *, operation: str) -> dict[str, str]:
+    """OpenTelemetry's messaging attributes of an event's span."""
+    return {
+        "messaging.system": "rabbitmq",
+        "messaging.operation.type": operation,
+        "messaging.destination.name": EXCHANGE,
+        "messaging.rabbitmq.destination.routing_key": event.type.value,
+        "messaging.message.id": str(event.id),
+        "cloudevents.event_type": event.type.value,
+        "cloudevents.event_subject": event.subject,
+    }
 
 
 @dataclass(frozen=True, slots=True)

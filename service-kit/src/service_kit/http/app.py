@@ -26,8 +26,10 @@ from service_kit.http.problems import (
     validation_problem,
 )
 from service_kit.http.request_id import bind_request_id, echo_request_id, unbind_request_id
+from service_kit.http.tracing import instrument_app
 from service_kit.logging import configure_logging
 from service_kit.security.jwt_verify import AccessTokenVerifier
+from service_kit.tracing import configure_tracing
 
 SETTINGS_KEY = "settings"
 WARM_UPS_KEY = "service_kit.warm_ups"
@@ -81,8 +83,9 @@ def create_service_app(
     warm_ups: Sequence[Callable[[], None]] = (),
 ) -> OpenAPI:
     """An OpenAPI (Flask) app with logging, request ids, problem+json, no-store caching by
-    default, health, metrics and docs; views marked `require_auth`/`require_admin` are
-    authenticated with `verifier` (an app without one may mark none)."""
+    default, health, metrics, docs and, when an OTLP endpoint is set, tracing; views marked
+    `require_auth`/`require_admin` are authenticated with `verifier` (an app without one may
+    mark none)."""
     configure_logging(level=settings.log_level, json=settings.log_json)
     app = ServiceApp(
         import_name,
@@ -108,6 +111,10 @@ def create_service_app(
     app.extensions[WARM_UPS_KEY] = tuple(warm_ups)
     if verifier is not None:
         app.extensions[VERIFIER_KEY] = verifier
+    configure_tracing(
+        endpoint=settings.otel_exporter_otlp_endpoint, service_name=title, service_version=version
+    )
+    instrument_app(app, database.engine)  # before ProxyFix wraps the WSGI app
     if settings.trusted_proxy_count:
         # Trust X-Forwarded-* only from the configured number of proxies (the gateway).
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

@@ -7,6 +7,7 @@ import uuid
 import structlog
 from flask import Response, g, request
 
+from service_kit import tracing
 from service_kit.origin import RequestOrigin, bind_origin, client_address, clip_user_agent
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -26,6 +27,7 @@ def bind_request_id() -> None:
     g.request_id = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
+    tracing.set_request_id(request_id)
     # remote_addr is the client's address as the trusted proxy forwarded it (ProxyFix).
     bind_origin(
         RequestOrigin(

@@ -1,0 +1,275 @@
+"""Distributed tracing (OpenTelemetry): on when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, else off.
+
+On, a service exports spans over OTLP/HTTP (protobuf) to `<endpoint>/v1/traces` (or to
+`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) for:
+
+- each request (Flask; the health and metrics endpoints excepted), continuing the W3C
+  `traceparent` the gateway sends;
+- each SQL statement (SQLAlchemy) and each outgoing HTTP call (requests: the JWKS fetch), as
+  children of the span they run in;
+- each integration event: the request that records an event stores its context in the
+  envelope (`traceparent`, the CloudEvents distributed-tracing extension); the relay's
+  `send <type>` span continues it and travels in the message's headers; the consumer's
+  `process <type>` span continues that. One trace thus runs from the request through the
+  relay to the consumer, however long the event waited in the outbox.
+
+Work that no request or message started (the relay's polling, a CLI command's statements, a
+background JWKS refresh) starts no trace: root spans of kind CLIENT are dropped, so an idle
+relay exports nothing. Other roots are sampled at `OTEL_TRACES_SAMPLER_ARG` (a ratio, default 1);
+children follow their parent's decision. The rest of the standard variables apply as the SDK
+reads them: `OTEL_SERVICE_NAME` (default: the service's title), `OTEL_RESOURCE_ATTRIBUTES`,
+`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_BSP_*` (batching), `OTEL_SDK_DISABLED`.
+
+Flask and SQLAlchemy are instrumented by `service_kit.http.tracing` (this module knows no web
+framework). Off, nothing is imported from the SDK or instrumented, the envelope carries no
+`traceparent` and log lines no `trace_id`: the hooks below return at their first line.
+
+Tracing is per process (OpenTelemetry's providers and the requests instrumentation are):
+the first app configured with an endpoint sets it up, later apps of the process share it.
+"""
+
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+logger = logging.getLogger(__name__)
+
+ENDPOINT_ENV: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
+TRACES_ENDPOINT_ENV: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+
+
+@dataclass(frozen=True, slots=True)
+class _Tracing:
+    provider: "TracerProvider"
+    tracer: trace.Tracer
+    endpoint: str
+
+
+_active: _Tracing | None = None
+_lock = threading.Lock()
+
+
+def is_enabled() -> bool:
+    return _active is not None
+
+
+def configure_tracing(
+    *, endpoint: str | None, service_name: str, service_version: str
+) -> "TracerProvider | None":
+    """Set up tracing for this process (once; later calls return the same provider), or do
+    nothing when `endpoint` is None or empty."""
+    global _active  # one tracer provider per process, by OpenTelemetry's design
+    if not endpoint:
+        return None
+    with _lock:
+        if _active is not None:
+            if _active.endpoint != endpoint:
+                logger.warning(
+                    "tracing already exports elsewhere in this process; endpoint ignored",
+                    extra={"endpoint": endpoint, "exporting_to": _active.endpoint},
+                )
+            return _active.provider
+        provider = _build_provider(endpoint, service_name, service_version)
+        _instrument_outgoing_http(provider)
+        _active = _Tracing(provider, provider.get_tracer("service_kit"), endpoint)
+    if not isinstance(trace.get_tracer_provider(), type(provider)):
+        trace.set_tracer_provider(provider)  # for instrumentation a service adds of its own
+    logger.info("tracing on", extra={"endpoint": endpoint, "service_name": service_name})
+    return provider
+
+
+def shut_down_tracing() -> None:
+    """Export what is buffered and turn tracing off in this process (tests; a process that
+    exits does the export itself)."""
+    global _active
+    with _lock:
+        active, _active = _active, None
+    if active is None:
+        return
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    RequestsInstrumentor().uninstrument()
+    active.provider.shutdown()
+
+
+def flush() -> None:
+    """Export every finished span now (tests)."""
+    if _active is not None:
+        _active.provider.force_flush()
+
+
+def active_provider() -> "TracerProvider | None":
+    """The process's tracer provider, or None when tracing is off."""
+    return None if _active is None else _active.provider
+
+
+def current_ids() -> tuple[str, str] | None:
+    """The trace and span id (hex) of the span in progress, for log lines; None when tracing
+    is off or no span is in progress."""
+    if _active is None:
+        return None
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+def current_traceparent() -> str | None:
+    """The W3C `traceparent` of the span in progress (what an event recorded now carries), or
+    None when tracing is off or no span is in progress."""
+    if _active is None:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def set_request_id(request_id: str) -> None:
+    """Name the request id on the request's span, which joins a trace to the log lines."""
+    if _active is not None:
+        trace.get_current_span().set_attribute("http.request.id", request_id)
+
+
+def record_failure(exc: BaseException) -> None:
+    """Mark the span in progress failed by `exc` (a failure handled without re-raising)."""
+    if _active is not None:
+        span = trace.get_current_span()
+        span.record_exception(exc)
+        span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+
+
+def producer_span(
+    name: str,
+    *,
+    parent_traceparent: str | None,
+    headers: MutableMapping[str, Any],
+    attributes: Mapping[str, str],
+) -> AbstractContextManager[None]:
+    """A PRODUCER span around publishing a message, continuing the trace in
+    `parent_traceparent` (the context that recorded the message); its own context is written
+    into `headers`, for the consumer. A no-op when tracing is off."""
+    if _active is None:
+        return nullcontext()
+    return _span(
+        name,
+        kind=SpanKind.PRODUCER,
+        parent=_extract({"traceparent": parent_traceparent} if parent_traceparent else {}),
+        attributes=attributes,
+        inject_into=headers,
+    )
+
+
+def consumer_span(
+    name: str,
+    *,
+    headers: Mapping[str, Any],
+    fallback_traceparent: str | None,
+    attributes: Mapping[str, str],
+) -> AbstractContextManager[None]:
+    """A CONSUMER span around handling a message, continuing the trace in its `headers` (the
+    producer's span), else in `fallback_traceparent` (the message's recorded context, for a
+    message published without tracing). A no-op when tracing is off."""
+    if _active is None:
+        return nullcontext()
+    carrier = {key: value for key, value in headers.items() if isinstance(value, str)}
+    if "traceparent" not in carrier:
+        carrier = {"traceparent": fallback_traceparent} if fallback_traceparent else {}
+    return _span(name, kind=SpanKind.CONSUMER, parent=_extract(carrier), attributes=attributes)
+
+
+@contextmanager
+def _span(
+    name: str,
+    *,
+    kind: SpanKind,
+    parent: otel_context.Context,
+    attributes: Mapping[str, str],
+    inject_into: MutableMapping[str, Any] | None = None,
+) -> Iterator[None]:
+    assert _active is not None  # noqa: S101 - checked by the callers
+    with _active.tracer.start_as_current_span(
+        name, context=parent, kind=kind, attributes=dict(attributes)
+    ):
+        if inject_into is not None:
+            propagate.inject(inject_into)
+        yield
+
+
+def _extract(carrier: Mapping[str, str]) -> otel_context.Context:
+    """A context with only the carrier's remote span as parent (none: a new trace), not the
+    caller's current context: a message's trace is its own, not that of the loop handling it."""
+    return propagate.extract(carrier, context=otel_context.Context())
+
+
+def _build_provider(endpoint: str, service_name: str, service_version: str) -> "TracerProvider":
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    attributes = {"service.version": service_version}
+    if not os.environ.get("OTEL_SERVICE_NAME"):
+        attributes["service.name"] = service_name
+    provider = TracerProvider(resource=Resource.create(attributes), sampler=_sampler())
+    traces_endpoint = os.environ.get(TRACES_ENDPOINT_ENV) or endpoint.rstrip("/") + "/v1/traces"
+    # BatchSpanProcessor restarts its export thread in a forked child (gunicorn's workers).
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_endpoint)))
+    return provider
+
+
+def _sampler() -> Any:
+    from opentelemetry.sdk.trace.sampling import (
+        Decision,
+        ParentBased,
+        Sampler,
+        SamplingResult,
+        TraceIdRatioBased,
+    )
+
+    class ServedWorkOnly(Sampler):
+        """Roots: a CLIENT span (a statement or call that no request or message started) is
+        dropped; any other root is sampled by `ratio`."""
+
+        def __init__(self, ratio: float) -> None:
+            self._ratio = TraceIdRatioBased(ratio)
+
+        def should_sample(  # type: ignore[no-untyped-def]
+            self,
+            parent_context,
+            trace_id,
+            name,
+            kind=None,
+            attributes=None,
+            links=None,
+            trace_state=None,
+        ) -> SamplingResult:
+            if kind is SpanKind.CLIENT:
+                return SamplingResult(Decision.DROP)
+            return self._ratio.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+
+        def get_description(self) -> str:
+            return f"ServedWorkOnly{{{self._ratio.get_description()}}}"
+
+    ratio = float(os.environ.get("OTEL_TRACES_SAMPLER_ARG") or 1.0)
+    return ParentBased(root=ServedWorkOnly(min(max(ratio, 0.0), 1.0)))
+
+
+def _instrument_outgoing_http(provider: "TracerProvider") -> None:
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    # The exporter's own POSTs go through requests too; they must not trace themselves. They
+    # run on the export thread with no span in progress, and a root CLIENT span is dropped.
+    RequestsInstrumentor().instrument(tracer_provider=provider)

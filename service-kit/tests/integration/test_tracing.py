@@ -1,0 +1,188 @@
+"""Traces as a collector receives them (an OTLP/HTTP receiver in the test): a request continues
+the caller's trace, its statements are its children, an event's publish and consume continue
+the trace of the work that recorded it, and nothing is traced without an endpoint."""
+
+import json
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from service_kit import tracing
+from service_kit.config import ServiceSettings
+from service_kit.db.session import Database
+from service_kit.events.broker import EventPublisher
+from service_kit.events.contract import CloudEvent, UserDeleted
+from service_kit.http.app import create_service_app
+from service_kit.http.db import get_session
+from service_kit.http.openapi import ViewResult
+from service_kit.logging import JsonFormatter
+from service_kit_testing.otlp import OtlpReceiver, Span
+from tests.integration.test_event_broker import Received, consuming
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
+WAIT_SECONDS = 10
+
+
+@pytest.fixture
+def receiver() -> Iterator[OtlpReceiver]:
+    tracing.shut_down_tracing()
+    with OtlpReceiver() as receiver:
+        yield receiver
+        tracing.shut_down_tracing()
+
+
+def make_app(endpoint: str | None) -> Flask:
+    settings = ServiceSettings(  # type: ignore[call-arg]
+        _env_file=None, env="test", database_url="sqlite://", otel_exporter_otlp_endpoint=endpoint
+    )
+    app = create_service_app(
+        __name__,
+        settings=settings,
+        database=Database("sqlite://"),
+        title="traced-service",
+        version="1.2.3",
+        description="test app",
+    )
+
+    @app.get("/api/v1/answer")
+    def answer() -> ViewResult:
+        get_session().execute(text("select 42"))
+        record = logging.LogRecord("test", logging.INFO, __file__, 1, "answered", None, None)
+        return {"log_line": json.loads(JsonFormatter().format(record))}
+
+    return app
+
+
+def exported(receiver: OtlpReceiver, count: int) -> list[Span]:
+    tracing.flush()
+    return receiver.wait_for(lambda spans: len(spans) >= count, timeout=WAIT_SECONDS)
+
+
+def test_a_request_continues_the_callers_trace_and_its_statements_are_its_children(
+    receiver: OtlpReceiver,
+) -> None:
+    client = make_app(receiver.endpoint()).test_client()
+
+    response = client.get(
+        "/api/v1/answer", headers={"traceparent": TRACEPARENT, "X-Request-ID": "req-12345678"}
+    )
+
+    assert response.status_code == 200
+    spans = exported(receiver, 2)
+    (server,) = [span for span in spans if span.kind == "server"]
+    assert (server.service, server.name) == ("traced-service", "GET /api/v1/answer")
+    assert (server.trace_id, server.parent_span_id) == (CALLER_TRACE, CALLER_SPAN)
+    assert server.attributes["http.request.id"] == "req-12345678"
+    (statement,) = [span for span in spans if span.attributes.get("db.statement") == "select 42"]
+    assert (statement.kind, statement.trace_id) == ("client", CALLER_TRACE)
+    assert statement.parent_span_id == server.span_id
+    log_line = response.get_json()["log_line"]
+    assert (log_line["trace_id"], log_line["span_id"]) == (CALLER_TRACE, server.span_id)
+
+
+def test_a_request_without_a_traceparent_starts_a_trace(receiver: OtlpReceiver) -> None:
+    client = make_app(receiver.endpoint()).test_client()
+
+    client.get("/api/v1/answer")
+
+    (server,) = [span for span in exported(receiver, 2) if span.kind == "server"]
+    assert server.parent_span_id == ""
+    assert server.trace_id != CALLER_TRACE
+
+
+def test_probes_and_work_outside_a_request_or_message_start_no_trace(
+    receiver: OtlpReceiver,
+) -> None:
+    app = make_app(receiver.endpoint())
+    client = app.test_client()
+
+    assert client.get("/health/ready").status_code == 200
+    assert client.get("/metrics").status_code == 200
+    with app.app_context():
+        get_session().execute(text("select 1"))  # as a CLI command or the relay's polling would
+    client.get("/api/v1/answer")  # a marker: once its spans are in, the others would be too
+
+    spans = exported(receiver, 2)
+    assert {span.name for span in spans if span.kind == "server"} == {"GET /api/v1/answer"}
+    statements = [span.attributes.get("db.statement") for span in spans if span.kind == "client"]
+    assert "select 1" not in statements
+    assert "select 42" in statements
+
+
+def user_deleted(traceparent: str | None) -> CloudEvent:
+    return CloudEvent.of(
+        UserDeleted(user_id=uuid.uuid4(), sequence=1),
+        event_id=uuid.uuid4(),
+        time=datetime.now(UTC),
+        traceparent=traceparent,
+    )
+
+
+def test_publish_and_consume_continue_the_trace_that_recorded_the_event(
+    receiver: OtlpReceiver, url: str
+) -> None:
+    tracing.configure_tracing(
+        endpoint=receiver.endpoint(), service_name="traced-service", service_version="1"
+    )
+    received = Received()
+    publisher = EventPublisher(url)
+    event = user_deleted(TRACEPARENT)
+
+    with consuming(url, received):
+        publisher.publish(event)
+        received.wait_for(lambda: len(received.events) == 1)
+    publisher.close()
+
+    spans = exported(receiver, 2)
+    send = next(span for span in spans if span.kind == "producer")
+    process = next(span for span in spans if span.kind == "consumer")
+    assert send.name == "send identity.user.deleted"
+    assert (send.trace_id, send.parent_span_id) == (CALLER_TRACE, CALLER_SPAN)
+    assert send.attributes["messaging.message.id"] == str(event.id)
+    assert process.name == "process identity.user.deleted"
+    assert (process.trace_id, process.parent_span_id) == (CALLER_TRACE, send.span_id)
+    assert received.events[0].traceparent == TRACEPARENT  # the envelope arrives unchanged
+
+
+def test_an_event_recorded_untraced_starts_a_trace_at_its_publish(
+    receiver: OtlpReceiver, url: str
+) -> None:
+    tracing.configure_tracing(
+        endpoint=receiver.endpoint(), service_name="traced-service", service_version="1"
+    )
+    received = Received()
+    received.failing.add((event := user_deleted(None)).id)
+    publisher = EventPublisher(url)
+
+    with consuming(url, received, max_attempts=1):
+        publisher.publish(event)
+        received.wait_for(lambda: received.outcomes == [(event.type.value, "dead_lettered")])
+    publisher.close()
+
+    spans = exported(receiver, 2)
+    send = next(span for span in spans if span.kind == "producer")
+    process = next(span for span in spans if span.kind == "consumer")
+    assert send.parent_span_id == ""
+    assert (process.trace_id, process.parent_span_id) == (send.trace_id, send.span_id)
+    assert process.status_code == 2  # the handler's failure marks the span
+
+
+def test_without_an_endpoint_nothing_is_traced_or_added(receiver: OtlpReceiver) -> None:
+    client = make_app(None).test_client()
+
+    response = client.get("/api/v1/answer", headers={"traceparent": TRACEPARENT})
+
+    assert not tracing.is_enabled()
+    assert "trace_id" not in response.get_json()["log_line"]
+    assert tracing.current_traceparent() is None
+    assert b"traceparent" not in user_deleted(None).to_json()
+    threading.Event().wait(0.3)
+    assert receiver.spans == []
