@@ -806,6 +806,77 @@ def test_access_log_has_one_json_line_per_request(gateway: Gateway) -> None:
     assert float(entry["upstream_response_time"]) >= 0
 
 
+# -- trace context --------------------------------------------------------------------------
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+
+
+def _passed_traceparent(reply: Reply) -> tuple[str, str, str]:
+    (value,) = reply.json()["headers"]["traceparent"]
+    match = TRACEPARENT.fullmatch(value)
+    assert match, value
+    trace_id, span_id, flags = match.groups()
+    return trace_id, span_id, flags
+
+
+def test_a_request_without_a_traceparent_starts_a_sampled_trace_at_the_gateway(
+    gateway: Gateway,
+) -> None:
+    reply = gateway.get("/api/v1/items")
+
+    trace_id, span_id, flags = _passed_traceparent(reply)
+    entry = gateway.access_log_entry(reply.only("X-Request-ID"))
+    assert flags == "01"
+    assert trace_id == reply.only("X-Request-ID")  # nginx's own request id starts the trace
+    assert (entry["trace_id"], entry["span_id"], entry["parent_span_id"]) == (
+        trace_id,
+        span_id,
+        "",
+    )
+
+
+@pytest.mark.parametrize("flags", ["01", "00"])
+def test_a_valid_traceparent_is_continued_with_the_gateway_as_parent(
+    gateway: Gateway, flags: str
+) -> None:
+    reply = gateway.get(
+        "/api/v1/users/me",
+        headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-{flags}", "tracestate": "a=b"},
+    )
+
+    trace_id, span_id, passed_flags = _passed_traceparent(reply)
+    entry = gateway.access_log_entry(reply.only("X-Request-ID"))
+    assert (trace_id, passed_flags) == (CALLER_TRACE, flags)  # the caller's sampling decision
+    assert span_id != CALLER_SPAN
+    assert (entry["trace_id"], entry["span_id"], entry["parent_span_id"]) == (
+        CALLER_TRACE,
+        span_id,
+        CALLER_SPAN,
+    )
+    assert reply.json()["headers"]["tracestate"] == ["a=b"]
+
+
+@pytest.mark.parametrize(
+    "invalid",
+    [
+        f"00-{'0' * 32}-{CALLER_SPAN}-01",  # all-zero trace id
+        f"00-{CALLER_TRACE}-{'0' * 16}-01",  # all-zero parent id
+        f"00-{CALLER_TRACE.upper()}-{CALLER_SPAN}-01",  # upper case
+        f"ff-{CALLER_TRACE}-{CALLER_SPAN}-01",  # version ff is invalid
+        f"00-{CALLER_TRACE}-{CALLER_SPAN}-01-extra",  # version 00 has exactly four fields
+        "garbage",
+    ],
+)
+def test_an_invalid_traceparent_is_replaced_by_a_new_trace(gateway: Gateway, invalid: str) -> None:
+    reply = gateway.get("/api/v1/items", headers={"traceparent": invalid})
+
+    trace_id, _span_id, flags = _passed_traceparent(reply)
+    assert (trace_id, flags) == (reply.only("X-Request-ID"), "01")
+    assert gateway.access_log_entry(trace_id)["parent_span_id"] == ""
+
+
 # -- what the services learn about the client ------------------------------------------------
 
 
