@@ -10,8 +10,8 @@ OTLP/HTTP exporter sends; gzip or not) and answers 200 with an empty response.
 
 import gzip
 import threading
-from collections import deque
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer

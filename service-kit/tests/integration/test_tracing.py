@@ -86,6 +86,7 @@ def test_a_request_continues_the_callers_trace_and_its_statements_are_its_childr
     assert statement.parent_span_id == server.span_id
     log_line = response.get_json()["log_line"]
     assert (log_line["trace_id"], log_line["span_id"]) == (CALLER_TRACE, server.span_id)
+    assert log_line["request_id"] == "req-12345678"
 
 
 def test_a_request_without_a_traceparent_starts_a_trace(receiver: OtlpReceiver) -> None:

@@ -50,6 +50,7 @@ from testcontainers.compose import DockerCompose
 
 from e2e.waiting import WaitTimeoutError, wait_until
 from service_kit.events.broker import describe
+from service_kit_testing.otlp import OtlpReceiver
 from service_kit_testing.postgres import postgres_server
 from service_kit_testing.rabbitmq import (
     RabbitMQUnavailableError,
@@ -60,7 +61,7 @@ from service_kit_testing.tcp_proxy import TcpProxy
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[3]
 RUN_LOCAL: Final = REPO_ROOT / "deploy" / "run-local.sh"
-COMPOSE_FILES: Final = ["docker-compose.yml"]
+COMPOSE_FILES: Final = ["docker-compose.yml", "tests-e2e/compose.tracing.yml"]
 MODES: Final = ("native", "compose")
 
 # The suite's own registrations and logins peak at about 30 requests above a 30 r/s rate (10 r/s
@@ -89,6 +90,10 @@ DRILL_SETTINGS: Final[Mapping[str, str]] = {
     "IDENTITY_ARGON2_PARALLELISM": "1",
 }
 
+SPAN_EXPORT_DELAY_MS: Final = 200
+"""How long the services batch spans before they export them (the SDK's default is 5 s)."""
+SPANS_KEPT: Final = 50_000
+"""The receiver keeps the most recent spans only: the fuzzing alone makes tens of thousands."""
 NATIVE_READY_SECONDS: Final = 60
 COMPOSE_READY_SECONDS: Final = 180
 IDENTITY_RESTART_SECONDS: Final = 60
@@ -147,6 +152,9 @@ class Stack(ABC):
     """A running stack: its gateway URL and the operator actions the drills need."""
 
     mode: ClassVar[str]
+
+    traces: OtlpReceiver
+    """Where the stack's services export their spans (set by `running_stack`)."""
 
     def __init__(self, *, base_url: str, workdir: Path, mail_url: str) -> None:
         self.base_url = base_url
@@ -550,7 +558,12 @@ class NativeStack(Stack):
 
 
 def _native_env(
-    *, identity_db: str, items_db: str, broker_url: str, ports: Mapping[str, int]
+    *,
+    identity_db: str,
+    items_db: str,
+    broker_url: str,
+    ports: Mapping[str, int],
+    otlp_endpoint: str,
 ) -> dict[str, str]:
     """The environment of every run-local.sh unit; the mailer sends to the stack's MailDev
     (`ports["smtp"]`)."""
@@ -569,6 +582,7 @@ def _native_env(
                 "EVENTS_",
                 "RELAY_",
                 "CONSUMER_",
+                "OTEL_",
             )
         )
     }
@@ -589,6 +603,8 @@ def _native_env(
         IDENTITY_SMTP_STARTTLS="false",
         IDENTITY_MAIL_POLL_SECONDS="0.2",
         PYTHONUNBUFFERED="1",
+        OTEL_EXPORTER_OTLP_ENDPOINT=otlp_endpoint,
+        OTEL_BSP_SCHEDULE_DELAY=str(SPAN_EXPORT_DELAY_MS),
     )
     return env
 
@@ -653,7 +669,7 @@ def _native_broker(workdir: Path) -> Iterator[tuple[str, TcpProxy | None]]:
 
 
 @contextmanager
-def native_stack(workdir: Path) -> Iterator[NativeStack]:
+def native_stack(workdir: Path, *, otlp_endpoint: str) -> Iterator[NativeStack]:
     """deploy/run-local.sh on two databases and a RabbitMQ vhost created for this run (dropped
     afterwards).
 
@@ -679,7 +695,11 @@ def native_stack(workdir: Path) -> Iterator[NativeStack]:
             base_url=f"http://127.0.0.1:{ports['gateway']}",
             workdir=workdir,
             env=_native_env(
-                identity_db=identity_db, items_db=items_db, broker_url=broker_url, ports=ports
+                identity_db=identity_db,
+                items_db=items_db,
+                broker_url=broker_url,
+                ports=ports,
+                otlp_endpoint=otlp_endpoint,
             ),
             broker=proxy,
             mail_url=mail_url,
@@ -798,7 +818,7 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def compose_stack(workdir: Path) -> Iterator[ComposeStack]:
+def compose_stack(workdir: Path, *, otlp_endpoint: str) -> Iterator[ComposeStack]:
     """docker-compose.yml, built, then `down -v`.
 
     Raises:
@@ -815,6 +835,8 @@ def compose_stack(workdir: Path) -> Iterator[ComposeStack]:
         "MAILDEV_PORT": str(mail_port),
         "TESTCONTAINERS_RYUK_DISABLED": "true",
         "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": str(SPAN_EXPORT_DELAY_MS),
         **DRILL_SETTINGS,
     }
     compose = DockerCompose(
@@ -877,12 +899,20 @@ def _run(command: list[str], *, env: Mapping[str, str] | None = None, cwd: Path 
 
 @contextmanager
 def running_stack(mode: str, workdir: Path) -> Iterator[Stack]:
-    """The stack in `mode` (see MODES), torn down afterwards."""
-    if mode == "native":
-        with native_stack(workdir) as native:
-            yield native
-    elif mode == "compose":
-        with compose_stack(workdir) as composed:
-            yield composed
-    else:
+    """The stack in `mode` (see MODES), torn down afterwards, its services exporting their
+    spans to an OTLP receiver of the test run's own (`Stack.traces`)."""
+    if mode not in MODES:
         raise ValueError(f"STACK={mode!r}: expected one of {', '.join(MODES)}")
+    # Containers reach the receiver on the host (compose.tracing.yml maps the name).
+    host = "0.0.0.0" if mode == "compose" else "127.0.0.1"  # noqa: S104 - the test's own receiver
+    with OtlpReceiver(host, keep=SPANS_KEPT) as traces:
+        stack: Stack
+        if mode == "native":
+            with native_stack(workdir, otlp_endpoint=traces.endpoint()) as stack:
+                stack.traces = traces
+                yield stack
+        else:
+            endpoint = traces.endpoint("host.docker.internal")
+            with compose_stack(workdir, otlp_endpoint=endpoint) as stack:
+                stack.traces = traces
+                yield stack
