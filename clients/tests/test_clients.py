@@ -49,3 +49,31 @@ def test_a_client_has_a_model_per_schema_not_per_response(service: str) -> None:
     # ValidationProblem's error item, an audit event's free-form detail, the list's sort enum).
     assert len(schemas) <= len(models) <= len(schemas) + 3
     assert not [p.stem for p in models if p.stem.endswith(("_response_400", "_response_422"))]
+
+
+def _shape(schema: dict[str, object]) -> str:
+    """What a client sees of a schema: its fields, their types and which are required (not its
+    name, description or example)."""
+    ignored = {"title", "description", "example", "examples"}
+
+    def strip(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: strip(item) for key, item in value.items() if key not in ignored}
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        return value
+
+    return json.dumps(strip(schema), sort_keys=True)
+
+
+@pytest.mark.parametrize("service", generate.SERVICES)
+def test_no_two_schemas_have_the_same_shape(service: str) -> None:
+    """A shape used by several operations is one schema (one model class in the client)."""
+    schemas = json.loads((CLIENTS / f"{service}-client" / "openapi.json").read_text())[
+        "components"
+    ]["schemas"]
+    by_shape: dict[str, list[str]] = {}
+    for name, schema in schemas.items():
+        by_shape.setdefault(_shape(schema), []).append(name)
+
+    assert [names for names in by_shape.values() if len(names) > 1] == []

@@ -23,7 +23,7 @@ from identity_client.models import (
     LoginRequest,
     MailRequest,
     PasswordResetConfirm,
-    RefreshRequest,
+    RefreshTokenRequest,
     TokenPairOut,
     UserCreate,
     UserOut,
@@ -81,7 +81,7 @@ def test_a_forgotten_password_is_reset_by_mail_and_the_old_sessions_and_tokens_d
     )
 
     assert reset.status_code == 204, reset.content
-    old_refresh = RefreshRequest(refresh_token=account.tokens.refresh_token)
+    old_refresh = RefreshTokenRequest(refresh_token=account.tokens.refresh_token)
     assert problem(refresh.sync(client=typed.identity, body=old_refresh)) == (
         401,
         "invalid_refresh_token",

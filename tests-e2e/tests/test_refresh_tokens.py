@@ -2,16 +2,20 @@
 
 from e2e.typed_clients import TypedClients, expect, problem
 from identity_client.api.auth import refresh
-from identity_client.models import RefreshRequest, TokenPairOut
+from identity_client.models import RefreshTokenRequest, TokenPairOut
 
 
 def _refreshed(typed: TypedClients, refresh_token: str) -> str:
-    answer = refresh.sync(client=typed.identity, body=RefreshRequest(refresh_token=refresh_token))
+    answer = refresh.sync(
+        client=typed.identity, body=RefreshTokenRequest(refresh_token=refresh_token)
+    )
     return expect(answer, TokenPairOut).refresh_token
 
 
 def _refused(typed: TypedClients, refresh_token: str) -> tuple[int, str]:
-    answer = refresh.sync(client=typed.identity, body=RefreshRequest(refresh_token=refresh_token))
+    answer = refresh.sync(
+        client=typed.identity, body=RefreshTokenRequest(refresh_token=refresh_token)
+    )
     return problem(answer)
 
 

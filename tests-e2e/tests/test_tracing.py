@@ -19,6 +19,17 @@ def _traceparent() -> tuple[str, str, str]:
     return trace_id, span_id, f"00-{trace_id}-{span_id}-01"
 
 
+def _wait_for_trace(stack: Stack, trace_id: str, *names: str) -> list[Span]:
+    """The spans of a trace received once it holds a span of each name (each process exports
+    its own spans, in batches: they arrive in no particular order)."""
+
+    def complete(spans: list[Span]) -> bool:
+        return set(names) <= {span.name for span in spans if span.trace_id == trace_id}
+
+    spans = stack.traces.wait_for(complete, timeout=WAIT_SECONDS)
+    return [span for span in spans if span.trace_id == trace_id]
+
+
 def _one(spans: list[Span], *, kind: str, name: str) -> Span:
     found = [span for span in spans if span.kind == kind and span.name == name]
     assert len(found) == 1, spans
@@ -39,11 +50,13 @@ def test_one_trace_runs_from_the_gateway_through_identity_and_the_relay_to_the_c
     )
 
     assert reply.status_code == 204, reply.text
-    spans = stack.traces.wait_for(
-        lambda spans: any(span.trace_id == trace_id and span.kind == "consumer" for span in spans),
-        timeout=WAIT_SECONDS,
+    trace = _wait_for_trace(
+        stack,
+        trace_id,
+        "POST /api/v1/auth/logout",
+        "send identity.session.revoked",
+        "process identity.session.revoked",
     )
-    trace = [span for span in spans if span.trace_id == trace_id]
     request = _one(trace, kind="server", name="POST /api/v1/auth/logout")
     send = _one(trace, kind="producer", name="send identity.session.revoked")
     process = _one(trace, kind="consumer", name="process identity.session.revoked")
@@ -103,13 +116,7 @@ def test_a_request_to_items_is_a_trace_from_the_gateway_with_its_statements_and_
     )
 
     assert reply.status_code == 201, reply.text
-    spans = stack.traces.wait_for(
-        lambda spans: any(
-            span.trace_id == trace_id and span.name == "POST /api/v1/items" for span in spans
-        ),
-        timeout=WAIT_SECONDS,
-    )
-    trace = [span for span in spans if span.trace_id == trace_id]
+    trace = _wait_for_trace(stack, trace_id, "POST /api/v1/items")
     request = _one(trace, kind="server", name="POST /api/v1/items")
     assert request.service == "items-service"
     assert request.parent_span_id not in ("", caller_span)  # the gateway's span

@@ -8,8 +8,7 @@ from identity_client.api.auth import login, logout, refresh, register
 from identity_client.api.users import get_me
 from identity_client.models import (
     LoginRequest,
-    LogoutRequest,
-    RefreshRequest,
+    RefreshTokenRequest,
     TokenPairOut,
     UserCreate,
     UserOut,
@@ -67,17 +66,17 @@ def test_a_user_registers_logs_in_manages_items_refreshes_and_logs_out(
     assert problem(get_item.sync(item.id, client=items)) == (404, "item_not_found")
 
     new_pair = refresh.sync(
-        client=identity, body=RefreshRequest(refresh_token=tokens.refresh_token)
+        client=identity, body=RefreshTokenRequest(refresh_token=tokens.refresh_token)
     )
     assert isinstance(new_pair, TokenPairOut)
     assert new_pair.refresh_token != tokens.refresh_token
     assert isinstance(list_items.sync(client=typed.items_as(new_pair.access_token)), ItemPage)
 
     logged_out = logout.sync_detailed(
-        client=identity, body=LogoutRequest(refresh_token=new_pair.refresh_token)
+        client=identity, body=RefreshTokenRequest(refresh_token=new_pair.refresh_token)
     )
     assert logged_out.status_code == 204
     after_logout = refresh.sync(
-        client=identity, body=RefreshRequest(refresh_token=new_pair.refresh_token)
+        client=identity, body=RefreshTokenRequest(refresh_token=new_pair.refresh_token)
     )
     assert problem(after_logout) == (401, "invalid_refresh_token")

@@ -10,7 +10,7 @@ from identity_client.api.users import get_me
 from identity_client.models import (
     LoginRequest,
     Problem,
-    RefreshRequest,
+    RefreshTokenRequest,
     TokenPairOut,
     UserCreate,
     UserOut,
@@ -30,7 +30,9 @@ def test_register_login_refresh_and_read_through_the_generated_client(app: OpenA
     created = register.sync(client=anonymous, body=UserCreate(email=email, password=PASSWORD))
     pair = login.sync(client=anonymous, body=LoginRequest(email=email, password=PASSWORD))
     assert isinstance(pair, TokenPairOut)
-    renewed = refresh.sync(client=anonymous, body=RefreshRequest(refresh_token=pair.refresh_token))
+    renewed = refresh.sync(
+        client=anonymous, body=RefreshTokenRequest(refresh_token=pair.refresh_token)
+    )
     assert isinstance(renewed, TokenPairOut)
     caller = AuthenticatedClient(
         "http://identity.test", token=renewed.access_token, httpx_args={"transport": transport}

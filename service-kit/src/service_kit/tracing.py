@@ -36,12 +36,10 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
-from opentelemetry.trace import SpanKind
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # imported where tracing is on: off, the process never loads OpenTelemetry
+    from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind, Tracer
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +50,7 @@ TRACES_ENDPOINT_ENV: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 @dataclass(frozen=True, slots=True)
 class _Tracing:
     provider: "TracerProvider"
-    tracer: trace.Tracer
+    tracer: "Tracer"
     endpoint: str
 
 
@@ -83,6 +81,8 @@ def configure_tracing(
         provider = _build_provider(endpoint, service_name, service_version)
         _instrument_outgoing_http(provider)
         _active = _Tracing(provider, provider.get_tracer("service_kit"), endpoint)
+    from opentelemetry import trace
+
     if not isinstance(trace.get_tracer_provider(), type(provider)):
         trace.set_tracer_provider(provider)  # for instrumentation a service adds of its own
     logger.info("tracing on", extra={"endpoint": endpoint, "service_name": service_name})
@@ -119,6 +119,8 @@ def current_ids() -> tuple[str, str] | None:
     is off or no span is in progress."""
     if _active is None:
         return None
+    from opentelemetry import trace
+
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid:
         return None
@@ -130,6 +132,8 @@ def current_traceparent() -> str | None:
     None when tracing is off or no span is in progress."""
     if _active is None:
         return None
+    from opentelemetry import propagate
+
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
     return carrier.get("traceparent")
@@ -138,12 +142,16 @@ def current_traceparent() -> str | None:
 def set_request_id(request_id: str) -> None:
     """Name the request id on the request's span, which joins a trace to the log lines."""
     if _active is not None:
+        from opentelemetry import trace
+
         trace.get_current_span().set_attribute("http.request.id", request_id)
 
 
 def record_failure(exc: BaseException) -> None:
     """Mark the span in progress failed by `exc` (a failure handled without re-raising)."""
     if _active is not None:
+        from opentelemetry import trace
+
         span = trace.get_current_span()
         span.record_exception(exc)
         span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
@@ -161,6 +169,8 @@ def producer_span(
     into `headers`, for the consumer. A no-op when tracing is off."""
     if _active is None:
         return nullcontext()
+    from opentelemetry.trace import SpanKind
+
     return _span(
         name,
         kind=SpanKind.PRODUCER,
@@ -185,6 +195,8 @@ def consumer_span(
     carrier = {key: value for key, value in headers.items() if isinstance(value, str)}
     if "traceparent" not in carrier:
         carrier = {"traceparent": fallback_traceparent} if fallback_traceparent else {}
+    from opentelemetry.trace import SpanKind
+
     return _span(name, kind=SpanKind.CONSUMER, parent=_extract(carrier), attributes=attributes)
 
 
@@ -192,12 +204,14 @@ def consumer_span(
 def _span(
     name: str,
     *,
-    kind: SpanKind,
-    parent: otel_context.Context,
+    kind: "SpanKind",
+    parent: "Context",
     attributes: Mapping[str, str],
     inject_into: MutableMapping[str, Any] | None = None,
 ) -> Iterator[None]:
     assert _active is not None  # noqa: S101 - checked by the callers
+    from opentelemetry import propagate
+
     with _active.tracer.start_as_current_span(
         name, context=parent, kind=kind, attributes=dict(attributes)
     ):
@@ -206,10 +220,13 @@ def _span(
         yield
 
 
-def _extract(carrier: Mapping[str, str]) -> otel_context.Context:
+def _extract(carrier: Mapping[str, str]) -> "Context":
     """A context with only the carrier's remote span as parent (none: a new trace), not the
     caller's current context: a message's trace is its own, not that of the loop handling it."""
-    return propagate.extract(carrier, context=otel_context.Context())
+    from opentelemetry import propagate
+    from opentelemetry.context import Context
+
+    return propagate.extract(carrier, context=Context())
 
 
 def _build_provider(endpoint: str, service_name: str, service_version: str) -> "TracerProvider":
@@ -229,6 +246,7 @@ def _build_provider(endpoint: str, service_name: str, service_version: str) -> "
 
 
 def _sampler() -> Any:
+    from opentelemetry import trace
     from opentelemetry.sdk.trace.sampling import (
         Decision,
         ParentBased,
@@ -254,7 +272,7 @@ def _sampler() -> Any:
             links=None,
             trace_state=None,
         ) -> SamplingResult:
-            if kind is SpanKind.CLIENT:
+            if kind is trace.SpanKind.CLIENT:
                 return SamplingResult(Decision.DROP)
             return self._ratio.should_sample(
                 parent_context, trace_id, name, kind, attributes, links, trace_state

@@ -4,13 +4,17 @@ the trace of the work that recorded it, and nothing is traced without an endpoin
 
 import json
 import logging
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import text
 
 from service_kit import tracing
@@ -22,6 +26,7 @@ from service_kit.http.app import create_service_app
 from service_kit.http.db import get_session
 from service_kit.http.openapi import ViewResult
 from service_kit.logging import JsonFormatter
+from service_kit.security.jwks_client import fetch_jwks
 from service_kit_testing.otlp import OtlpReceiver, Span
 from tests.integration.test_event_broker import Received, consuming
 
@@ -51,6 +56,10 @@ def make_app(endpoint: str | None) -> Flask:
         version="1.2.3",
         description="test app",
     )
+
+    @app.get("/api/v1/keys")
+    def keys() -> ViewResult:
+        return fetch_jwks(request.args["from"], 5)
 
     @app.get("/api/v1/answer")
     def answer() -> ViewResult:
@@ -87,6 +96,46 @@ def test_a_request_continues_the_callers_trace_and_its_statements_are_its_childr
     log_line = response.get_json()["log_line"]
     assert (log_line["trace_id"], log_line["span_id"]) == (CALLER_TRACE, server.span_id)
     assert log_line["request_id"] == "req-12345678"
+
+
+class _JwksServer(BaseHTTPRequestHandler):
+    """Answers an empty JWKS and keeps the `traceparent` each request came with."""
+
+    seen: ClassVar[list[str | None]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append(self.headers.get("traceparent"))
+        body = b'{"keys": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_an_outgoing_call_is_a_child_span_and_carries_its_context(receiver: OtlpReceiver) -> None:
+    client = make_app(receiver.endpoint()).test_client()
+    _JwksServer.seen.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _JwksServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        jwks_url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+        response = client.get(
+            "/api/v1/keys", query_string={"from": jwks_url}, headers={"traceparent": TRACEPARENT}
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert response.status_code == 200
+    spans = exported(receiver, 2)
+    (incoming,) = [span for span in spans if span.kind == "server"]
+    (outgoing,) = [span for span in spans if span.kind == "client"]
+    assert (outgoing.name, outgoing.parent_span_id) == ("GET", incoming.span_id)
+    assert _JwksServer.seen == [f"00-{CALLER_TRACE}-{outgoing.span_id}-01"]
 
 
 def test_a_request_without_a_traceparent_starts_a_trace(receiver: OtlpReceiver) -> None:
@@ -187,3 +236,33 @@ def test_without_an_endpoint_nothing_is_traced_or_added(receiver: OtlpReceiver) 
     assert b"traceparent" not in user_deleted(None).to_json()
     threading.Event().wait(0.3)
     assert receiver.spans == []
+
+
+def test_without_an_endpoint_a_process_never_loads_opentelemetry() -> None:
+    program = """
+import sys
+from service_kit.config import ServiceSettings
+from service_kit.db.session import Database
+from service_kit.events.contract import CloudEvent, KeyRotated
+from service_kit.http.app import create_service_app
+settings = ServiceSettings(_env_file=None, env="test", database_url="sqlite://")
+app = create_service_app(
+    "probe", settings=settings, database=Database("sqlite://"), title="t", version="0",
+    description="",
+)
+app.get("/probe")(lambda: {"ok": True})
+assert app.test_client().get("/probe").status_code == 200
+CloudEvent.of(KeyRotated(kid="k"), event_id=__import__("uuid").uuid4(),
+              time=__import__("datetime").datetime.now(__import__("datetime").UTC)).to_json()
+print(sorted(name for name in sys.modules if name.startswith("opentelemetry")))
+"""
+    # A process of its own: this one has loaded OpenTelemetry for the other tests.
+    result = subprocess.run(  # noqa: S603 - our own interpreter and program
+        [sys.executable, "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert result.stdout.splitlines()[-1] == "[]"

@@ -9,7 +9,6 @@ from .authorization_server_metadata_out import AuthorizationServerMetadataOut
 from .jwk import Jwk
 from .jwks_out import JwksOut
 from .login_request import LoginRequest
-from .logout_request import LogoutRequest
 from .mail_request import MailRequest
 from .mfa_code_request import MfaCodeRequest
 from .mfa_code_verify import MfaCodeVerify
@@ -19,7 +18,7 @@ from .password_change import PasswordChange
 from .password_reset_confirm import PasswordResetConfirm
 from .problem import Problem
 from .recovery_codes_out import RecoveryCodesOut
-from .refresh_request import RefreshRequest
+from .refresh_token_request import RefreshTokenRequest
 from .role import Role
 from .session_list import SessionList
 from .session_out import SessionOut
@@ -44,7 +43,6 @@ __all__ = (
     "Jwk",
     "JwksOut",
     "LoginRequest",
-    "LogoutRequest",
     "MailRequest",
     "MfaCodeRequest",
     "MfaCodeVerify",
@@ -54,7 +52,7 @@ __all__ = (
     "PasswordResetConfirm",
     "Problem",
     "RecoveryCodesOut",
-    "RefreshRequest",
+    "RefreshTokenRequest",
     "Role",
     "SessionList",
     "SessionOut",

@@ -7,10 +7,9 @@ from identity import wiring
 from identity.schemas.auth_schemas import (
     LoginOut,
     LoginRequest,
-    LogoutRequest,
     MailRequest,
     PasswordResetConfirm,
-    RefreshRequest,
+    RefreshTokenRequest,
     SessionList,
     SessionOut,
     SessionPath,
@@ -135,14 +134,14 @@ def confirm_password_reset(body: PasswordResetConfirm) -> ViewResult:
 
 
 @auth_bp.post("/refresh", responses={200: TokenPairOut, **problem_responses(401, 429)})
-def refresh(body: RefreshRequest) -> ViewResult:
+def refresh(body: RefreshTokenRequest) -> ViewResult:
     """Rotate a refresh token: the old one is used up, a new pair comes back."""
     pair = wiring.auth_service().rotate_refresh_token(body.refresh_token, user_agent=_user_agent())
     return json_response(TokenPairOut.model_validate(pair))
 
 
 @auth_bp.post("/logout", responses={204: empty_response("Logged out")})
-def logout(body: LogoutRequest) -> ViewResult:
+def logout(body: RefreshTokenRequest) -> ViewResult:
     """Revoke the session of a refresh token; unknown tokens are accepted silently."""
     wiring.auth_service().revoke_refresh_token(body.refresh_token)
     return "", 204

@@ -41,16 +41,9 @@ class LoginRequest(InputModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=PASSWORD_MAX_LENGTH)]
 
 
-class RefreshRequest(InputModel):
-    """The session's current refresh token; it is used up, and a new pair comes back."""
-
-    model_config = example(_REFRESH_TOKEN_EXAMPLE)
-
-    refresh_token: RefreshTokenStr
-
-
-class LogoutRequest(InputModel):
-    """A refresh token of the session to end."""
+class RefreshTokenRequest(InputModel):
+    """A refresh token of a session: `refresh` uses it up and returns a new pair; `logout`
+    ends its session."""
 
     model_config = example(_REFRESH_TOKEN_EXAMPLE)
 

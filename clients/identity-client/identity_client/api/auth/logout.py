@@ -5,15 +5,15 @@ import httpx
 
 from ... import errors
 from ...client import AuthenticatedClient, Client
-from ...models.logout_request import LogoutRequest
 from ...models.problem import Problem
+from ...models.refresh_token_request import RefreshTokenRequest
 from ...models.validation_problem import ValidationProblem
 from ...types import Response
 
 
 def _get_kwargs(
     *,
-    body: LogoutRequest,
+    body: RefreshTokenRequest,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -77,12 +77,14 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: LogoutRequest,
+    body: RefreshTokenRequest,
 ) -> Response[Any | Problem | ValidationProblem]:
     """Revoke the session of a refresh token; unknown tokens are accepted silently.
 
     Args:
-        body (LogoutRequest): A refresh token of the session to end.
+        body (RefreshTokenRequest): A refresh token of a session: `refresh` uses it up and returns
+            a new pair; `logout`
+            ends its session.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -106,12 +108,14 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: LogoutRequest,
+    body: RefreshTokenRequest,
 ) -> Any | Problem | ValidationProblem | None:
     """Revoke the session of a refresh token; unknown tokens are accepted silently.
 
     Args:
-        body (LogoutRequest): A refresh token of the session to end.
+        body (RefreshTokenRequest): A refresh token of a session: `refresh` uses it up and returns
+            a new pair; `logout`
+            ends its session.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -130,12 +134,14 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: LogoutRequest,
+    body: RefreshTokenRequest,
 ) -> Response[Any | Problem | ValidationProblem]:
     """Revoke the session of a refresh token; unknown tokens are accepted silently.
 
     Args:
-        body (LogoutRequest): A refresh token of the session to end.
+        body (RefreshTokenRequest): A refresh token of a session: `refresh` uses it up and returns
+            a new pair; `logout`
+            ends its session.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -157,12 +163,14 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: LogoutRequest,
+    body: RefreshTokenRequest,
 ) -> Any | Problem | ValidationProblem | None:
     """Revoke the session of a refresh token; unknown tokens are accepted silently.
 
     Args:
-        body (LogoutRequest): A refresh token of the session to end.
+        body (RefreshTokenRequest): A refresh token of a session: `refresh` uses it up and returns
+            a new pair; `logout`
+            ends its session.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

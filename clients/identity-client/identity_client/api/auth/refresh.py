@@ -6,7 +6,7 @@ import httpx
 from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.problem import Problem
-from ...models.refresh_request import RefreshRequest
+from ...models.refresh_token_request import RefreshTokenRequest
 from ...models.token_pair_out import TokenPairOut
 from ...models.validation_problem import ValidationProblem
 from ...types import Response
@@ -14,7 +14,7 @@ from ...types import Response
 
 def _get_kwargs(
     *,
-    body: RefreshRequest,
+    body: RefreshTokenRequest,
 ) -> dict[str, Any]:
     headers: dict[str, Any] = {}
 
@@ -89,13 +89,14 @@ def _build_response(
 def sync_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: RefreshRequest,
+    body: RefreshTokenRequest,
 ) -> Response[Problem | TokenPairOut | ValidationProblem]:
     """Rotate a refresh token: the old one is used up, a new pair comes back.
 
     Args:
-        body (RefreshRequest): The session's current refresh token; it is used up, and a new pair
-            comes back.
+        body (RefreshTokenRequest): A refresh token of a session: `refresh` uses it up and returns
+            a new pair; `logout`
+            ends its session.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -119,13 +120,14 @@ def sync_detailed(
 def sync(
     *,
     client: AuthenticatedClient | Client,
-    body: RefreshRequest,
+    body: RefreshTokenRequest,
 ) -> Problem | TokenPairOut | ValidationProblem | None:
     """Rotate a refresh token: the old one is used up, a new pair comes back.
 
     Args:
-        body (RefreshRequest): The session's current refresh token; it is used up, and a new pair
-            comes back.
+        body (RefreshTokenRequest): A refresh token of a session: `refresh` uses it up and returns
+            a new pair; `logout`
+            ends its session.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -144,13 +146,14 @@ def sync(
 async def asyncio_detailed(
     *,
     client: AuthenticatedClient | Client,
-    body: RefreshRequest,
+    body: RefreshTokenRequest,
 ) -> Response[Problem | TokenPairOut | ValidationProblem]:
     """Rotate a refresh token: the old one is used up, a new pair comes back.
 
     Args:
-        body (RefreshRequest): The session's current refresh token; it is used up, and a new pair
-            comes back.
+        body (RefreshTokenRequest): A refresh token of a session: `refresh` uses it up and returns
+            a new pair; `logout`
+            ends its session.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -172,13 +175,14 @@ async def asyncio_detailed(
 async def asyncio(
     *,
     client: AuthenticatedClient | Client,
-    body: RefreshRequest,
+    body: RefreshTokenRequest,
 ) -> Problem | TokenPairOut | ValidationProblem | None:
     """Rotate a refresh token: the old one is used up, a new pair comes back.
 
     Args:
-        body (RefreshRequest): The session's current refresh token; it is used up, and a new pair
-            comes back.
+        body (RefreshTokenRequest): A refresh token of a session: `refresh` uses it up and returns
+            a new pair; `logout`
+            ends its session.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.

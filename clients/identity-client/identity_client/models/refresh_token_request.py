@@ -5,15 +5,16 @@ from typing import Any, TypeVar
 
 from attrs import define as _attrs_define
 
-T = TypeVar("T", bound="LogoutRequest")
+T = TypeVar("T", bound="RefreshTokenRequest")
 
 
 @_attrs_define
-class LogoutRequest:
-    """A refresh token of the session to end.
+class RefreshTokenRequest:
+    """A refresh token of a session: `refresh` uses it up and returns a new pair; `logout`
+    ends its session.
 
-    Attributes:
-        refresh_token (str):
+        Attributes:
+            refresh_token (str):
     """
 
     refresh_token: str
@@ -36,8 +37,8 @@ class LogoutRequest:
         d = dict(src_dict)
         refresh_token = d.pop("refresh_token")
 
-        logout_request = cls(
+        refresh_token_request = cls(
             refresh_token=refresh_token,
         )
 
-        return logout_request
+        return refresh_token_request
