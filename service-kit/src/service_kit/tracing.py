@@ -43,7 +43,6 @@ if TYPE_CHECKING:  # imported where tracing is on: off, the process never loads 
 
 logger = logging.getLogger(__name__)
 
-ENDPOINT_ENV: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
 TRACES_ENDPOINT_ENV: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 
 
