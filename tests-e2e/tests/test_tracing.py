@@ -133,6 +133,12 @@ def test_a_request_to_items_is_a_trace_from_the_gateway_with_its_statements_and_
         request.parent_span_id,
     )
     assert gateway_line["parent_span_id"] == caller_span
+    access_line = next(
+        line
+        for line in map(_json_or_none, stack.service_logs("items").splitlines())
+        if line and line.get("event") == "request" and line.get("request_id") == request_id
+    )
+    assert (access_line["trace_id"], access_line["span_id"]) == (trace_id, request.span_id)
 
 
 def _json_or_none(line: str) -> dict[str, object] | None:

@@ -22,6 +22,7 @@ from gunicorn import glogging  # noqa: E402
 
 from service_kit.http.metrics import mark_worker_dead  # noqa: E402
 from service_kit.logging import logging_config_dict  # noqa: E402
+from service_kit.tracing import WSGI_ENVIRON_KEY  # noqa: E402
 
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -85,9 +86,15 @@ class JsonAccessLogger(glogging.Logger):  # type: ignore[misc]
         request_id = next(
             (value for name, value in resp.headers if name.lower() == "x-request-id"), None
         )
+        trace_ids = environ.get(WSGI_ENVIRON_KEY)  # set while the request's span was open
         self.access_log.info(
             "request",
             extra={
+                **(
+                    {"trace_id": trace_ids[0], "span_id": trace_ids[1]}
+                    if trace_ids is not None
+                    else {}
+                ),
                 "method": environ.get("REQUEST_METHOD"),
                 "path": environ.get("PATH_INFO"),
                 "status": resp.status_code,

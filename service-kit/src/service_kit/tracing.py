@@ -46,6 +46,11 @@ logger = logging.getLogger(__name__)
 TRACES_ENDPOINT_ENV: Final = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 
 
+WSGI_ENVIRON_KEY: Final = "service_kit.trace_ids"
+"""Where a request's (trace id, span id) are kept in its WSGI environ, for the access-log line
+gunicorn writes after the request's span has ended."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Tracing:
     provider: "TracerProvider"
@@ -138,12 +143,16 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
-def set_request_id(request_id: str) -> None:
-    """Name the request id on the request's span, which joins a trace to the log lines."""
+def note_request(request_id: str, environ: MutableMapping[str, Any]) -> None:
+    """Name the request id on the request's span (which joins a trace to the log lines) and
+    keep the span's ids in the WSGI `environ` for the access-log line."""
     if _active is not None:
         from opentelemetry import trace
 
         trace.get_current_span().set_attribute("http.request.id", request_id)
+        ids = current_ids()
+        if ids is not None:
+            environ[WSGI_ENVIRON_KEY] = ids
 
 
 def record_failure(exc: BaseException) -> None:

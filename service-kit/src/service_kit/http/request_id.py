@@ -27,7 +27,7 @@ def bind_request_id() -> None:
     g.request_id = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
-    tracing.set_request_id(request_id)
+    tracing.note_request(request_id, request.environ)
     # remote_addr is the client's address as the trusted proxy forwarded it (ProxyFix).
     bind_origin(
         RequestOrigin(
