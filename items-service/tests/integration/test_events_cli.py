@@ -31,17 +31,13 @@ from service_kit.events.contract import (
     SessionRevoked,
 )
 from service_kit_testing import FakeClock
+from service_kit_testing.rabbitmq import empty_queues
 from tests.conftest import TokenIssuer, make_settings
 
 
 @pytest.fixture
 def amqp_url(broker_url: str) -> str:
-    with Connection(broker_url) as connection:
-        declare_topology(connection)
-        channel = connection.default_channel
-        channel.queue_purge(ITEMS_SUBSCRIPTION.queue)
-        channel.queue_purge(ITEMS_SUBSCRIPTION.dead_letter_queue)
-    return broker_url
+    return empty_queues(broker_url)
 
 
 @pytest.fixture

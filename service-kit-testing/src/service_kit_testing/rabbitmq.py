@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from service_kit.events.broker import ITEMS_SUBSCRIPTION, Subscription, connect, declare_topology
 from service_kit_testing.required import required
 
 TEST_BROKER_URL_ENV = "TEST_BROKER_URL"
@@ -63,3 +64,14 @@ def rabbitmq_vhost(prefix: str = "test") -> Iterator[str]:
         yield urlunsplit(parts._replace(path="/" + quote(vhost, safe="")))
     finally:
         _rabbitmqctl("delete_vhost", vhost)
+
+
+def empty_queues(url: str, subscription: Subscription = ITEMS_SUBSCRIPTION) -> str:
+    """Declare the topology on the broker at `url` and empty the subscription's queue and its
+    dead-letter queue (a test starts with neither holding a message); returns `url`."""
+    with connect(url) as connection:
+        declare_topology(connection)
+        channel = connection.default_channel
+        channel.queue_purge(subscription.queue)
+        channel.queue_purge(subscription.dead_letter_queue)
+    return url

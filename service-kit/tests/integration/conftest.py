@@ -4,23 +4,13 @@ each test) and the embedded SQLite transport `make run` uses without one."""
 from pathlib import Path
 
 import pytest
-from kombu.connection import Connection
 
-from service_kit.events.broker import ITEMS_SUBSCRIPTION, declare_topology
-
-
-def purge(url: str) -> None:
-    with Connection(url) as connection:
-        declare_topology(connection)
-        channel = connection.default_channel
-        channel.queue_purge(ITEMS_SUBSCRIPTION.queue)
-        channel.queue_purge(ITEMS_SUBSCRIPTION.dead_letter_queue)
+from service_kit_testing.rabbitmq import empty_queues
 
 
 @pytest.fixture
 def amqp_url(broker_url: str) -> str:
-    purge(broker_url)
-    return broker_url
+    return empty_queues(broker_url)
 
 
 @pytest.fixture

@@ -18,16 +18,14 @@ from flask import Flask, request
 from sqlalchemy import text
 
 from service_kit import tracing
-from service_kit.config import ServiceSettings
-from service_kit.db.session import Database
 from service_kit.events.broker import EventPublisher
 from service_kit.events.contract import CloudEvent, UserDeleted
-from service_kit.http.app import create_service_app
 from service_kit.http.db import get_session
 from service_kit.http.openapi import ViewResult
 from service_kit.logging import JsonFormatter
 from service_kit.security.jwks_client import fetch_jwks
 from service_kit_testing.otlp import OtlpReceiver, Span
+from tests.apps import service_app
 from tests.integration.test_event_broker import Received, consuming
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -45,17 +43,7 @@ def receiver() -> Iterator[OtlpReceiver]:
 
 
 def make_app(endpoint: str | None) -> Flask:
-    settings = ServiceSettings(  # type: ignore[call-arg]
-        _env_file=None, env="test", database_url="sqlite://", otel_exporter_otlp_endpoint=endpoint
-    )
-    app = create_service_app(
-        __name__,
-        settings=settings,
-        database=Database("sqlite://"),
-        title="traced-service",
-        version="1.2.3",
-        description="test app",
-    )
+    app = service_app(title="traced-service", otel_exporter_otlp_endpoint=endpoint)
 
     @app.get("/api/v1/keys")
     def keys() -> ViewResult:
@@ -176,53 +164,55 @@ def user_deleted(traceparent: str | None) -> CloudEvent:
     )
 
 
-def test_publish_and_consume_continue_the_trace_that_recorded_the_event(
-    receiver: OtlpReceiver, url: str
-) -> None:
+def relayed(
+    receiver: OtlpReceiver, url: str, event: CloudEvent, *, fails: bool = False
+) -> tuple[Span, Span, Received]:
+    """Publish `event` with tracing on and consume it (the handler fails it once, for good,
+    when `fails`): the `send` and `process` spans, and what the handler received."""
     tracing.configure_tracing(
         endpoint=receiver.endpoint(), service_name="traced-service", service_version="1"
     )
     received = Received()
+    if fails:
+        received.failing.add(event.id)
     publisher = EventPublisher(url)
-    event = user_deleted(TRACEPARENT)
-
-    with consuming(url, received):
+    with consuming(url, received, max_attempts=1):
         publisher.publish(event)
-        received.wait_for(lambda: len(received.events) == 1)
+        received.wait_for(lambda: len(received.outcomes) == 1)
     publisher.close()
-
     spans = exported(receiver, 2)
     send = next(span for span in spans if span.kind == "producer")
     process = next(span for span in spans if span.kind == "consumer")
+    return send, process, received
+
+
+def test_publish_and_consume_continue_the_trace_that_recorded_the_event(
+    receiver: OtlpReceiver, url: str
+) -> None:
+    event = user_deleted(TRACEPARENT)
+
+    send, process, received = relayed(receiver, url, event)
+
     assert send.name == "send identity.user.deleted"
     assert (send.trace_id, send.parent_span_id) == (CALLER_TRACE, CALLER_SPAN)
     assert send.attributes["messaging.message.id"] == str(event.id)
     assert process.name == "process identity.user.deleted"
     assert (process.trace_id, process.parent_span_id) == (CALLER_TRACE, send.span_id)
-    assert received.events[0].traceparent == TRACEPARENT  # the envelope arrives unchanged
+    assert process.status_code == 0
+    assert received.events == [event]  # the envelope arrives unchanged, traceparent too
 
 
 def test_an_event_recorded_untraced_starts_a_trace_at_its_publish(
     receiver: OtlpReceiver, url: str
 ) -> None:
-    tracing.configure_tracing(
-        endpoint=receiver.endpoint(), service_name="traced-service", service_version="1"
-    )
-    received = Received()
-    received.failing.add((event := user_deleted(None)).id)
-    publisher = EventPublisher(url)
+    event = user_deleted(None)
 
-    with consuming(url, received, max_attempts=1):
-        publisher.publish(event)
-        received.wait_for(lambda: received.outcomes == [(event.type.value, "dead_lettered")])
-    publisher.close()
+    send, process, received = relayed(receiver, url, event, fails=True)
 
-    spans = exported(receiver, 2)
-    send = next(span for span in spans if span.kind == "producer")
-    process = next(span for span in spans if span.kind == "consumer")
     assert send.parent_span_id == ""
     assert (process.trace_id, process.parent_span_id) == (send.trace_id, send.span_id)
     assert process.status_code == 2  # the handler's failure marks the span
+    assert received.outcomes == [(event.type.value, "dead_lettered")]
 
 
 def test_without_an_endpoint_nothing_is_traced_or_added(receiver: OtlpReceiver) -> None:

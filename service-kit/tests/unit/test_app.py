@@ -8,10 +8,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service_kit.config import ServiceSettings
-from service_kit.db.session import Database
-from service_kit.http.app import create_service_app
 from service_kit.http.openapi import ViewResult
+from tests.apps import service_app
 
 PROBLEM_JSON = "application/problem+json"
 PUBLIC = "public, max-age=300"
@@ -19,15 +17,7 @@ BEARER = {"Authorization": "Bearer anything"}
 
 
 def make_app() -> Flask:
-    settings = ServiceSettings(_env_file=None, env="test", database_url="sqlite://")  # type: ignore[call-arg]
-    app = create_service_app(
-        __name__,
-        settings=settings,
-        database=Database("sqlite://"),
-        title="test",
-        version="0",
-        description="test app",
-    )
+    app = service_app()
 
     @app.post("/api/v1/auth/login")
     def login() -> ViewResult:

@@ -8,9 +8,6 @@ from flask import Flask
 from openapi_spec_validator import validate
 from pydantic import BaseModel, Field
 
-from service_kit.config import ServiceSettings
-from service_kit.db.session import Database
-from service_kit.http.app import create_service_app
 from service_kit.http.openapi import (
     PROBLEM_CODES_EXTENSION,
     ApiBlueprint,
@@ -18,6 +15,7 @@ from service_kit.http.openapi import (
     problem_responses,
     response_headers,
 )
+from tests.apps import service_app
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
 
@@ -37,15 +35,7 @@ class WidgetOut(BaseModel):
 
 
 def make_app(*, blueprint: ApiBlueprint | None = None) -> Flask:
-    settings = ServiceSettings(_env_file=None, env="test", database_url="sqlite://")  # type: ignore[call-arg]
-    app = create_service_app(
-        __name__,
-        settings=settings,
-        database=Database("sqlite://"),
-        title="test",
-        version="0",
-        description="test app",
-    )
+    app = service_app()
     widgets = blueprint or ApiBlueprint("widgets", __name__, url_prefix="/api/v1/widgets")
 
     @widgets.get("", responses={200: WidgetOut})

@@ -11,15 +11,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service_kit.config import ServiceSettings
-from service_kit.db.session import Database
-from service_kit.http.app import create_service_app
 from service_kit.http.auth import current_principal, require_auth
 from service_kit.http.openapi import ViewResult
 from service_kit.origin import RequestOrigin, current_origin
 from service_kit.security.jwt_verify import AccessTokenVerifier
 from service_kit_testing import FakeClock
 from service_kit_testing.auth import assert_invalid_token, bearer
+from tests.apps import service_app
 
 ISSUER = "https://identity.example.test"
 AUDIENCE = "api"
@@ -35,16 +33,7 @@ class OneKey:
 
 
 def make_app(*, verifier: AccessTokenVerifier | None) -> Flask:
-    settings = ServiceSettings(_env_file=None, env="test", database_url="sqlite://")  # type: ignore[call-arg]
-    app = create_service_app(
-        __name__,
-        settings=settings,
-        database=Database("sqlite://"),
-        verifier=verifier,
-        title="test",
-        version="0",
-        description="test app",
-    )
+    app = service_app(verifier=verifier)
 
     @app.post("/api/v1/notes")
     @require_auth
