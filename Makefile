@@ -27,10 +27,11 @@ uv: $(UV) ## Install the pinned uv into .tools/ unless one is on PATH; print whi
 install: $(UV) ## Every workspace package from the lock file into .venv (uv first, if missing)
 	$(UV) sync --all-packages --frozen
 
-lint: install ## ruff (lint + format check), mypy --strict, import-linter layer contracts
+lint: install ## ruff (lint + format check), mypy --strict (and on the e2e tests, typed clients' users), import-linter layer contracts
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) mypy $(SOURCES)
+	$(RUN) mypy tests-e2e/src tests-e2e/tests
 	$(RUN) lint-imports
 
 fmt: install ## Format and auto-fix

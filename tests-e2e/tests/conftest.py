@@ -14,7 +14,9 @@ from contextlib import ExitStack
 import pytest
 from e2e.api_client import Account, ApiClient, unique_email
 from e2e.stack import MODES, Stack, StackUnavailableError, running_stack
-from e2e.typed_clients import TypedClients
+from e2e.typed_clients import TypedClients, expect
+from identity_client.api.auth import login
+from identity_client.models import LoginRequest, TokenPairOut
 
 from service_kit_testing.postgres import REQUIRE_POSTGRES_ENV, PostgresUnavailableError
 from service_kit_testing.rabbitmq import REQUIRE_RABBITMQ_ENV, RabbitMQUnavailableError
@@ -112,6 +114,8 @@ def admin_credentials(stack: Stack) -> tuple[str, str]:
 
 
 @pytest.fixture
-def admin_token(api: ApiClient, admin_credentials: tuple[str, str]) -> str:
+def admin_token(typed: TypedClients, admin_credentials: tuple[str, str]) -> str:
     """A fresh access token of the administrator (a drill may have retired an older key)."""
-    return api.login_ok(*admin_credentials).access_token
+    email, password = admin_credentials
+    answer = login.sync(client=typed.identity, body=LoginRequest(email=email, password=password))
+    return expect(answer, TokenPairOut).access_token

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 import pytest
-from e2e.api_client import Account, ApiClient, expect_problem
 from e2e.delivery import (
     Delivery,
     assert_applied_exactly_once,
@@ -36,7 +35,12 @@ from e2e.delivery import (
     pending_outbox_events,
 )
 from e2e.stack import BROKER, CONSUMER, RELAY, UNIT_START_SECONDS, Stack, StackError
+from e2e.typed_clients import TypedAccount, TypedClients, problem_response
 from e2e.waiting import wait_until
+from identity_client.api.auth import logout_all
+from identity_client.api.users import delete_user, update_user
+from identity_client.models import AdminUserUpdate
+from items_client.api.items import list_items
 
 pytestmark = pytest.mark.disruptive
 
@@ -82,23 +86,39 @@ def relay_restored(stack: Stack) -> Iterator[None]:
 # -- writes ------------------------------------------------------------------------------------
 
 
-def delete_user(admin_token: str, account: Account) -> Callable[[ApiClient], int]:
-    return lambda api: api.delete_user(admin_token, account.user_id).status_code
+def deletion(admin_token: str, account: TypedAccount) -> Callable[[TypedClients], int]:
+    def call(typed: TypedClients) -> int:
+        admin = typed.identity_as(admin_token)
+        return delete_user.sync_detailed(account.user.id, client=admin).status_code
+
+    return call
 
 
-def logout_all(account: Account) -> Callable[[ApiClient], int]:
-    return lambda api: api.logout_all(account.tokens.access_token).status_code
+def logout_everywhere(account: TypedAccount) -> Callable[[TypedClients], int]:
+    def call(typed: TypedClients) -> int:
+        user = typed.identity_as(account.tokens.access_token)
+        return logout_all.sync_detailed(client=user).status_code
+
+    return call
 
 
-def revoke_and_delete(admin_token: str, account: Account) -> Callable[[ApiClient], list[int]]:
+def revoke_and_delete(
+    admin_token: str, account: TypedAccount
+) -> Callable[[TypedClients], list[int]]:
     """A user's life ending in six events: logout-all, deactivation, reactivation, deletion."""
 
-    def call(api: ApiClient) -> list[int]:
+    def call(typed: TypedClients) -> list[int]:
+        admin = typed.identity_as(admin_token)
+        user = typed.identity_as(account.tokens.access_token)
         return [
-            api.logout_all(account.tokens.access_token).status_code,
-            api.update_user(admin_token, account.user_id, is_active=False).status_code,
-            api.update_user(admin_token, account.user_id, is_active=True).status_code,
-            api.delete_user(admin_token, account.user_id).status_code,
+            logout_all.sync_detailed(client=user).status_code,
+            update_user.sync_detailed(
+                account.user.id, client=admin, body=AdminUserUpdate(is_active=False)
+            ).status_code,
+            update_user.sync_detailed(
+                account.user.id, client=admin, body=AdminUserUpdate(is_active=True)
+            ).status_code,
+            delete_user.sync_detailed(account.user.id, client=admin).status_code,
         ]
 
     return call
@@ -107,8 +127,8 @@ def revoke_and_delete(admin_token: str, account: Account) -> Callable[[ApiClient
 REVOKE_AND_DELETE_ANSWERS = [204, 200, 200, 204]
 
 
-def crash_drill_users(stack: Stack, api: ApiClient) -> list[Account]:
-    accounts = new_accounts(api, CRASH_USERS)
+def crash_drill_users(stack: Stack, typed: TypedClients) -> list[TypedAccount]:
+    accounts = new_accounts(typed, CRASH_USERS)
     give_items(stack.base_url, accounts, per_account=CRASH_ITEMS)
     return accounts
 
@@ -116,8 +136,8 @@ def crash_drill_users(stack: Stack, api: ApiClient) -> list[Account]:
 # -- checks ------------------------------------------------------------------------------------
 
 
-def ids(accounts: Sequence[Account]) -> list[str]:
-    return [account.user_id for account in accounts]
+def ids(accounts: Sequence[TypedAccount]) -> list[str]:
+    return [str(account.user.id) for account in accounts]
 
 
 def wait_until_applied_and_erased(
@@ -141,16 +161,17 @@ def wait_until_applied_and_erased(
 def assert_refused_at_items(stack: Stack, tokens: Sequence[str]) -> None:
     """Every token is 401 `invalid_token` at items (within the workers' revocation poll)."""
 
-    def refused(token: str) -> Callable[[ApiClient], int]:
-        return lambda api: api.list_items(token).status_code
+    def refused(token: str) -> Callable[[TypedClients], int]:
+        return lambda typed: list_items.sync_detailed(client=typed.items_as(token)).status_code
 
     wait_until(
         lambda: set(concurrently(stack.base_url, [refused(token) for token in tokens])) == {401},
         timeout=REFUSAL_SECONDS,
         what="items refusing every revoked access token",
     )
-    with ApiClient(stack.base_url) as api:
-        expect_problem(api.list_items(tokens[0]), 401, "invalid_token")
+    with TypedClients(stack.base_url) as typed:
+        answer = list_items.sync_detailed(client=typed.items_as(tokens[0]))
+        assert problem_response(answer) == (401, "invalid_token")
 
 
 def consumer_duplicates(stack: Stack) -> float:
@@ -172,9 +193,9 @@ def relay_published(stack: Stack) -> float:
 
 
 def test_events_written_during_a_broker_outage_each_take_effect_once_when_it_returns(
-    stack: Stack, api: ApiClient, admin_token: str, broker_restored: None
+    stack: Stack, typed: TypedClients, admin_token: str, broker_restored: None
 ) -> None:
-    doomed, leaving = new_accounts(api, OUTAGE_USERS), new_accounts(api, OUTAGE_USERS)
+    doomed, leaving = new_accounts(typed, OUTAGE_USERS), new_accounts(typed, OUTAGE_USERS)
     give_items(stack.base_url, doomed, per_account=OUTAGE_ITEMS)
     user_ids = ids(doomed) + ids(leaving)
 
@@ -182,8 +203,8 @@ def test_events_written_during_a_broker_outage_each_take_effect_once_when_it_ret
     down_at = time.monotonic()
     answers = concurrently(
         stack.base_url,
-        [delete_user(admin_token, account) for account in doomed]
-        + [logout_all(account) for account in leaving],
+        [deletion(admin_token, account) for account in doomed]
+        + [logout_everywhere(account) for account in leaving],
     )
     during = delivery(stack, user_ids)
     time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - down_at)))
@@ -209,9 +230,9 @@ def test_events_written_during_a_broker_outage_each_take_effect_once_when_it_ret
 
 @pytest.mark.modes("native")
 def test_a_consumer_killed_amid_a_backlog_applies_each_event_exactly_once_after_restart(
-    stack: Stack, api: ApiClient, admin_token: str, consumer_restored: None
+    stack: Stack, typed: TypedClients, admin_token: str, consumer_restored: None
 ) -> None:
-    accounts = crash_drill_users(stack, api)
+    accounts = crash_drill_users(stack, typed)
     user_ids = ids(accounts)
     stack.stop(CONSUMER)
     answers = concurrently(
@@ -250,9 +271,9 @@ def test_a_consumer_killed_amid_a_backlog_applies_each_event_exactly_once_after_
 
 @pytest.mark.modes("native")
 def test_a_relay_killed_amid_publishing_a_backlog_loses_nothing_and_its_repeats_are_dropped(
-    stack: Stack, api: ApiClient, admin_token: str, relay_restored: None
+    stack: Stack, typed: TypedClients, admin_token: str, relay_restored: None
 ) -> None:
-    accounts = crash_drill_users(stack, api)
+    accounts = crash_drill_users(stack, typed)
     user_ids = ids(accounts)
     # Every earlier event is out, so the backlog below is the drill's own.
     wait_until(

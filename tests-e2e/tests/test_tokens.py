@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from e2e.typed_clients import TypedClients, problem
 from identity_client.api.users import get_me
+from identity_client.types import Response as IdentityResponse
 from items_client.api.items import list_items
-from items_client.types import Response
+from items_client.types import Response as ItemsResponse
 
 
 def _b64(data: bytes) -> str:
@@ -37,7 +38,9 @@ TAMPERINGS = {
 }
 
 
-def _read_as(typed: TypedClients, service: str, token: str) -> Response[Any]:
+def _read_as(
+    typed: TypedClients, service: str, token: str
+) -> IdentityResponse[Any] | ItemsResponse[Any]:
     """`GET /users/me` at identity or `GET /items` at items, with `token`."""
     if service == "identity":
         return get_me.sync_detailed(client=typed.identity_as(token))

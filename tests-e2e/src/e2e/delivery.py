@@ -4,11 +4,11 @@ and the consumer count (through `Stack.metrics`).
 
 The drills' users are many, and their setup goes through the gateway like any client's:
 `new_accounts` keeps to the credential budget (`CREDENTIAL_PACE_PER_SECOND`), `concurrently`
-sends the drill's writes at once, each thread with a client of its own.
+sends the drill's writes at once through the generated typed clients, each call with clients of
+its own.
 """
 
 import re
-import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -16,8 +16,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from e2e.api_client import Account, ApiClient, TokenPair, unique_email
+from identity_client.api.auth import login, register
+from identity_client.models import LoginRequest, TokenPairOut, UserCreate, UserOut
+from items_client.api.items import create_item
+from items_client.models import ItemCreate, ItemOut
+
+from e2e.api_client import unique_email
 from e2e.stack import CREDENTIAL_PACE_PER_SECOND, Stack
+from e2e.typed_clients import TypedAccount, TypedClients, expect
 from e2e.waiting import Pace
 from service_kit.events.broker import ITEMS_SUBSCRIPTION
 from service_kit.events.contract import EventType
@@ -38,7 +44,7 @@ _LABEL: Final = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 # -- accounts and writes -----------------------------------------------------------------------
 
 
-def new_accounts(api: ApiClient, count: int) -> list[Account]:
+def new_accounts(typed: TypedClients, count: int) -> list[TypedAccount]:
     """`count` users registered and logged in, one after another, paced to the credential budget
     (two counted requests each: about 12 accounts a second)."""
     pace = Pace(CREDENTIAL_PACE_PER_SECOND)
@@ -46,43 +52,40 @@ def new_accounts(api: ApiClient, count: int) -> list[Account]:
     for _ in range(count):
         email, password = unique_email(), f"pw-{uuid.uuid4().hex}"
         pace.wait()
-        registered = api.register(email, password)
-        assert registered.status_code == 201, registered.text
+        registered = register.sync(
+            client=typed.identity, body=UserCreate(email=email, password=password)
+        )
+        user = expect(registered, UserOut)
         pace.wait()
-        tokens: TokenPair = api.login_ok(email, password)
-        accounts.append(Account(email, password, registered.json()["id"], tokens))
+        logged_in = login.sync(
+            client=typed.identity, body=LoginRequest(email=email, password=password)
+        )
+        accounts.append(TypedAccount(email, password, user, expect(logged_in, TokenPairOut)))
     return accounts
 
 
-def concurrently(base_url: str, calls: Sequence[Callable[[ApiClient], T]]) -> list[T]:
-    """Run every call at once (`WORKERS` threads, each with an `ApiClient` of its own); their
-    results in the calls' order."""
-    local = threading.local()
-    clients: list[ApiClient] = []
-    lock = threading.Lock()
+def concurrently(base_url: str, calls: Sequence[Callable[[TypedClients], T]]) -> list[T]:
+    """Run every call at once (`WORKERS` threads), each with typed clients of its own, closed
+    when it returns; their results in the calls' order."""
 
-    def client() -> ApiClient:
-        if not hasattr(local, "api"):
-            local.api = ApiClient(base_url)
-            with lock:
-                clients.append(local.api)
-        api: ApiClient = local.api
-        return api
+    def run(call: Callable[[TypedClients], T]) -> T:
+        with TypedClients(base_url) as typed:
+            return call(typed)
 
-    try:
-        with ThreadPoolExecutor(WORKERS) as pool:
-            return list(pool.map(lambda call: call(client()), calls))
-    finally:
-        for api in clients:
-            api.close()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        return list(pool.map(run, calls))
 
 
-def give_items(base_url: str, accounts: Sequence[Account], *, per_account: int) -> None:
+def give_items(base_url: str, accounts: Sequence[TypedAccount], *, per_account: int) -> None:
     """Each account creates `per_account` items through the gateway."""
 
-    def create(account: Account, number: int) -> Callable[[ApiClient], None]:
-        def call(api: ApiClient) -> None:
-            api.create_item_ok(account.tokens.access_token, name=f"drill item {number}")
+    def create(account: TypedAccount, number: int) -> Callable[[TypedClients], None]:
+        def call(typed: TypedClients) -> None:
+            created = create_item.sync(
+                client=typed.items_as(account.tokens.access_token),
+                body=ItemCreate(name=f"drill item {number}"),
+            )
+            expect(created, ItemOut)
 
         return call
 

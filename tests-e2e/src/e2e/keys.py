@@ -2,8 +2,12 @@
 
 from typing import Final
 
-from e2e.api_client import Account, ApiClient, token_header
+from identity_client.api.auth import login
+from identity_client.models import LoginRequest, TokenPairOut
+
+from e2e.api_client import token_header
 from e2e.stack import KEY_CACHE_SECONDS, Stack
+from e2e.typed_clients import TypedAccount, TypedClients, expect
 from e2e.waiting import wait_until
 
 CACHE_DEADLINE_SECONDS: Final = KEY_CACHE_SECONDS + 10
@@ -15,13 +19,14 @@ def rotate(stack: Stack) -> str:
     return output.split()[-1]
 
 
-def token_of_key(api: ApiClient, account: Account, kid: str) -> str:
+def token_of_key(typed: TypedClients, account: TypedAccount, kid: str) -> str:
     """An access token of `account` signed with `kid`: identity caches its signing key for up to
     a second, so a login right after a rotation may still get the previous key."""
+    credentials = LoginRequest(email=account.email, password=account.password)
 
     def login_with_the_key() -> str | None:
-        token = api.login_ok(account.email, account.password).access_token
-        return token if token_header(token)["kid"] == kid else None
+        tokens = expect(login.sync(client=typed.identity, body=credentials), TokenPairOut)
+        return tokens.access_token if token_header(tokens.access_token)["kid"] == kid else None
 
     return wait_until(
         login_with_the_key,
