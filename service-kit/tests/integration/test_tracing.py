@@ -136,6 +136,19 @@ def test_a_request_without_a_traceparent_starts_a_trace(receiver: OtlpReceiver) 
     assert server.trace_id != CALLER_TRACE
 
 
+def test_a_request_its_caller_did_not_sample_exports_nothing(receiver: OtlpReceiver) -> None:
+    client = make_app(receiver.endpoint()).test_client()
+
+    unsampled = client.get("/api/v1/answer", headers={"traceparent": TRACEPARENT[:-2] + "00"})
+    client.get("/api/v1/answer")  # a marker: once its spans are in, the others would be too
+
+    assert unsampled.status_code == 200
+    assert unsampled.get_json()["log_line"]["trace_id"] == CALLER_TRACE  # still in the logs
+    spans = exported(receiver, 2)
+    assert CALLER_TRACE not in {span.trace_id for span in spans}
+    assert [span.kind for span in spans].count("server") == 1
+
+
 def test_probes_and_work_outside_a_request_or_message_start_no_trace(
     receiver: OtlpReceiver,
 ) -> None:
