@@ -53,12 +53,19 @@ def test_a_client_has_a_model_per_schema_not_per_response(service: str) -> None:
 
 def _shape(schema: dict[str, object]) -> str:
     """What a client sees of a schema: its fields, their types and which are required (not its
-    name, description or example)."""
+    name, description or example). Field names are kept, whatever they are called (a field may
+    be named `title` or `description`)."""
     ignored = {"title", "description", "example", "examples"}
 
-    def strip(value: object) -> object:
+    def strip(value: object, *, fields: bool = False) -> object:
         if isinstance(value, dict):
-            return {key: strip(item) for key, item in value.items() if key not in ignored}
+            if fields:  # a `properties` object: its keys are field names
+                return {name: strip(field) for name, field in value.items()}
+            return {
+                key: strip(item, fields=key == "properties")
+                for key, item in value.items()
+                if key not in ignored
+            }
         if isinstance(value, list):
             return [strip(item) for item in value]
         return value

@@ -838,24 +838,31 @@ def test_a_request_without_a_traceparent_starts_a_sampled_trace_at_the_gateway(
 
 
 @pytest.mark.parametrize("flags", ["01", "00"])
-def test_a_valid_traceparent_is_continued_with_the_gateway_as_parent(
+def test_a_valid_traceparent_is_continued_with_the_gateway_as_parent_and_the_services_sampling(
     gateway: Gateway, flags: str
 ) -> None:
     reply = gateway.get(
         "/api/v1/users/me",
-        headers={"traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-{flags}", "tracestate": "a=b"},
+        headers={
+            "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-{flags}",
+            "tracestate": "a=b",
+            "baggage": "user=x",
+        },
     )
 
     trace_id, span_id, passed_flags = _passed_traceparent(reply)
     entry = gateway.access_log_entry(reply.only("X-Request-ID"))
-    assert (trace_id, passed_flags) == (CALLER_TRACE, flags)  # the caller's sampling decision
+    # "Sampled" whatever the client said: the services keep a share of traces by trace id.
+    assert (trace_id, passed_flags) == (CALLER_TRACE, "01")
     assert span_id != CALLER_SPAN
     assert (entry["trace_id"], entry["span_id"], entry["parent_span_id"]) == (
         CALLER_TRACE,
         span_id,
         CALLER_SPAN,
     )
-    assert reply.json()["headers"]["tracestate"] == ["a=b"]
+    headers = reply.json()["headers"]
+    assert headers["tracestate"] == ["a=b"]
+    assert "baggage" not in headers
 
 
 @pytest.mark.parametrize(
@@ -870,11 +877,12 @@ def test_a_valid_traceparent_is_continued_with_the_gateway_as_parent(
     ],
 )
 def test_an_invalid_traceparent_is_replaced_by_a_new_trace(gateway: Gateway, invalid: str) -> None:
-    reply = gateway.get("/api/v1/items", headers={"traceparent": invalid})
+    reply = gateway.get("/api/v1/items", headers={"traceparent": invalid, "tracestate": "a=b"})
 
     trace_id, _span_id, flags = _passed_traceparent(reply)
     assert (trace_id, flags) == (reply.only("X-Request-ID"), "01")
     assert gateway.access_log_entry(trace_id)["parent_span_id"] == ""
+    assert "tracestate" not in reply.json()["headers"]  # it belonged to the replaced trace
 
 
 # -- what the services learn about the client ------------------------------------------------

@@ -1,10 +1,12 @@
 """Distributed tracing across the stack: the services export their spans to the test run's OTLP
 receiver (`stack.traces`), and one trace runs from the gateway through identity, the outbox
-relay and the broker to items' consumer."""
+relay and the broker to items' consumer. The native stack traces; compose runs with tracing off
+(`docker compose up`'s default), so these tests are for the native mode."""
 
 import json
 import secrets
 
+import pytest
 import requests
 from e2e.api_client import unique_email
 from e2e.stack import Stack
@@ -12,6 +14,8 @@ from e2e.stack import Stack
 from service_kit_testing.otlp import Span, children
 
 WAIT_SECONDS = 20
+
+pytestmark = pytest.mark.modes("native")
 
 
 def _traceparent() -> tuple[str, str, str]:
@@ -26,6 +30,7 @@ def _wait_for_trace(stack: Stack, trace_id: str, *names: str) -> list[Span]:
     def complete(spans: list[Span]) -> bool:
         return set(names) <= {span.name for span in spans if span.trace_id == trace_id}
 
+    assert stack.traces is not None
     spans = stack.traces.wait_for(complete, timeout=WAIT_SECONDS)
     return [span for span in spans if span.trace_id == trace_id]
 

@@ -26,7 +26,8 @@ from service_kit.events.contract import EXCHANGE, CloudEvent
 class Tapped:
     event: CloudEvent
     properties: dict[str, Any]
-    """AMQP properties and delivery details: `delivery_mode`, `content_type`, `message_id`..."""
+    """AMQP properties and delivery details: `delivery_mode`, `content_type`, `message_id`,
+    `headers`..."""
 
 
 class EventTap:
@@ -67,6 +68,7 @@ class EventTap:
                         **message.properties,
                         "content_type": message.content_type,
                         "routing_key": message.delivery_info.get("routing_key"),
+                        "headers": dict(message.headers or {}),
                     },
                 )
             )

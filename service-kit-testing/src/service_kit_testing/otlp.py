@@ -39,6 +39,8 @@ class Span:
     attributes: dict[str, Any] = field(default_factory=dict)
     status_code: int = 0
     """0 unset, 1 ok, 2 error."""
+    status_message: str = ""
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (
@@ -151,6 +153,11 @@ def _flatten(request: ExportTraceServiceRequest) -> list[Span]:
                         parent_span_id=span.parent_span_id.hex(),
                         attributes={kv.key: _value(kv.value) for kv in span.attributes},
                         status_code=span.status.code,
+                        status_message=span.status.message,
+                        events=[
+                            (event.name, {kv.key: _value(kv.value) for kv in event.attributes})
+                            for event in span.events
+                        ],
                     )
                 )
     return spans

@@ -7,22 +7,25 @@ On, a service exports spans over OTLP/HTTP (protobuf) to `<endpoint>/v1/traces` 
   `traceparent` the gateway sends;
 - each SQL statement (SQLAlchemy) and each outgoing HTTP call (requests: the JWKS fetch), as
   children of the span they run in;
-- each integration event: the request that records an event stores its context in the
-  envelope (`traceparent`, the CloudEvents distributed-tracing extension); the relay's
-  `send <type>` span continues it and travels in the message's headers; the consumer's
-  `process <type>` span continues that. One trace thus runs from the request through the
-  relay to the consumer, however long the event waited in the outbox.
+- each integration event: the request that records an event stores its context beside it
+  (identity's outbox row; `current_traceparent`); the relay's `send <type>` span continues it
+  and travels in the message's `traceparent` header; the consumer's `process <type>` span
+  continues that. One trace thus runs from the request through the relay to the consumer,
+  however long the event waited in the outbox. The envelope is the same either way.
 
 Work that no request or message started (the relay's polling, a CLI command's statements, a
 background JWKS refresh) starts no trace: root spans of kind CLIENT are dropped, so an idle
-relay exports nothing. Other roots are sampled at `OTEL_TRACES_SAMPLER_ARG` (a ratio, default 1);
-children follow their parent's decision. The rest of the standard variables apply as the SDK
-reads them: `OTEL_SERVICE_NAME` (default: the service's title), `OTEL_RESOURCE_ATTRIBUTES`,
-`OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_BSP_*` (batching), `OTEL_SDK_DISABLED`.
+relay exports nothing. Which traces are kept: `OTEL_TRACES_SAMPLER_ARG` (a share, default 1),
+decided by the trace id for a new trace and for one a caller marked sampled (the gateway marks
+every request so), so every service keeps the same traces; a caller's "not sampled" is kept to.
+The rest of the standard variables apply as the SDK reads them: `OTEL_SERVICE_NAME` (default:
+the service's title), `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_BSP_*`
+(batching), `OTEL_SDK_DISABLED`. The context always travels as W3C `traceparent`.
 
-Flask and SQLAlchemy are instrumented by `service_kit.http.tracing` (this module knows no web
-framework). Off, nothing is imported from the SDK or instrumented, the envelope carries no
-`traceparent` and log lines no `trace_id`: the hooks below return at their first line.
+A failure is recorded by its class, never its message (a database error's message quotes the
+row). Flask and SQLAlchemy are instrumented by `service_kit.http.tracing` (this module knows no
+web framework). Off, nothing is imported from the SDK or instrumented and log lines carry no
+`trace_id`: the hooks below return at their first line.
 
 Tracing is per process (OpenTelemetry's providers and the requests instrumentation are):
 the first app configured with an endpoint sets it up, later apps of the process share it.
@@ -35,11 +38,13 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:  # imported where tracing is on: off, the process never loads OpenTelemetry
     from opentelemetry.context import Context
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import SpanKind, Tracer
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +84,10 @@ def configure_tracing(
             if _active.endpoint != endpoint:
                 logger.warning(
                     "tracing already exports elsewhere in this process; endpoint ignored",
-                    extra={"endpoint": endpoint, "exporting_to": _active.endpoint},
+                    extra={
+                        "endpoint": _without_userinfo(endpoint),
+                        "exporting_to": _without_userinfo(_active.endpoint),
+                    },
                 )
             return _active.provider
         provider = _build_provider(endpoint, service_name, service_version)
@@ -89,8 +97,22 @@ def configure_tracing(
 
     if not isinstance(trace.get_tracer_provider(), type(provider)):
         trace.set_tracer_provider(provider)  # for instrumentation a service adds of its own
-    logger.info("tracing on", extra={"endpoint": endpoint, "service_name": service_name})
+    logger.info(
+        "tracing on",
+        extra={"endpoint": _without_userinfo(endpoint), "service_name": service_name},
+    )
     return provider
+
+
+def _without_userinfo(url: str) -> str:
+    """`url` for a log line: a `user:password@` in it is left out."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def shut_down_tracing() -> None:
@@ -136,10 +158,8 @@ def current_traceparent() -> str | None:
     None when tracing is off or no span is in progress."""
     if _active is None:
         return None
-    from opentelemetry import propagate
-
     carrier: dict[str, str] = {}
-    propagate.inject(carrier)
+    _w3c().inject(carrier)
     return carrier.get("traceparent")
 
 
@@ -160,9 +180,15 @@ def record_failure(exc: BaseException) -> None:
     if _active is not None:
         from opentelemetry import trace
 
+        # The exception's class only: its message may quote data (a database error's DETAIL
+        # line holds the row's values), which a collector must not receive.
         span = trace.get_current_span()
-        span.record_exception(exc)
+        span.add_event("exception", {"exception.type": _qualified_name(type(exc))})
         span.set_status(trace.Status(trace.StatusCode.ERROR, type(exc).__name__))
+
+
+def _qualified_name(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def producer_span(
@@ -189,20 +215,13 @@ def producer_span(
 
 
 def consumer_span(
-    name: str,
-    *,
-    headers: Mapping[str, Any],
-    fallback_traceparent: str | None,
-    attributes: Mapping[str, str],
+    name: str, *, headers: Mapping[str, Any], attributes: Mapping[str, str]
 ) -> AbstractContextManager[None]:
     """A CONSUMER span around handling a message, continuing the trace in its `headers` (the
-    producer's span), else in `fallback_traceparent` (the message's recorded context, for a
-    message published without tracing). A no-op when tracing is off."""
+    producer's span; none: a trace of its own). A no-op when tracing is off."""
     if _active is None:
         return nullcontext()
     carrier = {key: value for key, value in headers.items() if isinstance(value, str)}
-    if "traceparent" not in carrier:
-        carrier = {"traceparent": fallback_traceparent} if fallback_traceparent else {}
     from opentelemetry.trace import SpanKind
 
     return _span(name, kind=SpanKind.CONSUMER, parent=_extract(carrier), attributes=attributes)
@@ -218,23 +237,29 @@ def _span(
     inject_into: MutableMapping[str, Any] | None = None,
 ) -> Iterator[None]:
     assert _active is not None  # noqa: S101 - checked by the callers
-    from opentelemetry import propagate
 
     with _active.tracer.start_as_current_span(
         name, context=parent, kind=kind, attributes=dict(attributes)
     ):
         if inject_into is not None:
-            propagate.inject(inject_into)
+            _w3c().inject(inject_into)
         yield
 
 
 def _extract(carrier: Mapping[str, str]) -> "Context":
     """A context with only the carrier's remote span as parent (none: a new trace), not the
     caller's current context: a message's trace is its own, not that of the loop handling it."""
-    from opentelemetry import propagate
     from opentelemetry.context import Context
 
-    return propagate.extract(carrier, context=Context())
+    return _w3c().extract(carrier, context=Context())
+
+
+def _w3c() -> "TraceContextTextMapPropagator":
+    """W3C trace context, whatever OTEL_PROPAGATORS says: the gateway, the outbox row and the
+    message headers speak `traceparent`."""
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    return TraceContextTextMapPropagator()
 
 
 def _build_provider(endpoint: str, service_name: str, service_version: str) -> "TracerProvider":
@@ -244,7 +269,10 @@ def _build_provider(endpoint: str, service_name: str, service_version: str) -> "
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     attributes = {"service.version": service_version}
-    if not os.environ.get("OTEL_SERVICE_NAME"):
+    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get(
+        "OTEL_RESOURCE_ATTRIBUTES", ""
+    )
+    if not named:  # the standard variables name the service, else its title does
         attributes["service.name"] = service_name
     provider = TracerProvider(resource=Resource.create(attributes), sampler=_sampler())
     traces_endpoint = os.environ.get(TRACES_ENDPOINT_ENV) or endpoint.rstrip("/") + "/v1/traces"
@@ -289,8 +317,11 @@ def _sampler() -> Any:
         def get_description(self) -> str:
             return f"ServedWorkOnly{{{self._ratio.get_description()}}}"
 
-    ratio = float(os.environ.get("OTEL_TRACES_SAMPLER_ARG") or 1.0)
-    return ParentBased(root=ServedWorkOnly(min(max(ratio, 0.0), 1.0)))
+    ratio = min(max(float(os.environ.get("OTEL_TRACES_SAMPLER_ARG") or 1.0), 0.0), 1.0)
+    # A remote parent that says "sampled" (the gateway always does) is kept by the same ratio,
+    # decided by the trace id: every service with the same ratio keeps the same traces. One
+    # that says "not sampled" (a service upstream decided) is not kept.
+    return ParentBased(root=ServedWorkOnly(ratio), remote_parent_sampled=TraceIdRatioBased(ratio))
 
 
 def _instrument_outgoing_http(provider: "TracerProvider") -> None:

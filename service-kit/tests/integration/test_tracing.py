@@ -49,6 +49,11 @@ def make_app(endpoint: str | None) -> Flask:
     def keys() -> ViewResult:
         return fetch_jwks(request.args["from"], 5)
 
+    @app.get("/api/v1/broken")
+    def broken() -> ViewResult:
+        get_session().execute(text("select * from no_such_table"))
+        return {}
+
     @app.get("/api/v1/answer")
     def answer() -> ViewResult:
         get_session().execute(text("select 42"))
@@ -126,6 +131,54 @@ def test_an_outgoing_call_is_a_child_span_and_carries_its_context(receiver: Otlp
     assert _JwksServer.seen == [f"00-{CALLER_TRACE}-{outgoing.span_id}-01"]
 
 
+def test_spans_hold_no_query_string_and_no_database_error_text(receiver: OtlpReceiver) -> None:
+    client = make_app(receiver.endpoint()).test_client()
+
+    searched = client.get("/api/v1/answer?q=alice@example.com&next=/metrics")
+    failed = client.get("/api/v1/broken")
+
+    assert (searched.status_code, failed.status_code) == (200, 500)
+    spans = exported(receiver, 4)
+    (search,) = [span for span in spans if span.name == "GET /api/v1/answer"]
+    assert search.attributes["http.target"] == "/api/v1/answer"  # traced, without its query
+    assert "alice" not in json.dumps(
+        [span.attributes for span in spans if span.trace_id == search.trace_id]
+    )
+    (statement,) = [span for span in spans if span.status_code == 2 and span.kind == "client"]
+    assert statement.status_message == "OperationalError"  # not "no such table: no_such_table"
+
+
+def test_the_share_of_traces_kept_applies_to_a_sampled_caller_too(
+    receiver: OtlpReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER_ARG", "0")
+    client = make_app(receiver.endpoint()).test_client()
+
+    assert client.get("/api/v1/answer", headers={"traceparent": TRACEPARENT}).status_code == 200
+
+    tracing.flush()
+    threading.Event().wait(0.3)
+    assert receiver.spans == []
+
+
+def test_a_call_no_request_or_message_made_starts_no_trace(receiver: OtlpReceiver) -> None:
+    make_app(receiver.endpoint())  # tracing on in this process
+    _JwksServer.seen.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _JwksServer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        fetch_jwks(f"http://127.0.0.1:{server.server_address[1]}/jwks.json", 5)  # a refresh
+        client = make_app(receiver.endpoint()).test_client()
+        client.get("/api/v1/answer")  # a marker: once its spans are in, the call's would be
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    spans = exported(receiver, 2)
+    assert [span.kind for span in spans if span.parent_span_id == ""] == ["server"]
+    assert "GET" not in {span.name for span in spans}
+
+
 def test_a_request_without_a_traceparent_starts_a_trace(receiver: OtlpReceiver) -> None:
     client = make_app(receiver.endpoint()).test_client()
 
@@ -168,20 +221,23 @@ def test_probes_and_work_outside_a_request_or_message_start_no_trace(
     assert "select 42" in statements
 
 
-def user_deleted(traceparent: str | None) -> CloudEvent:
+def user_deleted() -> CloudEvent:
     return CloudEvent.of(
-        UserDeleted(user_id=uuid.uuid4(), sequence=1),
-        event_id=uuid.uuid4(),
-        time=datetime.now(UTC),
-        traceparent=traceparent,
+        UserDeleted(user_id=uuid.uuid4(), sequence=1), event_id=uuid.uuid4(), time=datetime.now(UTC)
     )
 
 
 def relayed(
-    receiver: OtlpReceiver, url: str, event: CloudEvent, *, fails: bool = False
+    receiver: OtlpReceiver,
+    url: str,
+    event: CloudEvent,
+    *,
+    traceparent: str | None,
+    fails: bool = False,
 ) -> tuple[Span, Span, Received]:
-    """Publish `event` with tracing on and consume it (the handler fails it once, for good,
-    when `fails`): the `send` and `process` spans, and what the handler received."""
+    """Publish `event` with tracing on, as recorded in `traceparent`, and consume it (the
+    handler fails it once, for good, when `fails`): the `send` and `process` spans, and what
+    the handler received."""
     tracing.configure_tracing(
         endpoint=receiver.endpoint(), service_name="traced-service", service_version="1"
     )
@@ -190,7 +246,7 @@ def relayed(
         received.failing.add(event.id)
     publisher = EventPublisher(url)
     with consuming(url, received, max_attempts=1):
-        publisher.publish(event)
+        publisher.publish(event, traceparent=traceparent)
         received.wait_for(lambda: len(received.outcomes) == 1)
     publisher.close()
     spans = exported(receiver, 2)
@@ -202,9 +258,9 @@ def relayed(
 def test_publish_and_consume_continue_the_trace_that_recorded_the_event(
     receiver: OtlpReceiver, url: str
 ) -> None:
-    event = user_deleted(TRACEPARENT)
+    event = user_deleted()
 
-    send, process, received = relayed(receiver, url, event)
+    send, process, received = relayed(receiver, url, event, traceparent=TRACEPARENT)
 
     assert send.name == "send identity.user.deleted"
     assert (send.trace_id, send.parent_span_id) == (CALLER_TRACE, CALLER_SPAN)
@@ -212,33 +268,40 @@ def test_publish_and_consume_continue_the_trace_that_recorded_the_event(
     assert process.name == "process identity.user.deleted"
     assert (process.trace_id, process.parent_span_id) == (CALLER_TRACE, send.span_id)
     assert process.status_code == 0
-    assert received.events == [event]  # the envelope arrives unchanged, traceparent too
+    assert received.events == [event]  # the envelope is the same with tracing on or off
 
 
 def test_an_event_recorded_untraced_starts_a_trace_at_its_publish(
     receiver: OtlpReceiver, url: str
 ) -> None:
-    event = user_deleted(None)
+    event = user_deleted()
 
-    send, process, received = relayed(receiver, url, event, fails=True)
+    send, process, received = relayed(receiver, url, event, traceparent=None, fails=True)
 
     assert send.parent_span_id == ""
     assert (process.trace_id, process.parent_span_id) == (send.trace_id, send.span_id)
     assert process.status_code == 2  # the handler's failure marks the span
+    assert process.status_message == "RuntimeError"
+    assert process.events == [("exception", {"exception.type": "builtins.RuntimeError"})]
     assert received.outcomes == [(event.type.value, "dead_lettered")]
 
 
-def test_without_an_endpoint_nothing_is_traced_or_added(receiver: OtlpReceiver) -> None:
-    client = make_app(None).test_client()
+def test_without_an_endpoint_a_request_is_not_traced_however_its_caller_asks(
+    receiver: OtlpReceiver,
+) -> None:
+    app = make_app(None)
 
-    response = client.get("/api/v1/answer", headers={"traceparent": TRACEPARENT})
+    @app.get("/api/v1/context")
+    def context() -> ViewResult:
+        return {"traceparent": tracing.current_traceparent()}
+
+    client = app.test_client()
+    answered = client.get("/api/v1/answer", headers={"traceparent": TRACEPARENT})
+    context_seen = client.get("/api/v1/context", headers={"traceparent": TRACEPARENT})
 
     assert not tracing.is_enabled()
-    assert "trace_id" not in response.get_json()["log_line"]
-    assert tracing.current_traceparent() is None
-    assert b"traceparent" not in user_deleted(None).to_json()
-    threading.Event().wait(0.3)
-    assert receiver.spans == []
+    assert "trace_id" not in answered.get_json()["log_line"]
+    assert context_seen.get_json() == {"traceparent": None}  # an event would record none
 
 
 def test_without_an_endpoint_a_process_never_loads_opentelemetry() -> None:

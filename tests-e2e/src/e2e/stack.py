@@ -61,7 +61,7 @@ from service_kit_testing.tcp_proxy import TcpProxy
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[3]
 RUN_LOCAL: Final = REPO_ROOT / "deploy" / "run-local.sh"
-COMPOSE_FILES: Final = ["docker-compose.yml", "tests-e2e/compose.tracing.yml"]
+COMPOSE_FILES: Final = ["docker-compose.yml"]
 MODES: Final = ("native", "compose")
 
 # The suite's own registrations and logins peak at about 30 requests above a 30 r/s rate (10 r/s
@@ -153,8 +153,9 @@ class Stack(ABC):
 
     mode: ClassVar[str]
 
-    traces: OtlpReceiver
-    """Where the stack's services export their spans (set by `running_stack`)."""
+    traces: OtlpReceiver | None = None
+    """Where the native stack's services export their spans (set by `running_stack`); None for
+    compose, which runs as `docker compose up` does by default: tracing off."""
 
     def __init__(self, *, base_url: str, workdir: Path, mail_url: str) -> None:
         self.base_url = base_url
@@ -818,7 +819,7 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def compose_stack(workdir: Path, *, otlp_endpoint: str) -> Iterator[ComposeStack]:
+def compose_stack(workdir: Path) -> Iterator[ComposeStack]:
     """docker-compose.yml, built, then `down -v`.
 
     Raises:
@@ -835,8 +836,7 @@ def compose_stack(workdir: Path, *, otlp_endpoint: str) -> Iterator[ComposeStack
         "MAILDEV_PORT": str(mail_port),
         "TESTCONTAINERS_RYUK_DISABLED": "true",
         "TESTCONTAINERS_CONNECTION_MODE": "docker_host",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_endpoint,
-        "OTEL_BSP_SCHEDULE_DELAY": str(SPAN_EXPORT_DELAY_MS),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "",  # off, whatever the caller exported
         **DRILL_SETTINGS,
     }
     compose = DockerCompose(
@@ -899,20 +899,18 @@ def _run(command: list[str], *, env: Mapping[str, str] | None = None, cwd: Path 
 
 @contextmanager
 def running_stack(mode: str, workdir: Path) -> Iterator[Stack]:
-    """The stack in `mode` (see MODES), torn down afterwards, its services exporting their
-    spans to an OTLP receiver of the test run's own (`Stack.traces`)."""
-    if mode not in MODES:
+    """The stack in `mode` (see MODES), torn down afterwards. The native stack's services export
+    their spans to an OTLP receiver of the test run's own (`Stack.traces`): one mode runs with
+    tracing on, the other (compose) as `docker compose up` does by default, with it off."""
+    if mode == "native":
+        with (
+            OtlpReceiver(keep=SPANS_KEPT) as traces,
+            native_stack(workdir, otlp_endpoint=traces.endpoint()) as native,
+        ):
+            native.traces = traces
+            yield native
+    elif mode == "compose":
+        with compose_stack(workdir) as composed:
+            yield composed
+    else:
         raise ValueError(f"STACK={mode!r}: expected one of {', '.join(MODES)}")
-    # Containers reach the receiver on the host (compose.tracing.yml maps the name).
-    host = "0.0.0.0" if mode == "compose" else "127.0.0.1"  # noqa: S104 - the test's own receiver
-    with OtlpReceiver(host, keep=SPANS_KEPT) as traces:
-        stack: Stack
-        if mode == "native":
-            with native_stack(workdir, otlp_endpoint=traces.endpoint()) as stack:
-                stack.traces = traces
-                yield stack
-        else:
-            endpoint = traces.endpoint("host.docker.internal")
-            with compose_stack(workdir, otlp_endpoint=endpoint) as stack:
-                stack.traces = traces
-                yield stack

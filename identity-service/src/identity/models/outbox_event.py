@@ -42,5 +42,9 @@ class OutboxEvent(Base):
     subject: Mapped[str] = mapped_column(String(64))
     envelope: Mapped[str] = mapped_column(Text)
     """The CloudEvents JSON exactly as it is published."""
+    traceparent: Mapped[str | None] = mapped_column(String(55))
+    """The W3C trace context of the work that recorded the event, when tracing is on: the
+    relay's span continues it, and the message carries the relay's in its headers (the
+    envelope, the contract consumers read, is the same with tracing on or off)."""
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -29,7 +29,7 @@ class OutboxRepository(BaseRepository[OutboxEvent]):
 
     model = OutboxEvent
 
-    def add_event(self, event: CloudEvent) -> OutboxEvent:
+    def add_event(self, event: CloudEvent, *, traceparent: str | None = None) -> OutboxEvent:
         """Store `event` as a pending row, in the caller's transaction."""
         return self.add(
             OutboxEvent(
@@ -37,6 +37,7 @@ class OutboxRepository(BaseRepository[OutboxEvent]):
                 event_type=event.type.value,
                 subject=event.subject,
                 envelope=event.to_json().decode(),
+                traceparent=traceparent,
                 created_at=event.time,
             )
         )

@@ -99,10 +99,6 @@ class EventRecorder:
         self._record(KeyRetired(kid=kid))
 
     def _record(self, payload: Payload) -> None:
-        event = CloudEvent.of(
-            payload,
-            event_id=uuid.uuid4(),
-            time=self._clock.now(),
-            traceparent=tracing.current_traceparent(),  # None unless tracing is on
-        )
-        self._outbox.add_event(event)
+        event = CloudEvent.of(payload, event_id=uuid.uuid4(), time=self._clock.now())
+        # The request's trace context (None unless tracing is on), for the relay's span.
+        self._outbox.add_event(event, traceparent=tracing.current_traceparent())

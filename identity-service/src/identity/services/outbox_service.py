@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 class EventSink(Protocol):
     """Where the relay publishes (`service_kit.events.broker.EventPublisher`)."""
 
-    def publish(self, event: CloudEvent) -> None:
-        """Return once the broker confirmed the event.
+    def publish(self, event: CloudEvent, *, traceparent: str | None = None) -> None:
+        """Return once the broker confirmed the event (`traceparent`: the trace context the
+        event was recorded in, which the publish continues).
 
         Raises:
             BrokerUnavailableError: not confirmed.
@@ -116,7 +117,7 @@ class OutboxService:
             claimed = self._outbox.claim_pending(limit=limit)
             for row in self._publishable(claimed):
                 try:
-                    sink.publish(CloudEvent.from_json(row.envelope))
+                    sink.publish(CloudEvent.from_json(row.envelope), traceparent=row.traceparent)
                 except BrokerUnavailableError as exc:
                     broker_error = str(exc)
                     break

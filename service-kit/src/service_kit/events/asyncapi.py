@@ -16,7 +16,6 @@ from service_kit.events.contract import (
     EXCHANGE,
     PAYLOADS,
     SOURCE,
-    TRACEPARENT_PATTERN,
     EventType,
 )
 
@@ -45,14 +44,6 @@ def _envelope_schema(event_type: EventType) -> dict[str, Any]:
             },
             "datacontenttype": {"const": "application/json"},
             "data": {"$ref": _REF.format(model=_name(event_type))},
-            "traceparent": {
-                "type": "string",
-                "pattern": TRACEPARENT_PATTERN,
-                "description": (
-                    "W3C trace context of the work that recorded the event (the CloudEvents "
-                    "distributed-tracing extension); present only when identity traces"
-                ),
-            },
         },
     }
 

@@ -182,8 +182,10 @@ class EventPublisher:
         self._connection: Connection | None = None
         self._producer: Producer | None = None
 
-    def publish(self, event: CloudEvent) -> None:
-        """Return once the broker has confirmed the message.
+    def publish(self, event: CloudEvent, *, traceparent: str | None = None) -> None:
+        """Return once the broker has confirmed the message. With tracing on, the publish is a
+        span continuing `traceparent` (the context the event was recorded in), and the message
+        carries the span's own context in its `traceparent` header.
 
         Raises:
             BrokerUnavailableError: not confirmed (no broker, connection lost, nack).
@@ -194,7 +196,7 @@ class EventPublisher:
         try:
             with tracing.producer_span(
                 f"send {event.type.value}",
-                parent_traceparent=event.traceparent,
+                parent_traceparent=traceparent,
                 headers=headers,
                 attributes=_messaging_attributes(event, operation="send"),
             ):
@@ -374,7 +376,6 @@ class EventConsumer:
         with tracing.consumer_span(
             f"process {event.type.value}",
             headers=message.headers,
-            fallback_traceparent=event.traceparent,
             attributes=_messaging_attributes(event, operation="process"),
         ):
             try:

@@ -21,7 +21,6 @@ EXCHANGE: Final = "identity.events"
 """Durable topic exchange; the routing key of a message is its event type."""
 DEAD_LETTER_EXCHANGE: Final = "identity.events.dlx"
 CONTENT_TYPE: Final = "application/cloudevents+json"
-TRACEPARENT_PATTERN: Final = r"^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 
 
 class EventType(StrEnum):
@@ -139,20 +138,9 @@ class CloudEvent(BaseModel):
     subject: str
     datacontenttype: Literal["application/json"] = "application/json"
     data: dict[str, Any]
-    traceparent: Annotated[str, Field(pattern=TRACEPARENT_PATTERN)] | None = None
-    """The W3C trace context of the work that recorded the event (the CloudEvents
-    distributed-tracing extension); present only when the publisher traces
-    (`service_kit.tracing`). Consumers need not read it."""
 
     @classmethod
-    def of(
-        cls,
-        payload: Payload,
-        *,
-        event_id: uuid.UUID,
-        time: datetime,
-        traceparent: str | None = None,
-    ) -> Self:
+    def of(cls, payload: Payload, *, event_id: uuid.UUID, time: datetime) -> Self:
         """The envelope of `payload`; the subject is its user's id, or its kid."""
         event_type = next(kind for kind, model in PAYLOADS.items() if type(payload) is model)
         subject = str(payload.user_id) if isinstance(payload, UserPayload) else payload.kid
@@ -162,7 +150,6 @@ class CloudEvent(BaseModel):
             time=time,
             subject=subject,
             data=payload.model_dump(mode="json", exclude_unset=True),
-            traceparent=traceparent,
         )
 
     def payload(self) -> Payload:
@@ -174,8 +161,7 @@ class CloudEvent(BaseModel):
         return PAYLOADS[self.type].model_validate(self.data)  # type: ignore[return-value]
 
     def to_json(self) -> bytes:
-        """The envelope's JSON; an absent extension attribute is left out, not written null."""
-        return self.model_dump_json(exclude=None if self.traceparent else {"traceparent"}).encode()
+        return self.model_dump_json().encode()
 
     @classmethod
     def from_json(cls, body: bytes | str) -> Self:
