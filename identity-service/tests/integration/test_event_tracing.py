@@ -1,8 +1,6 @@
 """An event recorded in a traced request keeps the request's trace context in its outbox row;
 the relay publishes it in that trace, the envelope unchanged."""
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
@@ -21,11 +19,8 @@ TRACEPARENT = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
 
 
 @pytest.fixture
-def receiver() -> Iterator[OtlpReceiver]:
-    tracing.shut_down_tracing()
-    with OtlpReceiver() as receiver:
-        yield receiver
-        tracing.shut_down_tracing()
+def receiver(otlp_receiver: OtlpReceiver) -> OtlpReceiver:
+    return otlp_receiver
 
 
 def register(database: Database, endpoint: str | None, email: str) -> OutboxEvent:

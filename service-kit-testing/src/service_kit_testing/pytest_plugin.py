@@ -10,6 +10,8 @@ Then `database_url` is a real, migrated PostgreSQL database for the whole run, a
 `session_factory` give each test sessions that join one outer transaction through savepoints:
 services commit as usual and the test's rollback undoes everything. `rollback_database` hands
 the app those same sessions. `module_database_url` is a migrated database of a module's own.
+`otlp_receiver` collects the spans of a test that turns tracing on (an app built with its
+`endpoint()`), and turns tracing off again afterwards.
 """
 
 from collections.abc import Callable, Iterator
@@ -21,9 +23,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
+from service_kit import tracing
 from service_kit.db import Database
 from service_kit_testing.clock import FakeClock
 from service_kit_testing.migrations import AppFactory, migrate_to_head
+from service_kit_testing.otlp import OtlpReceiver
 from service_kit_testing.postgres import (
     REQUIRE_POSTGRES_ENV,
     PostgresServer,
@@ -136,3 +140,12 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """An OTLP receiver for the test; tracing is off before and after it (it is per process)."""
+    tracing.shut_down_tracing()
+    with OtlpReceiver() as receiver:
+        yield receiver
+        tracing.shut_down_tracing()

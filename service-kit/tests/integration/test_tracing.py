@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -35,11 +34,8 @@ WAIT_SECONDS = 10
 
 
 @pytest.fixture
-def receiver() -> Iterator[OtlpReceiver]:
-    tracing.shut_down_tracing()
-    with OtlpReceiver() as receiver:
-        yield receiver
-        tracing.shut_down_tracing()
+def receiver(otlp_receiver: OtlpReceiver) -> OtlpReceiver:
+    return otlp_receiver
 
 
 def make_app(endpoint: str | None) -> Flask:
