@@ -31,6 +31,7 @@ Tracing is per process (OpenTelemetry's providers and the requests instrumentati
 the first app configured with an endpoint sets it up, later apps of the process share it.
 """
 
+import functools
 import logging
 import os
 import threading
@@ -71,14 +72,12 @@ def is_enabled() -> bool:
     return _active is not None
 
 
-def configure_tracing(
-    *, endpoint: str | None, service_name: str, service_version: str
-) -> "TracerProvider | None":
-    """Set up tracing for this process (once; later calls return the same provider), or do
-    nothing when `endpoint` is None or empty."""
+def configure_tracing(*, endpoint: str | None, service_name: str, service_version: str) -> None:
+    """Set up tracing for this process (once: later calls keep the first set-up), or do nothing
+    when `endpoint` is None or empty."""
     global _active  # one tracer provider per process, by OpenTelemetry's design
     if not endpoint:
-        return None
+        return
     with _lock:
         if _active is not None:
             if _active.endpoint != endpoint:
@@ -89,7 +88,7 @@ def configure_tracing(
                         "exporting_to": _without_userinfo(_active.endpoint),
                     },
                 )
-            return _active.provider
+            return
         provider = _build_provider(endpoint, service_name, service_version)
         _instrument_outgoing_http(provider)
         _active = _Tracing(provider, provider.get_tracer("service_kit"), endpoint)
@@ -101,7 +100,6 @@ def configure_tracing(
         "tracing on",
         extra={"endpoint": _without_userinfo(endpoint), "service_name": service_name},
     )
-    return provider
 
 
 def _without_userinfo(url: str) -> str:
@@ -147,7 +145,11 @@ def current_ids() -> tuple[str, str] | None:
         return None
     from opentelemetry import trace
 
-    span_context = trace.get_current_span().get_span_context()
+    return _ids(trace.get_current_span())
+
+
+def _ids(span: Any) -> tuple[str, str] | None:
+    span_context = span.get_span_context()
     if not span_context.is_valid:
         return None
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
@@ -169,8 +171,9 @@ def note_request(request_id: str, environ: MutableMapping[str, Any]) -> None:
     if _active is not None:
         from opentelemetry import trace
 
-        trace.get_current_span().set_attribute("http.request.id", request_id)
-        ids = current_ids()
+        span = trace.get_current_span()
+        span.set_attribute("http.request.id", request_id)
+        ids = _ids(span)
         if ids is not None:
             environ[WSGI_ENVIRON_KEY] = ids
 
@@ -254,6 +257,7 @@ def _extract(carrier: Mapping[str, str]) -> "Context":
     return _w3c().extract(carrier, context=Context())
 
 
+@functools.cache
 def _w3c() -> "TraceContextTextMapPropagator":
     """W3C trace context, whatever OTEL_PROPAGATORS says: the gateway, the outbox row and the
     message headers speak `traceparent`."""
